@@ -1,0 +1,68 @@
+"""RunConfig: every option of one evaluation run, with its default, in one frozen value."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+InstructionPolicy = Literal["bge", "mteb", "none"]
+Precision = Literal["auto", "fp32", "fp16", "bf16"]
+
+INSTRUCTION_POLICIES: tuple[str, ...] = ("bge", "mteb", "none")
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "fp16", "bf16")
+DATA_DIR_ENV = "BGE_EVAL_DATA_DIR"
+DEMO_BENCHMARK = "demo"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One evaluation run.
+
+    model: the model's identity (hub name); results are stored under it.
+    model_path: a local checkpoint to load instead of resolving `model`.
+    revision: the identity's revision; default: mteb's registry revision or the cache's.
+    tasks: task names; empty means the benchmark's tasks.
+    benchmark: a benchmark name (mteb's, an alias such as C-MTEB, or "demo");
+        None means the default for the model's language.
+    data_dir: a folder of local task data (layout of shared/data, or hub mirrors).
+    output: the results folder (mteb ResultCache layout under it).
+    device: "cpu", "cuda", "cuda:1", ...; None picks CUDA when present.
+    batch_size: texts per forward pass.
+    precision: "auto" is fp16 on CUDA and fp32 on CPU.
+    instruction_policy: which queries get an instruction (see instructions.py).
+    instruction: a custom query instruction that replaces the model's own.
+    overwrite: recompute tasks that already have results.
+    save_predictions: keep per-query / per-pair predictions beside the results.
+    """
+
+    model: str
+    model_path: Path | None = None
+    revision: str | None = None
+    tasks: tuple[str, ...] = ()
+    benchmark: str | None = None
+    data_dir: Path | None = field(default_factory=lambda: _env_path(DATA_DIR_ENV))
+    output: Path = Path("results")
+    device: str | None = None
+    batch_size: int = 32
+    precision: Precision = "auto"
+    instruction_policy: InstructionPolicy = "bge"
+    instruction: str | None = None
+    overwrite: bool = False
+    save_predictions: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """The config as plain JSON values (for the run manifest)."""
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, Path):
+                out[key] = str(value)
+            elif isinstance(value, tuple):
+                out[key] = list(value)
+        return out
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None

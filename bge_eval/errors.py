@@ -1,0 +1,40 @@
+"""User-facing errors: one sentence that says what is wrong and what to do.
+
+The CLI prints these without a traceback and exits with `exit_code`
+(2: the input or the options are unusable).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class BgeEvalError(Exception):
+    """An error caused by the user's input, options or environment."""
+
+    exit_code = 2
+
+
+class ModelNotFoundError(BgeEvalError):
+    """No checkpoint for the model was found locally or on the hub."""
+
+
+class DataError(BgeEvalError):
+    """A local dataset is missing or malformed; the message names the file and line."""
+
+
+class UnknownNameError(BgeEvalError):
+    """A task, benchmark or model name that does not exist."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """A ' Did you mean X?' suffix when a close match exists, else ''."""
+    choices = list(choices)
+    lowered = {c.lower(): c for c in choices}
+    if name.lower() in lowered:
+        return f" Did you mean {lowered[name.lower()]!r}?"
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return " Did you mean " + " or ".join(repr(c) for c in close) + "?"

