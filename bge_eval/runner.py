@@ -73,9 +73,11 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
         resolved = resolved or resolve_model(config.model, config.model_path, config.revision)
         meta = mteb_meta(resolved)
         language = resolved.spec.language
+        router = make_router(config, resolved, meta)
     else:
         meta = encoder.mteb_model_meta
         language = getattr(getattr(encoder, "spec", None), "language", "en")
+        router = getattr(encoder, "router", None)
     plan = plan_tasks(config.tasks, config.benchmark, config.data_dir, language)
     if plan.skipped:
         log.warning(
@@ -84,11 +86,16 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
         )
     results_dir, predictions_dir = results_location(config.output, meta)
     todo = [t for t in plan.tasks if config.overwrite or not has_splits(results_dir / f"{t.name}.json", t.splits)]
-    if encoder is None and todo:
-        encoder = build_encoder(config, resolved, meta)
-    router = getattr(encoder, "router", None)
     instruction = router.describe() if router else None
-    manifest = _start_manifest(results_dir, config, instruction, encoder, resolved, plan)
+    manifest = _start_manifest(results_dir, config, instruction, resolved, plan)
+    if encoder is None and todo:
+        from .encoder import BgeEncoder
+
+        encoder = BgeEncoder(resolved, router, meta, device=config.device,
+                             precision=config.precision, batch_size=config.batch_size)
+    if encoder is not None and hasattr(encoder, "device"):
+        manifest["device"] = device_facts(encoder.device)
+        manifest["precision"] = str(getattr(encoder, "dtype", "")).replace("torch.", "")
 
     cache = mteb.ResultCache(cache_path=config.output)
     outcomes = []
@@ -127,15 +134,10 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
     return RunSummary(meta.name, str(meta.revision), results_dir, predictions_dir, outcomes, plan.skipped)
 
 
-def build_encoder(config: RunConfig, resolved: ResolvedModel, meta: Any) -> Any:
-    from .encoder import BgeEncoder
-
+def make_router(config: RunConfig, resolved: ResolvedModel, meta: Any) -> InstructionRouter:
     prompts = (meta.loader_kwargs or {}).get("model_prompts") if config.instruction_policy == "mteb" else None
-    router = InstructionRouter(
+    return InstructionRouter(
         policy=config.instruction_policy, spec=resolved.spec, custom=config.instruction, mteb_prompts=prompts
-    )
-    return BgeEncoder(
-        resolved, router, meta, device=config.device, precision=config.precision, batch_size=config.batch_size
     )
 
 
@@ -143,7 +145,6 @@ def _start_manifest(
     results_dir: Path,
     config: RunConfig,
     instruction: dict | None,
-    encoder: Any,
     resolved: ResolvedModel | None,
     plan: TaskPlan,
 ) -> dict[str, Any]:
@@ -165,9 +166,6 @@ def _start_manifest(
         "harness_git_revision": harness_git_revision(),
         "seed": 42,
     }
-    if encoder is not None and hasattr(encoder, "device"):
-        facts["device"] = device_facts(encoder.device)
-        facts["precision"] = str(getattr(encoder, "dtype", "")).replace("torch.", "")
     if resolved is not None:
         facts["model"] = {
             "name": resolved.spec.name,

@@ -1,0 +1,63 @@
+"""The command line, in process (sockets forbidden) and as the README runs it."""
+
+import subprocess
+import sys
+
+import pytest
+
+from bge_eval.cli import main
+
+
+def test_readme_main_job_runs_offline_and_prints_scores(tmp_path, capsys):
+    assert main(["run", "--output", str(tmp_path / "results")]) == 0
+    out = capsys.readouterr().out
+    assert "sentence-transformers/all-MiniLM-L6-v2" in out
+    assert "BgeEvalDemoRetrieval" in out and "BgeEvalDemoSTSZh" in out
+    assert "not a benchmark" in out
+
+
+def test_tasks_listing_shows_local_data(shared_data, capsys):
+    assert main(["tasks", "--benchmark", "C-MTEB", "--data-dir", str(shared_data)]) == 0
+    out = capsys.readouterr().out
+    assert "MTEB(cmn, v1): 31 tasks (8 with local data" in out
+    line = next(line for line in out.splitlines() if line.startswith("AFQMC"))
+    assert "validation" in line and line.rstrip().endswith("yes")
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["run", "--tasks", "SciFakt"], "Did you mean 'SciFact'"),
+        (["run", "--benchmark", "C-MTB"], "Did you mean"),
+        (["run", "--model", "BAAI/bge-base-en-v1.5", "--tasks", "SciFact"], "was not found"),
+    ],
+)
+def test_user_errors_exit_2_without_traceback(argv, message, capsys, tmp_path):
+    assert main([*argv, "--output", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--batch-size", "0"],
+        ["run", "--precision", "fp8"],
+        ["run", "--instruction-policy", "none", "--instruction", "x"],
+        ["run", "--model-path", "/tmp"],
+        ["run", "--data-dir", "/no/such/folder"],
+    ],
+)
+def test_bad_options_are_argparse_errors(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_help_documents_every_run_option():
+    out = subprocess.run([sys.executable, "-m", "bge_eval", "run", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    for option in ("--model", "--model-path", "--tasks", "--benchmark", "--data-dir", "--output",
+                   "--device", "--batch-size", "--precision", "--instruction-policy", "--instruction"):
+        assert option in out
