@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import DATA_DIR_ENV, INSTRUCTION_POLICIES, PRECISIONS, RunConfig
+from .config import DATA_DIR_ENV, INSTRUCTION_POLICIES, PRECISIONS, RunConfig, default_cache_dir
 from .errors import BgeEvalError
 from .models import DEFAULT_DEMO_MODEL
 
@@ -56,9 +56,54 @@ def build_parser() -> argparse.ArgumentParser:
                      "Chinese: Retrieval and Reranking queries); mteb: mteb's registry prompts; none")
     run.add_argument("--instruction", metavar="TEXT",
                      help="a custom query instruction (replaces the model's; routed as the bge policy)")
+    run.add_argument("--token-budget", type=_positive_int, metavar="N",
+                     help="padded tokens per batch (default 65536 on CUDA; CPU batches by --batch-size)")
+    run.add_argument("--embedding-cache", type=Path, metavar="DIR", default=None,
+                     help="folder of cached embeddings, shared by runs (default $BGE_EVAL_CACHE_DIR "
+                     "or ~/.cache/bge_eval/embeddings)")
+    run.add_argument("--no-embedding-cache", action="store_true", help="encode everything afresh")
     run.add_argument("--overwrite", action="store_true", help="recompute tasks that already have results")
     run.add_argument("--no-predictions", action="store_true", help="do not save per-query/per-pair predictions")
+    run.add_argument("--report", type=Path, metavar="DIR",
+                     help="also write a report (index.html, README.md) of this run's results to DIR")
     run.add_argument("-v", "--verbose", action="store_true", help="log mteb's progress messages")
+
+    report = commands.add_parser(
+        "report", help="write leaderboard tables, published comparison and plots from saved results",
+        description="Write DIR/index.html (self-contained) and DIR/README.md from saved results only "
+        "(no model, no GPU). Several results folders are compared side by side.",
+    )
+    report.add_argument("results", nargs="+", type=Path, metavar="RESULTS_DIR",
+                        help="--output folders of runs (or any folder holding their results)")
+    report.add_argument("--output", type=Path, default=Path("reports/latest"), metavar="DIR",
+                        help="where to write index.html and README.md (default reports/latest)")
+    report.add_argument("--models", nargs="+", default=None, metavar="NAME", help="only these models")
+    report.add_argument("--baseline", nargs="+", type=Path, default=[], metavar="RESULTS_DIR",
+                        help="more results folders to compare against (shown side by side)")
+
+    gate = commands.add_parser(
+        "gate", help="fail CI when retrieval scores regress against a baseline",
+        description="Compare saved results with a baseline file. Exit 0: every gated task holds; "
+        "1: a task regressed beyond its tolerance; 2: unusable input (missing results or metric, "
+        "another model identity or dataset revision).",
+    )
+    gate.add_argument("--results", type=Path, required=True, metavar="DIR",
+                      help="a run's --output folder (or any folder holding its results/)")
+    gate.add_argument("--baseline", type=Path, required=True, metavar="FILE",
+                      help="baseline JSON (per-query values in FILE's .per_query.json sidecar)")
+    gate.add_argument("--metric", default=None, help="gate only this metric (--write-baseline: ndcg_at_10)")
+    gate.add_argument("--max-drop", type=_non_negative_float, default=None, metavar="X",
+                      help="allowed drop, overriding the baseline's tolerances (--write-baseline: 0.005)")
+    gate.add_argument("--tasks", nargs="+", default=None, metavar="T", help="gate only these tasks")
+    gate.add_argument("--significance", type=_probability, default=0.05, metavar="ALPHA",
+                      help="level of the paired permutation test over queries (default 0.05)")
+    gate.add_argument("--require-significance", action="store_true",
+                      help="fail only on drops that are beyond tolerance AND significant")
+    gate.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML (one test case per task)")
+    gate.add_argument("--summary", type=Path, metavar="FILE",
+                      help="write a Markdown summary (for CI job summaries and PR comments)")
+    gate.add_argument("--write-baseline", action="store_true",
+                      help="create or update the baseline from --results instead of gating")
 
     tasks = commands.add_parser("tasks", help="list tasks with type, languages, splits and local data")
     tasks.add_argument("--benchmark", default="MTEB(eng, v1)", metavar="NAME",
@@ -80,6 +125,23 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = _non_negative_float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a level between 0 and 1, got {value}")
     return value
 
 
@@ -106,6 +168,8 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         precision=args.precision,
         instruction_policy=args.instruction_policy,
         instruction=args.instruction,
+        token_budget=args.token_budget,
+        embedding_cache=None if args.no_embedding_cache else (args.embedding_cache or default_cache_dir()),
         overwrite=args.overwrite,
         save_predictions=not args.no_predictions,
     )
@@ -117,7 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries(getattr(args, "verbose", False))
     try:
         if args.command == "run":
-            return _run(config_from_args(args, parser))
+            return _run(config_from_args(args, parser), args.report)
+        if args.command == "gate":
+            return _gate(args)
+        if args.command == "report":
+            return _report(list(args.results) + list(args.baseline), args.output, args.models)
         return _tasks(args)
     except BgeEvalError as exc:
         print(f"bge_eval: error: {exc}", file=sys.stderr)
@@ -128,13 +196,54 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _run(config: RunConfig) -> int:
+def _run(config: RunConfig, report_dir: Path | None = None) -> int:
     from .runner import run
     from .summary import format_run_summary
 
     summary = run(config)
     print(format_run_summary(summary))
+    if report_dir is not None:
+        return _report([config.output], report_dir, [summary.model])
     return 0
+
+
+def _report(folders: list[Path], output: Path, models: list[str] | None) -> int:
+    from .report import render
+    from .report_data import build_report
+
+    for folder in folders:
+        if not Path(folder).is_dir():
+            raise BgeEvalError(f"{folder}: not a folder of results.")
+    html, markdown = render(build_report(folders, models), output)
+    print(f"report: {html} and {markdown}")
+    return 0
+
+
+def _gate(args: argparse.Namespace) -> int:
+    from . import gate
+
+    if args.write_baseline:
+        entries = gate.write_baseline(args.baseline, args.results, args.tasks, args.metric or "ndcg_at_10",
+                                      0.005 if args.max_drop is None else args.max_drop)
+        for entry in entries:
+            print(f"baseline: {entry.model} {entry.task} {entry.split} {entry.metric} = {entry.value:.5f} "
+                  f"(tolerance {entry.tolerance})")
+        print(f"wrote {args.baseline} and {gate.sidecar(args.baseline)}")
+        return 0
+    verdicts = gate.run_gate(args.results, args.baseline, tasks=args.tasks, metric=args.metric,
+                             max_drop=args.max_drop, alpha=args.significance,
+                             require_significance=args.require_significance)
+    for verdict in verdicts:
+        print(f"[{verdict.status}] {verdict.message}")
+    if args.summary:
+        args.summary.parent.mkdir(parents=True, exist_ok=True)
+        args.summary.write_text(gate.markdown_summary(verdicts), encoding="utf-8")
+    if args.junit:
+        args.junit.parent.mkdir(parents=True, exist_ok=True)
+        args.junit.write_text(gate.junit_xml(verdicts), encoding="utf-8")
+    code = gate.exit_code(verdicts)
+    print({0: "gate: PASS", 1: "gate: FAIL (regression)", 2: "gate: UNUSABLE INPUT"}[code])
+    return code
 
 
 def _tasks(args: argparse.Namespace) -> int:
@@ -148,7 +257,8 @@ def _tasks(args: argparse.Namespace) -> int:
 
 def _quiet_libraries(verbose: bool) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     if not verbose:
         import warnings
 

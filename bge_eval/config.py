@@ -33,6 +33,10 @@ class RunConfig:
     precision: "auto" is fp16 on CUDA and fp32 on CPU.
     instruction_policy: which queries get an instruction (see instructions.py).
     instruction: a custom query instruction that replaces the model's own.
+    token_budget: padded tokens per batch (default: 65,536 on CUDA, none on CPU).
+    embedding_cache: a folder of cached embeddings (default $BGE_EVAL_CACHE_DIR or
+        ~/.cache/bge_eval/embeddings; None: off), shared by runs, so the same texts with the
+        same model settings are never encoded twice.
     overwrite: recompute tasks that already have results.
     save_predictions: keep per-query / per-pair predictions beside the results.
     """
@@ -49,6 +53,8 @@ class RunConfig:
     precision: Precision = "auto"
     instruction_policy: InstructionPolicy = "bge"
     instruction: str | None = None
+    token_budget: int | None = None
+    embedding_cache: Path | None = field(default_factory=lambda: default_cache_dir())
     overwrite: bool = False
     save_predictions: bool = True
 
@@ -61,6 +67,13 @@ class RunConfig:
             elif isinstance(value, tuple):
                 out[key] = list(value)
         return out
+
+
+CACHE_DIR_ENV = "BGE_EVAL_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    return _env_path(CACHE_DIR_ENV) or Path.home() / ".cache" / "bge_eval" / "embeddings"
 
 
 def _env_path(name: str) -> Path | None:

@@ -16,12 +16,15 @@ import torch
 from mteb.models.abs_encoder import AbsEncoder
 from tqdm.auto import tqdm
 
+from .batching import pad_to_multiple, plan_batches
+from .embedding_cache import MIN_TEXTS, EmbeddingCache, cache_key
 from .instructions import InstructionRouter
 from .models import ModelSpec, ResolvedModel
 
 if TYPE_CHECKING:
     from mteb.models.model_meta import ModelMeta
 
+DEFAULT_GPU_TOKEN_BUDGET = 65_536
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -55,6 +58,8 @@ class BgeEncoder(AbsEncoder):
         device: str | None = None,
         precision: str = "auto",
         batch_size: int = 32,
+        token_budget: int | None = None,
+        cache: EmbeddingCache | None = None,
     ) -> None:
         from transformers import AutoModel, AutoTokenizer
 
@@ -65,6 +70,13 @@ class BgeEncoder(AbsEncoder):
         self.batch_size = batch_size
         self.device = pick_device(device)
         self.dtype = pick_dtype(precision, self.device)
+        # On GPU a batch is sized by tokens (padded to multiples of 8 for tensor cores).
+        on_gpu = self.device.type == "cuda"
+        self.token_budget = token_budget or (DEFAULT_GPU_TOKEN_BUDGET if on_gpu else None)
+        self._multiple = 8 if on_gpu else 1
+        self.cache = cache
+        self.oom_retries = 0
+        self._weights_fingerprint = weights_fingerprint(resolved.checkpoint)
         self.tokenizer = AutoTokenizer.from_pretrained(str(resolved.checkpoint))
         self.model = AutoModel.from_pretrained(str(resolved.checkpoint), dtype=self.dtype)
         self.model.to(self.device).eval()
@@ -92,23 +104,59 @@ class BgeEncoder(AbsEncoder):
         )
 
     # --- embedding ----------------------------------------------------------------
+    def cache_identity(self) -> tuple[str, ...]:
+        """What the embedding cache key covers besides the texts: identity, settings, and the
+        checkpoint's weight files (so a re-trained checkpoint under the same name never hits)."""
+        meta = self.mteb_model_meta
+        return (str(meta.name), str(meta.revision), str(self.dtype), self.spec.pooling,
+                str(self.spec.normalize), str(self.spec.max_length), self._weights_fingerprint)
+
     def embed(
         self, texts: Sequence[str], batch_size: int | None = None, show_progress: bool = False
     ) -> np.ndarray:
-        """Embeddings (N, D) as fp32, L2-normalised when the model is."""
-        batch_size = batch_size or self.batch_size
+        """Embeddings (N, D) as fp32, L2-normalised when the model is; served from the
+        embedding cache when these exact texts were encoded before with the same settings."""
+        key = None
+        if self.cache is not None and len(texts) >= MIN_TEXTS:
+            key = cache_key(self.cache_identity(), texts)
+            cached = self.cache.get(key)
+            if cached is not None:
+                return cached
+        out = self._embed(texts, batch_size or self.batch_size, show_progress)
+        if key is not None:
+            self.cache.put(key, out)
+        return out
+
+    def _embed(self, texts: Sequence[str], max_rows: int, show_progress: bool) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
         token_ids = self.tokenizer(
             list(texts), truncation=True, max_length=self.spec.max_length,
             padding=False, return_attention_mask=False, return_token_type_ids=False,
         )["input_ids"]
-        order = np.argsort([-len(ids) for ids in token_ids], kind="stable")
+        lengths = [len(ids) for ids in token_ids]
         out = np.empty((len(texts), self.model.config.hidden_size), dtype=np.float32)
-        starts = range(0, len(order), batch_size)
-        for start in tqdm(starts, desc="Encoding", disable=not show_progress or len(starts) < 2):
-            index = order[start : start + batch_size]
-            out[index] = self._encode_batch([token_ids[i] for i in index])
+        pending = list(range(len(texts)))
+        budget = self.token_budget
+        with tqdm(total=len(texts), desc="Encoding", disable=not show_progress or len(texts) < 1000) as bar:
+            while pending:
+                plan = plan_batches([lengths[i] for i in pending], max_rows, budget, self._multiple)
+                batches = [[pending[i] for i in batch] for batch in plan]
+                pending = []
+                for position, index in enumerate(batches):
+                    try:
+                        out[index] = self._encode_batch([token_ids[i] for i in index])
+                    except torch.OutOfMemoryError:
+                        # keep what is done; shrink the batches and go on with the rest
+                        pending = [i for batch in batches[position:] for i in batch]
+                        widest = max(lengths[i] for i in pending)
+                        budget = max(widest, (budget or max_rows * widest) // 2)
+                        max_rows = max(1, max_rows // 2)
+                        self.oom_retries += 1
+                        if self.device.type == "cuda":
+                            torch.cuda.empty_cache()
+                        break
+                    bar.update(len(index))
         return out
 
     def _encode_batch(self, batch_ids: list[list[int]]) -> np.ndarray:
@@ -121,9 +169,7 @@ class BgeEncoder(AbsEncoder):
         return pooled.cpu().numpy()
 
     def _pad(self, batch_ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(len(ids) for ids in batch_ids)
-        if self.device.type == "cuda":  # tensor cores like multiples of 8
-            width = -(-width // 8) * 8
+        width = pad_to_multiple(max(len(ids) for ids in batch_ids), self._multiple)
         pad_id = self.tokenizer.pad_token_id or 0
         input_ids = torch.full((len(batch_ids), width), pad_id, dtype=torch.long)
         attention_mask = torch.zeros((len(batch_ids), width), dtype=torch.long)
@@ -137,6 +183,18 @@ class BgeEncoder(AbsEncoder):
             input_ids.to(self.device, non_blocking=pin),
             attention_mask.to(self.device, non_blocking=pin),
         )
+
+
+def weights_fingerprint(checkpoint: Any) -> str:
+    """Names, sizes and modification times of a checkpoint's weight files."""
+    from pathlib import Path
+
+    parts = []
+    for path in sorted(Path(checkpoint).glob("*")):
+        if path.suffix in {".safetensors", ".bin", ".pt"} and path.is_file():
+            stat = path.stat()
+            parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return ";".join(parts)
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:

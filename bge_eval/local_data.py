@@ -100,9 +100,43 @@ def _load_split(task: Any, folder: Path, split: str) -> Any:
     path = folder / f"{split}.jsonl"
     fields = JSONL_FIELDS[task_type]
     rows = list(read_jsonl(path, fields))
+    for line_no, row in enumerate(rows, start=1):
+        _check_row(task, task_type, row, path, line_no)
+    if task_type == "Classification" and len({row["label"] for row in rows}) < 2:
+        raise DataError(f"{path}: every row has the label {rows[0]['label']!r}; a classification split "
+                        "needs at least two labels.")
     columns = _columns(task, task_type)
     data = {columns.get(field, field): [row[field] for row in rows] for field in fields}
     return Dataset.from_dict(data)
+
+
+def _check_row(task: Any, task_type: str, row: dict, path: Path, line_no: int) -> None:
+    """Field types and value ranges, as the README documents them for each task type."""
+    where = f"{path}:{line_no}"
+    if task_type in {"STS", "PairClassification"}:
+        for field in ("sentence1", "sentence2"):
+            _expect(isinstance(row[field], str), where, f"{field} must be a string")
+    if task_type == "STS":
+        score = row["score"]
+        _expect(isinstance(score, (int, float)) and not isinstance(score, bool), where, "score must be a number")
+        low, high = getattr(task, "min_score", None), getattr(task, "max_score", None)
+        if low is not None and high is not None:
+            _expect(low <= score <= high, where, f"score {score} is outside this task's range [{low}, {high}]")
+    elif task_type == "PairClassification":
+        _expect(row["label"] in (0, 1) and not isinstance(row["label"], bool), where, "label must be 0 or 1")
+    elif task_type == "Classification":
+        _expect(isinstance(row["text"], str), where, "text must be a string")
+        _expect(isinstance(row["label"], (int, str)) and not isinstance(row["label"], bool), where,
+                "label must be an integer (or a string)")
+    elif task_type == "Clustering":
+        _expect(isinstance(row["sentences"], list) and isinstance(row["labels"], list), where,
+                "sentences and labels must be lists")
+        _expect(len(row["sentences"]) == len(row["labels"]), where, "sentences and labels differ in length")
+
+
+def _expect(condition: bool, where: str, message: str) -> None:
+    if not condition:
+        raise DataError(f"{where}: {message}.")
 
 
 def _columns(task: Any, task_type: str) -> dict[str, str]:
@@ -158,8 +192,9 @@ def load_retrieval_split(folder: Path, split: str) -> dict:
     corpus_ids = _unique_ids(corpus_rows, folder / "corpus.jsonl")
     query_ids = _unique_ids(query_rows, folder / "queries.jsonl")
     qrels = read_qrels(folder / "qrels" / f"{split}.tsv", set(corpus_ids), set(query_ids))
+    _check_every_query_is_judged(folder, query_ids)
     # Only queries with judgements are evaluated (as mteb does for BEIR data).
-    queries = [row for row, qid in zip(query_rows, query_ids) if qid in qrels]
+    queries = [row for row, qid in zip(query_rows, query_ids, strict=False) if qid in qrels]
     return {
         "corpus": Dataset.from_dict(
             {
@@ -174,6 +209,21 @@ def load_retrieval_split(folder: Path, split: str) -> dict:
         "relevant_docs": qrels,
         "top_ranked": None,
     }
+
+
+def _check_every_query_is_judged(folder: Path, query_ids: list[str]) -> None:
+    """A query judged in no qrels file of the folder is an error (a BEIR queries.jsonl may
+    hold several splits' queries, so the judgements of every split count)."""
+    judged: set[str] = set()
+    for qrels_file in (folder / "qrels").glob("*.tsv"):
+        with qrels_file.open(encoding="utf-8") as handle:
+            judged.update(line.split("\t", 1)[0] for line in handle)
+    for line_no, query_id in enumerate(query_ids, start=1):
+        if query_id not in judged:
+            raise DataError(
+                f"{folder / 'queries.jsonl'}:{line_no}: query {query_id!r} has no judgements in "
+                f"{folder / 'qrels'}; add its qrels or remove the query."
+            )
 
 
 def _unique_ids(rows: list[dict], path: Path) -> list[str]:
@@ -224,6 +274,9 @@ def load_reranking_split(path: Path) -> dict:
     relevant: dict[str, dict[str, int]] = {}
     top_ranked: dict[str, list[str]] = {}
     for line_no, row in enumerate(read_jsonl(path, JSONL_FIELDS["Reranking"]), start=1):
+        _expect(isinstance(row["query"], str), f"{path}:{line_no}", "query must be a string")
+        _expect(isinstance(row["positive"], list) and isinstance(row["negative"], list),
+                f"{path}:{line_no}", "positive and negative must be lists of texts")
         if not row["positive"]:
             raise DataError(f"{path}:{line_no}: no positive candidates; every query needs at least one.")
         query_id = f"q{len(queries)}"

@@ -9,7 +9,7 @@ import os
 import platform
 import subprocess
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,17 @@ _PACKAGES = ("bge_eval", "mteb", "torch", "transformers", "sentence-transformers
 
 def atomic_write_json(path: Path, data: Any) -> None:
     """Write JSON to a temporary file in the same folder, then rename over `path`."""
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write text to a temporary file in the same folder, then rename over `path`."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
@@ -88,7 +94,7 @@ def device_facts(device: Any) -> dict[str, Any]:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def new_manifest(base: dict[str, Any] | None, facts: dict[str, Any]) -> dict[str, Any]:

@@ -8,13 +8,15 @@ record the wall time in the run manifest.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .config import RunConfig
-from .errors import BgeEvalError
+from .errors import BgeEvalError, DataError
 from .instructions import InstructionRouter
 from .local_data import attach_local_data
 from .manifest import (
@@ -28,7 +30,11 @@ from .manifest import (
     read_manifest,
 )
 from .models import ResolvedModel, mteb_meta, resolve_model
+from .per_query import per_query_path, write_per_query
+from .reranking import add_cmteb_scores
 from .results import has_splits, read_result_file
+from .similarities import similarities_path, write_similarities
+from .storage import commit_task, output_lock, results_location, staging_folder
 from .tasks import PlannedTask, TaskPlan, plan_tasks
 
 log = logging.getLogger(__name__)
@@ -55,20 +61,12 @@ class RunSummary:
     skipped: list[str] = field(default_factory=list)
 
 
-def results_location(output: Path, meta: Any) -> tuple[Path, Path]:
-    """(results folder, predictions folder) for a model identity, in mteb's ResultCache layout."""
-    model_dir = Path(meta.model_name_as_path()) / str(meta.revision)
-    return Path(output) / "results" / model_dir, Path(output) / "predictions" / model_dir
-
-
 def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | None = None) -> RunSummary:
     """Evaluate `config.model` on the planned tasks; resumes from earlier runs.
 
     encoder: an already-built mteb encoder (tests pass recording encoders); it must carry
     `mteb_model_meta` and, for the manifest, may carry `router` and `device`.
     """
-    import mteb
-
     if encoder is None:
         resolved = resolved or resolve_model(config.model, config.model_path, config.revision)
         meta = mteb_meta(resolved)
@@ -85,53 +83,87 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
             len(plan.skipped), plan.benchmark, config.data_dir, ", ".join(plan.skipped),
         )
     results_dir, predictions_dir = results_location(config.output, meta)
-    todo = [t for t in plan.tasks if config.overwrite or not has_splits(results_dir / f"{t.name}.json", t.splits)]
-    instruction = router.describe() if router else None
-    manifest = _start_manifest(results_dir, config, instruction, resolved, plan)
-    if encoder is None and todo:
-        from .encoder import BgeEncoder
+    with output_lock(Path(config.output)):
+        todo = [t for t in plan.tasks
+                if config.overwrite or not has_splits(results_dir / f"{t.name}.json", t.splits)]
+        instruction = router.describe() if router else None
+        manifest = _start_manifest(results_dir, config, instruction, resolved, plan)
+        if encoder is None and todo:
+            from .embedding_cache import EmbeddingCache
+            from .encoder import BgeEncoder
 
-        encoder = BgeEncoder(resolved, router, meta, device=config.device,
-                             precision=config.precision, batch_size=config.batch_size)
-    if encoder is not None and hasattr(encoder, "device"):
-        manifest["device"] = device_facts(encoder.device)
-        manifest["precision"] = str(getattr(encoder, "dtype", "")).replace("torch.", "")
-
-    cache = mteb.ResultCache(cache_path=config.output)
-    outcomes = []
-    for planned in plan.tasks:
-        result_path = results_dir / f"{planned.name}.json"
-        if planned not in todo:
-            outcomes.append(_outcome(planned, "cached", 0.0, result_path))
-            continue
-        started = time.perf_counter()
-        _load(planned, config)
+            cache = EmbeddingCache(config.embedding_cache) if config.embedding_cache else None
+            encoder = BgeEncoder(resolved, router, meta, device=config.device, precision=config.precision,
+                                 batch_size=config.batch_size, token_budget=config.token_budget, cache=cache)
+        if encoder is not None and hasattr(encoder, "device"):
+            manifest["device"] = device_facts(encoder.device)
+            manifest["precision"] = str(getattr(encoder, "dtype", "")).replace("torch.", "")
+        staging = staging_folder(Path(config.output))
         try:
-            mteb.evaluate(
-                encoder,
-                [planned.task],
-                cache=cache,
-                overwrite_strategy="always" if config.overwrite else "only-missing",
-                prediction_folder=predictions_dir if config.save_predictions else None,
-                co2_tracker=False,
-                encode_kwargs={"batch_size": config.batch_size},
-                show_progress_bar=True,
-            )
+            outcomes = [
+                _run_task(planned, planned in todo, config, encoder, staging, results_dir,
+                          predictions_dir, meta, manifest)
+                for planned in plan.tasks
+            ]
         finally:
-            _unload(planned)
-        wall = time.perf_counter() - started
-        manifest["tasks"][planned.name] = {
-            "type": planned.type,
-            "splits": list(planned.splits),
-            "data_source": planned.data_source,
-            "wall_s": round(wall, 3),
-            "finished": now(),
-        }
+            shutil.rmtree(staging.parent, ignore_errors=True)  # we hold the lock: all of .staging is ours
+        manifest["runs"][-1]["finished"] = now()
         atomic_write_json(results_dir / MANIFEST_NAME, manifest)
-        outcomes.append(_outcome(planned, "computed", wall, result_path))
-    manifest["runs"][-1]["finished"] = now()
-    atomic_write_json(results_dir / MANIFEST_NAME, manifest)
     return RunSummary(meta.name, str(meta.revision), results_dir, predictions_dir, outcomes, plan.skipped)
+
+
+def _run_task(
+    planned: PlannedTask,
+    compute: bool,
+    config: RunConfig,
+    encoder: Any,
+    staging: Path,
+    results_dir: Path,
+    predictions_dir: Path,
+    meta: Any,
+    manifest: dict[str, Any],
+) -> TaskOutcome:
+    """Evaluate one task into staging, then commit its files and the manifest."""
+    import mteb
+
+    result_path = results_dir / f"{planned.name}.json"
+    if not compute:
+        return _outcome(planned, "cached", 0.0, result_path)
+    started = time.perf_counter()
+    _load(planned, config)
+    try:
+        mteb.evaluate(
+            encoder,
+            [planned.task],
+            cache=mteb.ResultCache(cache_path=staging),
+            overwrite_strategy="always",
+            prediction_folder=staging / "predictions",  # needed for per-query and C-MTEB metrics
+            co2_tracker=False,
+            encode_kwargs={"batch_size": config.batch_size},
+            show_progress_bar=True,
+        )
+        staged = staging / "predictions"
+        predictions_file = staged / planned.task.prediction_file_name
+        model_dir = Path(meta.model_name_as_path()) / str(meta.revision)
+        add_cmteb_scores(planned.task, predictions_file, staging / "results" / model_dir / f"{planned.name}.json")
+        write_per_query(planned.task, predictions_file, per_query_path(staged, planned.name))
+        write_similarities(planned.task, predictions_file, similarities_path(staged, planned.name))
+        if not config.save_predictions:
+            predictions_file.unlink(missing_ok=True)
+    finally:
+        _unload(planned)
+    commit_task(staging, model_dir, results_dir, predictions_dir, planned.name)
+    wall = time.perf_counter() - started
+    manifest["tasks"][planned.name] = {
+        "type": planned.type,
+        "splits": list(planned.splits),
+        "data_source": planned.data_source,
+        "seed": getattr(planned.task, "seed", None),
+        "wall_s": round(wall, 3),
+        "finished": now(),
+    }
+    atomic_write_json(results_dir / MANIFEST_NAME, manifest)
+    return _outcome(planned, "computed", wall, result_path)
 
 
 def make_router(config: RunConfig, resolved: ResolvedModel, meta: Any) -> InstructionRouter:
@@ -181,6 +213,25 @@ def _load(planned: PlannedTask, config: RunConfig) -> None:
         attach_local_data(planned.task, config.data_dir)
     elif planned.data_source == "demo":
         planned.task.load_data()
+    else:
+        _load_from_hub(planned)
+
+
+def _load_from_hub(planned: PlannedTask) -> None:
+    """mteb's own loading, failing fast with a sentence when the hub cannot be reached."""
+    from .models import _hub_reachable
+
+    offline = os.environ.get("HF_DATASETS_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+    hint = (f"pass --data-dir DIR with a local copy (the folder DIR/{planned.name}, see README "
+            "'Local data')")
+    if not offline and not _hub_reachable():
+        raise DataError(f"Task {planned.name}: its data is on the Hugging Face hub, which is not "
+                        f"reachable from here; {hint}, or set HF_DATASETS_OFFLINE=1 to use the datasets cache.")
+    try:
+        planned.task.load_data()
+    except Exception as exc:  # noqa: BLE001 - datasets raises many kinds; one sentence for the user
+        raise DataError(f"Task {planned.name}: loading its data from the hub / datasets cache failed "
+                        f"({type(exc).__name__}: {str(exc)[:200]}); {hint}.") from exc
 
 
 def _unload(planned: PlannedTask) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ class Registry:
         return next((t for t in self.tasks if t.name == name), None)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_registry(file_name: str = "cmteb.toml") -> Registry:
     """Read a registry file shipped in tasks/."""
     text = resources.files("bge_eval._tasks").joinpath(file_name).read_text(encoding="utf-8")

@@ -3,6 +3,7 @@ pyproject.toml) and the Hugging Face libraries in offline mode."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -11,6 +12,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if "BGE_EVAL_CACHE_DIR" not in os.environ:  # keep the tests' embedding cache out of the home folder
+    import tempfile
+
+    os.environ["BGE_EVAL_CACHE_DIR"] = tempfile.mkdtemp(prefix="bge_eval_cache_")
 
 import pytest  # noqa: E402
 
@@ -70,3 +75,29 @@ def tiny_bge(tmp_path_factory, minilm_path) -> Path:
         tmp_path_factory.mktemp("tiny-bge"), minilm_path,
         hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
     )
+
+
+@pytest.fixture(scope="session")
+def scifact_subset(shared_data, tmp_path_factory) -> Path:
+    """A data folder with STSBenchmark as is and SciFact cut to 60 queries, their relevant
+    documents and 240 others (a real retrieval task that runs in seconds on CPU)."""
+    root = tmp_path_factory.mktemp("scifact-subset")
+    (root / "STSBenchmark").symlink_to(shared_data / "STSBenchmark")
+    source, target = shared_data / "SciFact", root / "SciFact"
+    (target / "qrels").mkdir(parents=True)
+    qrels = (source / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()
+    header, rows = qrels[0], [line.split("\t") for line in qrels[1:] if line.strip()]
+    queries = list(dict.fromkeys(r[0] for r in rows))[:60]
+    kept_rows = [r for r in rows if r[0] in queries]
+    corpus = [json.loads(line) for line in (source / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    relevant = {r[1] for r in kept_rows}
+    docs = [d for d in corpus if d["_id"] in relevant] + [d for d in corpus if d["_id"] not in relevant][:240]
+    (target / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    lines = (source / "queries.jsonl").read_text(encoding="utf-8").splitlines()
+    (target / "queries.jsonl").write_text(
+        "".join(line + "\n" for line in lines if json.loads(line)["_id"] in queries), encoding="utf-8"
+    )
+    (target / "qrels" / "test.tsv").write_text(
+        "\n".join([header] + ["\t".join(r) for r in kept_rows]) + "\n", encoding="utf-8"
+    )
+    return root

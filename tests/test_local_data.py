@@ -49,13 +49,14 @@ def test_several_splits(shared_data):
     assert {k: len(v) for k, v in task.dataset["default"].items()} == {"validation": 1458, "test": 1361}
 
 
-def test_retrieval_joins_nothing_and_keeps_judged_queries(tmp_path):
+def test_retrieval_keeps_the_split_judged_queries(tmp_path):
     beir(
         tmp_path / "SciFact",
         [{"_id": "d1", "title": "T", "text": "one"}, {"_id": "d2", "title": "", "text": "two"}],
-        [{"_id": "q1", "text": "first"}, {"_id": "q2", "text": "unjudged"}],
+        [{"_id": "q1", "text": "first"}, {"_id": "q2", "text": "judged in train only"}],
         [("q1", "d2", 1)],
     )
+    (tmp_path / "SciFact" / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\nq2\td1\t1\n")
     task = mteb.get_task("SciFact")
     attach_local_data(task, tmp_path)
     split = task.dataset["default"]["test"]
@@ -147,6 +148,32 @@ def test_bad_qrels(tmp_path, qrels, pattern):
     beir(tmp_path / "SciFact", [{"_id": "d1", "text": "x"}], [{"_id": "q1", "text": "y"}], qrels)
     with pytest.raises(DataError, match=pattern):
         attach_local_data(mteb.get_task("SciFact"), tmp_path)
+
+
+def test_query_without_judgements(tmp_path):
+    beir(tmp_path / "SciFact", [{"_id": "d1", "text": "x"}],
+         [{"_id": "q1", "text": "y"}, {"_id": "q2", "text": "z"}], [("q1", "d1", 1)])
+    with pytest.raises(DataError, match=r"queries.jsonl:2: query 'q2' has no judgements"):
+        attach_local_data(mteb.get_task("SciFact"), tmp_path)
+
+
+@pytest.mark.parametrize(
+    "task,split,row,pattern",
+    [
+        ("STSBenchmark", "test", {"sentence1": "a", "sentence2": "b", "score": 7}, r"score 7 is outside .*\[0, 5\]"),
+        ("STSBenchmark", "test", {"sentence1": "a", "sentence2": "b", "score": "4"}, "score must be a number"),
+        ("STSBenchmark", "test", {"sentence1": 3, "sentence2": "b", "score": 4}, "sentence1 must be a string"),
+        ("Ocnli", "validation", {"sentence1": "a", "sentence2": "b", "label": 2}, "label must be 0 or 1"),
+        ("Banking77Classification", "test", {"text": "a", "label": 0}, "needs at least two labels"),
+        ("T2Reranking", "dev", {"query": "q", "positive": [], "negative": ["n"]}, "no positive candidates"),
+        ("T2Reranking", "dev", {"query": "q", "positive": "p", "negative": ["n"]}, "must be lists"),
+    ],
+)
+def test_wrong_types_and_ranges(tmp_path, task, split, row, pattern):
+    write_jsonl(tmp_path / task / f"{split}.jsonl", [row])
+    write_jsonl(tmp_path / task / "train.jsonl", [{"text": "a", "label": 0}, {"text": "b", "label": 1}])
+    with pytest.raises(DataError, match=f"{task}/{split}.jsonl(:1)?: .*{pattern}"):
+        attach_local_data(mteb.get_task(task), tmp_path)
 
 
 def test_duplicate_ids(tmp_path):

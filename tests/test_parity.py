@@ -13,34 +13,9 @@ from bge_eval.runner import run
 from .conftest import MINILM
 
 
-@pytest.fixture(scope="module")
-def parity_data(shared_data, tmp_path_factory):
-    """STSBenchmark as is; SciFact cut to 60 queries, their relevant documents and 240 others."""
-    root = tmp_path_factory.mktemp("parity")
-    (root / "STSBenchmark").symlink_to(shared_data / "STSBenchmark")
-    source, target = shared_data / "SciFact", root / "SciFact"
-    (target / "qrels").mkdir(parents=True)
-    qrels = (source / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()
-    header, rows = qrels[0], [line.split("\t") for line in qrels[1:] if line.strip()]
-    queries = list(dict.fromkeys(r[0] for r in rows))[:60]
-    kept_rows = [r for r in rows if r[0] in queries]
-    corpus = [json.loads(line) for line in (source / "corpus.jsonl").read_text(encoding="utf-8").splitlines()]
-    relevant = {r[1] for r in kept_rows}
-    others = [d for d in corpus if d["_id"] not in relevant][:240]
-    docs = [d for d in corpus if d["_id"] in relevant] + others
-    (target / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
-    all_queries = (source / "queries.jsonl").read_text(encoding="utf-8").splitlines()
-    (target / "queries.jsonl").write_text(
-        "".join(line + "\n" for line in all_queries if json.loads(line)["_id"] in queries), encoding="utf-8"
-    )
-    (target / "qrels" / "test.tsv").write_text(
-        "\n".join([header] + ["\t".join(r) for r in kept_rows]) + "\n", encoding="utf-8"
-    )
-    return root
-
-
 @pytest.mark.parametrize("task_name", ["STSBenchmark", "SciFact"])
-def test_same_scores_as_plain_mteb(task_name, parity_data, minilm_path, tmp_path):
+def test_same_scores_as_plain_mteb(task_name, scifact_subset, minilm_path, tmp_path):
+    parity_data = scifact_subset
     from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
     from sentence_transformers import SentenceTransformer
 
