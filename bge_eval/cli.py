@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-embedding-cache", action="store_true", help="encode everything afresh")
     run.add_argument("--overwrite", action="store_true", help="recompute tasks that already have results")
     run.add_argument("--no-predictions", action="store_true", help="do not save per-query/per-pair predictions")
+    run.add_argument("--reranker", metavar="NAME",
+                     help="a cross-encoder (bge-reranker-base/large, any CrossEncoder checkpoint): scores "
+                     "reranking tasks, and reranks the embedder's top-k on retrieval tasks (second stage)")
+    run.add_argument("--reranker-path", type=Path, metavar="DIR", help="local checkpoint of the reranker")
+    run.add_argument("--rerank-top-k", type=_positive_int, default=100, metavar="K",
+                     help="first-stage candidates per query for reranking (default 100)")
     run.add_argument("--report", type=Path, metavar="DIR",
                      help="also write a report (index.html, README.md) of this run's results to DIR")
     run.add_argument("-v", "--verbose", action="store_true", help="log mteb's progress messages")
@@ -181,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries(getattr(args, "verbose", False))
     try:
         if args.command == "run":
-            return _run(config_from_args(args, parser), args.report)
+            if args.reranker_path is not None and args.reranker is None:
+                parser.error("--reranker-path needs --reranker NAME")
+            return _run(config_from_args(args, parser), args.report, args)
         if args.command == "gate":
             return _gate(args)
         if args.command == "report":
@@ -196,12 +204,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _run(config: RunConfig, report_dir: Path | None = None) -> int:
+def _run(config: RunConfig, report_dir: Path | None = None, args: argparse.Namespace | None = None) -> int:
     from .runner import run
     from .summary import format_run_summary
 
     summary = run(config)
     print(format_run_summary(summary))
+    if args is not None and args.reranker:
+        from .rerank_runner import format_comparison, run_reranker
+
+        reranked = run_reranker(config, summary, args.reranker, args.reranker_path, args.rerank_top_k)
+        print(format_comparison(reranked))
     if report_dir is not None:
         return _report([config.output], report_dir, [summary.model])
     return 0

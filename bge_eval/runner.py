@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,17 +124,47 @@ def _run_task(
     meta: Any,
     manifest: dict[str, Any],
 ) -> TaskOutcome:
-    """Evaluate one task into staging, then commit its files and the manifest."""
-    import mteb
-
+    """Evaluate one task (unless its results are complete) and record it in the manifest."""
     result_path = results_dir / f"{planned.name}.json"
     if not compute:
         return _outcome(planned, "cached", 0.0, result_path)
+    wall = evaluate_task(planned, encoder, config, staging, results_dir, predictions_dir, meta)
+    manifest["tasks"][planned.name] = {
+        "type": planned.type,
+        "splits": list(planned.splits),
+        "data_source": planned.data_source,
+        "seed": getattr(planned.task, "seed", None),
+        "wall_s": round(wall, 3),
+        "finished": now(),
+    }
+    atomic_write_json(results_dir / MANIFEST_NAME, manifest)
+    return _outcome(planned, "computed", wall, result_path)
+
+
+def evaluate_task(
+    planned: PlannedTask,
+    model: Any,
+    config: RunConfig,
+    staging: Path,
+    results_dir: Path,
+    predictions_dir: Path,
+    meta: Any,
+    prepare: Callable[[Any], None] | None = None,
+) -> float:
+    """Load the task's data, run mteb on it into staging, add our metrics, commit the files.
+
+    prepare: called with the loaded task before evaluation (the reranking stage uses it to
+    set each query's candidates from the first stage). Returns the wall time in seconds.
+    """
+    import mteb
+
     started = time.perf_counter()
     _load(planned, config)
     try:
+        if prepare is not None:
+            prepare(planned.task)
         mteb.evaluate(
-            encoder,
+            model,
             [planned.task],
             cache=mteb.ResultCache(cache_path=staging),
             overwrite_strategy="always",
@@ -153,17 +184,7 @@ def _run_task(
     finally:
         _unload(planned)
     commit_task(staging, model_dir, results_dir, predictions_dir, planned.name)
-    wall = time.perf_counter() - started
-    manifest["tasks"][planned.name] = {
-        "type": planned.type,
-        "splits": list(planned.splits),
-        "data_source": planned.data_source,
-        "seed": getattr(planned.task, "seed", None),
-        "wall_s": round(wall, 3),
-        "finished": now(),
-    }
-    atomic_write_json(results_dir / MANIFEST_NAME, manifest)
-    return _outcome(planned, "computed", wall, result_path)
+    return time.perf_counter() - started
 
 
 def make_router(config: RunConfig, resolved: ResolvedModel, meta: Any) -> InstructionRouter:

@@ -1,0 +1,38 @@
+import numpy as np
+import pytest
+import torch
+
+from bge_eval.search import cosine_scores, exact_topk
+
+
+def brute_force(queries, corpus, k):
+    q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    c = corpus / np.linalg.norm(corpus, axis=1, keepdims=True)
+    scores = q @ c.T
+    index = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return index, np.take_along_axis(scores, index, axis=1)
+
+
+@pytest.mark.parametrize("corpus_chunk,query_chunk", [(1000, 1000), (37, 5), (1, 3)])
+def test_chunked_topk_equals_brute_force(corpus_chunk, query_chunk):
+    rng = np.random.default_rng(0)
+    queries = rng.normal(size=(23, 16)).astype(np.float32)
+    corpus = rng.normal(size=(301, 16)).astype(np.float32)
+    index, scores = exact_topk(queries, corpus, 10, corpus_chunk=corpus_chunk, query_chunk=query_chunk)
+    ref_index, ref_scores = brute_force(queries, corpus, 10)
+    np.testing.assert_array_equal(index, ref_index)
+    np.testing.assert_allclose(scores, ref_scores, atol=1e-5)
+    assert scores.dtype == np.float32
+
+
+def test_k_larger_than_corpus():
+    index, scores = exact_topk(np.eye(2, dtype=np.float32), np.eye(2, dtype=np.float32), 5)
+    assert index.tolist() == [[0, 1], [1, 0]] and scores[:, 0].tolist() == [1.0, 1.0]
+
+
+def test_cosine_scores_are_fp32_and_normalised():
+    a = torch.tensor([[3.0, 4.0]], dtype=torch.float16)
+    b = torch.tensor([[6.0, 8.0], [0.0, 1.0]], dtype=torch.float16)
+    scores = cosine_scores(a, b)
+    assert scores.dtype == torch.float32
+    assert scores.tolist() == [[pytest.approx(1.0), pytest.approx(0.8)]]
