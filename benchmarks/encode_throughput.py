@@ -130,7 +130,8 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         "st_tokens_per_s": round(real_tokens / st_s), "harness_tokens_per_s": round(real_tokens / ours_s),
         "harness_passages_per_s": round(n / ours_s, 1), "ratio_harness_over_st": round(st_s / ours_s, 3),
         "harness_tflops": round(tflops, 3), "share_of_peak": None if peak is None else round(tflops / peak, 4),
-        "min_cosine_vs_fp32_reference": round(min_cos_ref, 6), "min_cosine_vs_sentence_transformers": round(min_cos_st, 6),
+        "min_cosine_vs_fp32_reference": round(min_cos_ref, 6),
+        "min_cosine_vs_sentence_transformers": round(min_cos_st, 6),
         "compiled": compile_model, "token_budget": encoder.token_budget,
     }
 

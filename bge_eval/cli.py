@@ -124,24 +124,23 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
                         help=f"local task data (layout of shared/data, or hub mirrors); env {DATA_DIR_ENV}")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _bounded(convert, minimum, description: str):
+    """An argparse type: `convert(text)`, at least `minimum`."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {description}, got {value}")
+        return value
+
+    return parse
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
+_positive_int = _bounded(int, 1, "a positive integer")
+_non_negative_float = _bounded(float, 0.0, "a number >= 0")
 
 
 def _probability(text: str) -> float:

@@ -80,11 +80,12 @@ def run_reranker(config: RunConfig, first: RunSummary, reranker_name: str, reran
 def _compare(planned: Any, first_dir: Path, second_dir: Path) -> list[StageComparison]:
     second = read_result_file(second_dir / f"{planned.name}.json")["scores"]
     first = read_result_file(first_dir / f"{planned.name}.json")["scores"] if planned.type == "Retrieval" else {}
-    out = []
-    for split in planned.splits:
-        pick = (lambda entries: {m: entries[0][m] for m in COMPARED if entries and m in entries[0]})
-        out.append(StageComparison(planned.name, split, pick(first.get(split, [])), pick(second.get(split, []))))
-    return out
+    return [StageComparison(planned.name, split, _pick(first.get(split, [])), _pick(second.get(split, [])))
+            for split in planned.splits]
+
+
+def _pick(entries: list[dict]) -> dict[str, float]:
+    return {m: entries[0][m] for m in COMPARED if entries and m in entries[0]}
 
 
 def format_comparison(summary: RerankSummary) -> str:

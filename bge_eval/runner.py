@@ -261,10 +261,13 @@ def _unload(planned: PlannedTask) -> None:
 
 
 def _outcome(planned: PlannedTask, status: str, wall: float, result_path: Path) -> TaskOutcome:
+    """The task's score per split: mteb's main score, or C-MTEB's MAP for reranking (the number
+    C-MTEB and the leaderboard published)."""
     scores = read_result_file(result_path)["scores"]
+    metric = "cmteb_map" if planned.type == "Reranking" else "main_score"
     main = {}
     for split in planned.splits:
-        values = [entry["main_score"] for entry in scores.get(split, [])]
+        values = [entry.get(metric, entry["main_score"]) for entry in scores.get(split, [])]
         if values:
             main[split] = sum(values) / len(values)
     return TaskOutcome(planned.name, planned.type, status, round(wall, 3), main)
