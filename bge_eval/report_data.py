@@ -20,6 +20,7 @@ from .manifest import MANIFEST_NAME, read_manifest
 from .published import published_value
 from .results import read_result_file
 from .similarities import read_similarities, similarities_path
+from .tasks import benchmark_metric
 
 DETAIL_METRICS = {
     "Retrieval": ("ndcg_at_10", "map_at_10", "mrr_at_10", "recall_at_10"),
@@ -142,8 +143,8 @@ def task_rows(run: Run) -> list[TaskRow]:
             if not entries:
                 continue
             metrics = {m: _mean(entries, m) for m in DETAIL_METRICS.get(task_type, ()) if m in entries[0]}
-            score = metrics.get("cmteb_map") if task_type == "Reranking" and "cmteb_map" in metrics \
-                else _mean(entries, "main_score")
+            metric = benchmark_metric(task, task_type)
+            score = _mean(entries, metric if metric in entries[0] else "main_score")
             published = published_value(run.model, task, split)
             diff = delta(score, published)
             rows.append(TaskRow(run.label, task, task_type, split, score, metrics, published, diff,
@@ -187,11 +188,11 @@ def leaderboard_tables(runs: list[Run], rows: list[TaskRow]) -> list[Leaderboard
         scores = {label: s for label, s in scores.items() if s}
         if not scores:
             continue
-        for run in runs:  # the published numbers of the same models, over the benchmark's tasks
+        for run in runs:  # the published numbers of the same model, over the same tasks as the run
             if run.label in scores:
-                published = {t: v for t in types if (v := _published_main(run.model, t)) is not None}
+                published = {t: v for t in scores[run.label] if (v := _published_main(run.model, t)) is not None}
                 if published:
-                    scores[f"{run.model} (published)"] = published
+                    scores[f"{run.label} (published)"] = published
         headers = [f"{col} ({sum(1 for t in types.values() if t == col)})" for col in columns]
         board = leaderboard(scores, types, columns)
         tables.append(LeaderboardTable(

@@ -36,7 +36,7 @@ from .reranking import add_cmteb_scores
 from .results import has_splits, read_result_file
 from .similarities import similarities_path, write_similarities
 from .storage import commit_task, output_lock, results_location, staging_folder
-from .tasks import PlannedTask, TaskPlan, plan_tasks
+from .tasks import PlannedTask, TaskPlan, benchmark_metric, plan_tasks
 
 log = logging.getLogger(__name__)
 
@@ -261,10 +261,9 @@ def _unload(planned: PlannedTask) -> None:
 
 
 def _outcome(planned: PlannedTask, status: str, wall: float, result_path: Path) -> TaskOutcome:
-    """The task's score per split: mteb's main score, or C-MTEB's MAP for reranking (the number
-    C-MTEB and the leaderboard published)."""
+    """The task's score per split, in the metric its benchmark publishes (see benchmark_metric)."""
     scores = read_result_file(result_path)["scores"]
-    metric = "cmteb_map" if planned.type == "Reranking" else "main_score"
+    metric = benchmark_metric(planned.name, planned.type)
     main = {}
     for split in planned.splits:
         values = [entry.get(metric, entry["main_score"]) for entry in scores.get(split, [])]

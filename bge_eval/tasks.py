@@ -55,6 +55,17 @@ def load_registry(file_name: str = "cmteb.toml") -> Registry:
     )
 
 
+def benchmark_metric(task_name: str, task_type: str) -> str:
+    """The metric a task's benchmark publishes, as named in our result files: C-MTEB's own
+    main score (MAP over candidates for reranking, AP for pair classification), else mteb's."""
+    if task_type == "Reranking":
+        return "cmteb_map"
+    row = load_registry().get(task_name)
+    if row is not None and row.main_score not in ("map",):
+        return row.main_score
+    return "main_score"
+
+
 @dataclass
 class PlannedTask:
     """A task ready to run: mteb's task object, the splits scored, where its data comes from."""
