@@ -13,9 +13,9 @@ from .errors import DataError
 
 
 def load_hub_mirror(task: Any, folder: Path) -> None:
-    from .local_data import _hub_configs
+    from .local_data import hub_configs
 
-    configs = {c["config_name"]: _split_files(c, folder) for c in _hub_configs(folder / "README.md")}
+    configs = {c["config_name"]: _split_files(c, folder) for c in hub_configs(folder / "README.md")}
     subsets = task.hf_subsets if task.metadata.is_multilingual else ["default"]
     dataset: dict[str, Any] = {}
     for subset in subsets:

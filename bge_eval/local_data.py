@@ -48,7 +48,7 @@ def attach_local_data(task: Any, data_dir: Path) -> str:
             f"Task {task.metadata.name}: no local data; expected the folder {folder} "
             "(layout: see README, 'Local data')."
         )
-    if (folder / "README.md").is_file() and _hub_configs(folder / "README.md"):
+    if (folder / "README.md").is_file() and hub_configs(folder / "README.md"):
         from .hub_mirror import load_hub_mirror
 
         load_hub_mirror(task, folder)
@@ -74,7 +74,7 @@ def _splits_to_load(task: Any) -> list[str]:
     return splits
 
 
-def _hub_configs(readme: Path) -> list[dict]:
+def hub_configs(readme: Path) -> list[dict]:
     import yaml
 
     text = readme.read_text(encoding="utf-8")

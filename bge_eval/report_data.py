@@ -19,7 +19,7 @@ from .distributions import Distribution, distribution
 from .manifest import MANIFEST_NAME, read_manifest
 from .published import published_value
 from .results import read_result_file
-from .similarities import read_similarities, similarities_path
+from .similarities import read_similarities
 from .tasks import benchmark_metric
 
 DETAIL_METRICS = {
@@ -253,6 +253,3 @@ def build_report(folders: list[Path], models: list[str] | None = None) -> Report
         figures=[figure for run in runs for figure in figures(run)], ablation=ablation(runs, rows),
     )
 
-
-def similarities_file(run: Run, task: str) -> Path:
-    return similarities_path(run.predictions_dir, task)
