@@ -18,11 +18,10 @@ def per_query_path(predictions_dir: Path, task: str) -> Path:
     return Path(predictions_dir) / f"{task}_per_query.json"
 
 
-def write_per_query(task: Any, predictions_file: Path, out_file: Path) -> bool:
+def write_per_query(task: Any, predictions: dict, out_file: Path) -> bool:
     """Compute per-query metrics from mteb's saved rankings and the task's judgements."""
-    if task.metadata.type not in RANKING_TYPES or not predictions_file.is_file():
+    if task.metadata.type not in RANKING_TYPES:
         return False
-    predictions = json.loads(predictions_file.read_text(encoding="utf-8"))
     out: dict[str, dict[str, Any]] = {}
     for subset, splits in task.dataset.items():
         for split, data in splits.items():

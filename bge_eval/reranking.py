@@ -40,11 +40,13 @@ def cmteb_reranking_scores(
             "cmteb_queries": len(aps)}
 
 
-def add_cmteb_scores(task: Any, predictions_file: Path, result_file: Path) -> bool:
-    """Add the C-MTEB metrics to a reranking task's (staged) result file, per split and subset."""
-    if task.metadata.type != "Reranking" or not predictions_file.is_file() or not result_file.is_file():
+def add_cmteb_scores(task: Any, predictions: dict, result_file: Path) -> bool:
+    """Add the C-MTEB metrics to a reranking task's (staged) result file, per split and subset.
+
+    predictions: mteb's saved rankings ({subset: {split: {query: {doc: score}}}}).
+    """
+    if task.metadata.type != "Reranking" or not result_file.is_file():
         return False
-    predictions = json.loads(predictions_file.read_text(encoding="utf-8"))
     result = json.loads(result_file.read_text(encoding="utf-8"))
     for split, entries in result["scores"].items():
         for entry in entries:

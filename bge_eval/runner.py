@@ -7,6 +7,7 @@ record the wall time in the run manifest.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -176,9 +177,11 @@ def evaluate_task(
         staged = staging / "predictions"
         predictions_file = staged / planned.task.prediction_file_name
         model_dir = Path(meta.model_name_as_path()) / str(meta.revision)
-        add_cmteb_scores(planned.task, predictions_file, staging / "results" / model_dir / f"{planned.name}.json")
-        write_per_query(planned.task, predictions_file, per_query_path(staged, planned.name))
-        write_similarities(planned.task, predictions_file, similarities_path(staged, planned.name))
+        if predictions_file.is_file():  # read once, used by the three extras below
+            predictions = json.loads(predictions_file.read_text(encoding="utf-8"))
+            add_cmteb_scores(planned.task, predictions, staging / "results" / model_dir / f"{planned.name}.json")
+            write_per_query(planned.task, predictions, per_query_path(staged, planned.name))
+            write_similarities(planned.task, predictions, similarities_path(staged, planned.name))
         if not config.save_predictions:
             predictions_file.unlink(missing_ok=True)
     finally:

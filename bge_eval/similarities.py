@@ -24,11 +24,11 @@ def similarities_path(predictions_dir: Path, task: str) -> Path:
     return Path(predictions_dir) / f"{task}_similarities.json"
 
 
-def write_similarities(task: Any, predictions_file: Path, out_file: Path) -> bool:
+def write_similarities(task: Any, predictions: dict, out_file: Path) -> bool:
+    """predictions: mteb's saved predictions for the task, as loaded from its file."""
     kind = task.metadata.type
-    if kind not in PAIR_TYPES | RANKING_TYPES or not predictions_file.is_file():
+    if kind not in PAIR_TYPES | RANKING_TYPES:
         return False
-    predictions = json.loads(predictions_file.read_text(encoding="utf-8"))
     out: dict[str, dict[str, Any]] = {}
     for subset, splits in _subsets(task).items():
         for split, data in splits.items():
