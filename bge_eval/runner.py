@@ -86,8 +86,8 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
         )
     results_dir, predictions_dir = results_location(config.output, meta)
     with output_lock(Path(config.output)):
-        todo = [t for t in plan.tasks
-                if config.overwrite or not has_splits(results_dir / f"{t.name}.json", t.splits)]
+        todo = {t.name for t in plan.tasks
+                if config.overwrite or not has_splits(results_dir / f"{t.name}.json", t.splits)}
         instruction = router.describe() if router else None
         manifest = _start_manifest(results_dir, config, instruction, resolved, plan)
         if encoder is None and todo:
@@ -103,7 +103,7 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
         staging = staging_folder(Path(config.output))
         try:
             outcomes = [
-                _run_task(planned, planned in todo, config, encoder, staging, results_dir,
+                _run_task(planned, planned.name in todo, config, encoder, staging, results_dir,
                           predictions_dir, meta, manifest)
                 for planned in plan.tasks
             ]
