@@ -5,7 +5,7 @@ Public API (everything else is private to its module):
 - resolve_model / ModelSpec / BGE_MODELS: model facts and checkpoints.
 - BgeEncoder, InstructionRouter: the mteb encoder adapter and its instruction policy.
 - plan_tasks: task names / benchmarks -> mteb tasks with local data.
-- load_rows: saved result files -> tidy score rows.
+- bge_eval.report_data.build_report / bge_eval.gate.run_gate: reports and the regression gate.
 """
 
 from .config import RunConfig

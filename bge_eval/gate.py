@@ -14,7 +14,7 @@ from xml.sax.saxutils import quoteattr
 from .errors import DataError
 from .manifest import atomic_write_json
 from .per_query import per_query_path, read_per_query
-from .results import read_result_file
+from .results import read_result_file, result_files
 from .significance import PairedTest, paired_test
 
 BASELINE_VERSION = 1
@@ -77,7 +77,7 @@ def write_baseline(path: Path, results: Path, tasks: list[str] | None, metric: s
                    tolerance: float, split: str | None = None) -> list[BaselineEntry]:
     """Create or update baseline entries (and their per-query values) from saved results."""
     new_entries, per_query = [], {}
-    for result_file, meta in _result_files(results):
+    for result_file, meta in result_files(results):
         data = read_result_file(result_file)
         name = data["task_name"]
         if tasks and name not in tasks:
@@ -122,16 +122,6 @@ def _read_sidecar(path: Path) -> dict[str, dict[str, float]]:
 
 
 # --- results -----------------------------------------------------------------------
-def _result_files(results: Path) -> list[tuple[Path, dict]]:
-    found = []
-    for meta_path in sorted(Path(results).rglob("model_meta.json")):
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        for path in sorted(meta_path.parent.glob("*.json")):
-            if path.name != "model_meta.json" and not path.name.startswith("bge_eval_"):
-                found.append((path, meta))
-    return found
-
-
 def _per_query_file(result_file: Path, task: str) -> Path:
     """results/<model>/<revision>/<Task>.json -> predictions/<model>/<revision>/<Task>_per_query.json"""
     revision_dir = result_file.parent
@@ -142,7 +132,7 @@ def _per_query_file(result_file: Path, task: str) -> Path:
 def find_result(results: Path, entry: BaselineEntry) -> list[FoundResult]:
     """Every saved result for the entry's task (any model), newest layout first."""
     found = []
-    for path, meta in _result_files(results):
+    for path, meta in result_files(results):
         if path.stem != entry.task:
             continue
         data = read_result_file(path)

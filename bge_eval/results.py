@@ -1,26 +1,12 @@
-"""Saved mteb result files -> tidy rows (one per model, revision, task, split, subset, metric)."""
+"""Reading saved mteb result files: validation, split checks, and finding them in a folder."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import DataError
-
-
-@dataclass(frozen=True)
-class ScoreRow:
-    """One number from a result file."""
-
-    model: str
-    revision: str
-    task: str
-    split: str
-    subset: str
-    metric: str
-    value: float
 
 
 def read_result_file(path: Path) -> dict[str, Any]:
@@ -44,35 +30,12 @@ def has_splits(path: Path, splits: tuple[str, ...] | list[str]) -> bool:
     return all(split in scores and scores[split] for split in splits)
 
 
-def rows_from_result(data: dict[str, Any], model: str, revision: str) -> list[ScoreRow]:
-    rows = []
-    for split, entries in data["scores"].items():
-        for entry in entries:
-            subset = entry.get("hf_subset", "default")
-            for metric, value in entry.items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    rows.append(
-                        ScoreRow(model, revision, data["task_name"], split, subset, metric, float(value))
-                    )
-    return rows
-
-
-def load_rows(results_dir: Path) -> list[ScoreRow]:
-    """All rows under a results folder (any depth; model and revision from model_meta.json)."""
-    rows: list[ScoreRow] = []
-    for meta_path in sorted(Path(results_dir).rglob("model_meta.json")):
+def result_files(folder: Path) -> list[tuple[Path, dict]]:
+    """Every task result file under a folder (any depth), with its model_meta.json as a dict."""
+    found = []
+    for meta_path in sorted(Path(folder).rglob("model_meta.json")):
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         for path in sorted(meta_path.parent.glob("*.json")):
-            if path.name == "model_meta.json" or path.name.startswith("bge_eval_"):
-                continue
-            rows.extend(rows_from_result(read_result_file(path), meta["name"], meta["revision"]))
-    return rows
-
-
-def main_scores(rows: list[ScoreRow]) -> dict[tuple[str, str], float]:
-    """(task, split) -> main score, averaged over subsets."""
-    groups: dict[tuple[str, str], list[float]] = {}
-    for row in rows:
-        if row.metric == "main_score":
-            groups.setdefault((row.task, row.split), []).append(row.value)
-    return {key: sum(values) / len(values) for key, values in groups.items()}
+            if path.name != "model_meta.json" and not path.name.startswith("bge_eval_"):
+                found.append((path, meta))
+    return found
