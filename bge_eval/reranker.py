@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .encoder import pick_device, pick_dtype
+from .forward import pick_device, pick_dtype
 
 
 class CrossEncoderReranker:

@@ -69,6 +69,10 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
     encoder: an already-built mteb encoder (tests pass recording encoders); it must carry
     `mteb_model_meta` and, for the manifest, may carry `router` and `device`.
     """
+    if config.devices:  # checked before anything is written
+        from .multi_device import resolve_devices
+
+        resolve_devices(config.devices)
     if encoder is None:
         resolved = resolved or resolve_model(config.model, config.model_path, config.revision)
         meta = mteb_meta(resolved)
@@ -90,15 +94,21 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
                 if config.overwrite or not has_splits(results_dir / f"{t.name}.json", t.splits)}
         instruction = router.describe() if router else None
         manifest = _start_manifest(results_dir, config, instruction, resolved, plan)
+        owned = None  # an encoder built here, closed here (it may hold worker processes)
         if encoder is None and todo:
             from .embedding_cache import EmbeddingCache
             from .encoder import BgeEncoder
 
             cache = EmbeddingCache(config.embedding_cache) if config.embedding_cache else None
-            encoder = BgeEncoder(resolved, router, meta, device=config.device, precision=config.precision,
-                                 batch_size=config.batch_size, token_budget=config.token_budget, cache=cache)
+            encoder = BgeEncoder(resolved, router, meta, device=config.device, devices=config.devices,
+                                 precision=config.precision, batch_size=config.batch_size,
+                                 token_budget=config.token_budget, compile_model=config.compile, cache=cache)
+            owned = encoder
         if encoder is not None and hasattr(encoder, "device"):
             manifest["device"] = device_facts(encoder.device)
+            if config.devices:
+                manifest["device"]["encoding_devices"] = list(config.devices)
+            manifest["compiled"] = config.compile
             manifest["precision"] = str(getattr(encoder, "dtype", "")).replace("torch.", "")
         staging = staging_folder(Path(config.output))
         try:
@@ -109,6 +119,8 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
             ]
         finally:
             shutil.rmtree(staging.parent, ignore_errors=True)  # we hold the lock: all of .staging is ours
+            if owned is not None:
+                owned.close()
         manifest["runs"][-1]["finished"] = now()
         atomic_write_json(results_dir / MANIFEST_NAME, manifest)
     return RunSummary(meta.name, str(meta.revision), results_dir, predictions_dir, outcomes, plan.skipped)

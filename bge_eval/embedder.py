@@ -1,0 +1,132 @@
+"""Texts in, embeddings out: the tokenising pipeline in front of the model engine, with the
+embedding cache. Knows nothing of mteb (encoder.py adapts it to mteb's runner), so
+benchmarks and other tools can use it alone.
+
+A background thread tokenises the texts in chunks (1,024 texts, doubling up to 8,192), plans each chunk's batches
+(longest first, sized by a token budget on GPU) and pads them, while the engine
+(forward.ForwardEngine, or one worker process per device in multi_device.ShardedEngine)
+encodes the chunk before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .batching import PaddedBatch, plan_padded, prefetch
+from .embedding_cache import MIN_TEXTS, EmbeddingCache, cache_key
+from .forward import ForwardEngine, ForwardSettings, pick_device, pick_dtype, precision_name, weights_fingerprint
+from .models import ModelSpec
+from .multi_device import ShardedEngine, resolve_devices
+
+DEFAULT_GPU_TOKEN_BUDGET = 65_536
+CHUNK_TEXTS = 8_192  # texts tokenised, sorted and batched together
+FIRST_CHUNK_TEXTS = 1_024  # chunks grow from this, so the device starts early
+
+
+def chunk_bounds(total: int, first: int | None = None, largest: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) of consecutive chunks: sizes double from `first` up to `largest`."""
+    size, largest = first or FIRST_CHUNK_TEXTS, largest or CHUNK_TEXTS
+    size = min(size, largest)
+    bounds, start = [], 0
+    while start < total:
+        bounds.append((start, min(total, start + size)))
+        start += size
+        size = min(2 * size, largest)
+    return bounds
+
+
+class TextEmbedder:
+    """One checkpoint's embeddings with its own pooling, normalisation and max length.
+
+    identity: what names the model in the cache key (name, revision); the checkpoint's weight
+        files are added, so a re-trained checkpoint under the same name never hits.
+    devices: two or more devices ("cuda:0", "cuda:1", or "cpu" repeated), one worker process
+        each; `device` is then the first of them."""
+
+    def __init__(
+        self,
+        checkpoint: str | Path,
+        spec: ModelSpec,
+        *,
+        identity: Sequence[str] = (),
+        device: str | None = None,
+        devices: Sequence[str] = (),
+        precision: str = "auto",
+        batch_size: int = 32,
+        token_budget: int | None = None,
+        compile_model: bool = False,
+        cache: EmbeddingCache | None = None,
+    ) -> None:
+        from transformers import AutoTokenizer
+
+        self.spec = spec
+        self.batch_size = batch_size
+        devices = resolve_devices(devices) if devices else []  # "all" -> cuda:0, cuda:1, ...
+        self.device = pick_device(devices[0] if devices else device)
+        self.dtype = pick_dtype(precision, self.device)
+        on_gpu = self.device.type == "cuda"
+        self.token_budget = token_budget or (DEFAULT_GPU_TOKEN_BUDGET if on_gpu else None)
+        self.cache = cache
+        self.tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
+        self.settings = ForwardSettings(
+            checkpoint=str(checkpoint), pooling=spec.pooling, normalize=spec.normalize,
+            device=str(self.device), precision=precision_name(self.dtype),
+            pad_id=self.tokenizer.pad_token_id or 0, pad_multiple=8 if on_gpu else 1,
+            compile=compile_model,
+        )
+        self.cache_identity = (*identity, str(self.dtype), spec.pooling, str(spec.normalize),
+                               str(spec.max_length), weights_fingerprint(checkpoint))
+        if len(devices) > 1:
+            self.engine: ForwardEngine | ShardedEngine = ShardedEngine(self.settings, devices)
+        else:
+            self.engine = ForwardEngine(self.settings)
+
+    @property
+    def hidden_size(self) -> int:
+        return self.engine.hidden_size
+
+    @property
+    def oom_retries(self) -> int:
+        return self.engine.oom_retries
+
+    def close(self) -> None:
+        """Stop worker processes, if any."""
+        self.engine.close()
+
+    def embed(self, texts: Sequence[str], batch_size: int | None = None, show_progress: bool = False) -> np.ndarray:
+        """Embeddings (N, D) as fp32, L2-normalised when the model is; served from the
+        embedding cache when these exact texts were encoded before with the same settings."""
+        key = None
+        if self.cache is not None and len(texts) >= MIN_TEXTS:
+            key = cache_key(self.cache_identity, texts)
+            cached = self.cache.get(key)
+            if cached is not None:
+                return cached
+        out = self._embed(texts, batch_size or self.batch_size, show_progress)
+        if key is not None:
+            self.cache.put(key, out)
+        return out
+
+    def _embed(self, texts: Sequence[str], max_rows: int, show_progress: bool) -> np.ndarray:
+        out = np.empty((len(texts), self.hidden_size), dtype=np.float32)
+        chunks = prefetch(self._planned_chunks(texts, max_rows))
+        with tqdm(total=len(texts), desc="Encoding", disable=not show_progress or len(texts) < 1000) as bar:
+            for rows, vectors in self.engine.encode_stream(chunks):
+                out[rows] = vectors
+                bar.update(len(rows))
+        return out
+
+    def _planned_chunks(self, texts: Sequence[str], max_rows: int) -> Iterator[list[PaddedBatch]]:
+        """Texts tokenised chunk by chunk (chunk_bounds), each chunk planned into padded batches."""
+        for start, end in chunk_bounds(len(texts)):
+            token_ids = self.tokenizer(
+                list(texts[start:end]), truncation=True, max_length=self.spec.max_length,
+                padding=False, return_attention_mask=False, return_token_type_ids=False,
+            )["input_ids"]
+            batches = plan_padded(token_ids, range(len(token_ids)), max_rows, self.token_budget,
+                                  self.settings.pad_multiple, self.settings.pad_id)
+            yield [PaddedBatch(b.rows + start, b.input_ids, b.lengths) for b in batches]
