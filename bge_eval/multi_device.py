@@ -70,7 +70,16 @@ def _worker_main(index: int, settings: ForwardSettings, threads: int | None, inb
             torch.set_num_threads(threads)
         engine = ForwardEngine(settings)
         outbox.put(("ready", settings.device, engine.hidden_size))
-        while (job := inbox.get()) is not None:
+        parent = mp.parent_process()
+        while True:
+            try:
+                job = inbox.get(timeout=_POLL_S)
+            except queue.Empty:
+                if parent is not None and not parent.is_alive():
+                    return  # the run was killed: do not hold the device as an orphan
+                continue
+            if job is None:
+                return
             job_id, batches = job
             rows, vectors = engine.encode(batches)
             outbox.put(("done", job_id, (index, rows, vectors, engine.oom_retries)))
