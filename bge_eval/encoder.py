@@ -38,9 +38,18 @@ class BgeEncoder(AbsEncoder):
         self.model_prompts = None  # instruction routing is ours (InstructionRouter)
         self.embedder = TextEmbedder(resolved.checkpoint, resolved.spec,
                                      identity=(str(meta.name), str(meta.revision)), **embedder_options)
-        self.device = self.embedder.device
-        self.dtype = self.embedder.dtype
-        self.batch_size = self.embedder.batch_size
+
+    @property
+    def device(self) -> torch.device:
+        return self.embedder.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.embedder.dtype
+
+    @property
+    def batch_size(self) -> int:
+        return self.embedder.batch_size
 
     def close(self) -> None:
         """Stop worker processes, if any."""
