@@ -88,7 +88,7 @@ def _worker_main(index: int, settings: ForwardSettings, threads: int | None, inb
 
 
 class ShardedEngine:
-    """ForwardEngine's interface over one worker process per device."""
+    """ForwardEngine's streaming interface (encode_stream, close) over one worker process per device."""
 
     def __init__(self, settings: ForwardSettings, devices: list[str]) -> None:
         context = mp.get_context("spawn")  # CUDA cannot be forked
@@ -114,9 +114,6 @@ class ShardedEngine:
     @property
     def oom_retries(self) -> int:
         return sum(self._retries)
-
-    def encode(self, batches: list[PaddedBatch]) -> tuple[np.ndarray, np.ndarray]:
-        return self._collect(self._submit(batches))
 
     def encode_stream(self, chunks: Iterable[list[PaddedBatch]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Results chunk by chunk; chunk i+1 is already with the workers while i is collected."""

@@ -7,23 +7,27 @@ import numpy as np
 import torch
 
 
+def _unit_operand(vectors: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Unit rows (normalised in fp32) on the device, as the product's operand type:
+    fp16 on CUDA (tensor cores, half the memory), fp32 on the CPU."""
+    unit = torch.nn.functional.normalize(vectors.to(device, non_blocking=True).float(), dim=-1)
+    return unit.half() if device.type == "cuda" else unit
+
+
 def _matmul_fp32_out(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """a @ b.T with fp32 results. On CUDA the operands are fp16 (tensor cores) and the
-    product is accumulated and returned in fp32, so no spurious ties from fp16 rounding."""
-    if a.device.type != "cuda":
-        return a.float() @ b.float().T
-    a16, b16 = a.half(), b.half()
+    """a @ b.T with fp32 results. fp16 operands (CUDA) are accumulated and returned in fp32,
+    so no spurious ties from fp16 rounding."""
+    if a.dtype != torch.float16:
+        return a @ b.T
     try:
-        return torch.mm(a16, b16.T, out_dtype=torch.float32)
+        return torch.mm(a, b.T, out_dtype=torch.float32)
     except (TypeError, RuntimeError):  # older torch: no out_dtype; fp32 with TF32 tensor cores
         return a.float() @ b.float().T
 
 
 def cosine_scores(queries: torch.Tensor, docs: torch.Tensor) -> torch.Tensor:
-    """(Q, D) cosine similarities in fp32."""
-    q = torch.nn.functional.normalize(queries.float(), dim=-1)
-    d = torch.nn.functional.normalize(docs.float(), dim=-1)
-    return _matmul_fp32_out(q, d)
+    """(Q, D) cosine similarities in fp32, on the queries' device."""
+    return _matmul_fp32_out(_unit_operand(queries, queries.device), _unit_operand(docs, queries.device))
 
 
 def exact_topk(
@@ -41,16 +45,15 @@ def exact_topk(
     tensor-core products; fp32 on CPU); each (query chunk x corpus chunk) product comes out
     in fp32 and is merged into a running top-k."""
     device = torch.device(device)
-    operand = torch.float16 if device.type == "cuda" else torch.float32
     q_all = torch.as_tensor(queries)
     c_all = torch.as_tensor(corpus)
     k = min(k, c_all.shape[0])
     out_scores = np.empty((q_all.shape[0], k), dtype=np.float32)
     out_index = np.empty((q_all.shape[0], k), dtype=np.int64)
-    chunks = [_normalised(c_all[s : s + corpus_chunk], device, operand)
+    chunks = [_unit_operand(c_all[s : s + corpus_chunk], device)
               for s in range(0, c_all.shape[0], corpus_chunk)]
     for q_start in range(0, q_all.shape[0], query_chunk):
-        q = _normalised(q_all[q_start : q_start + query_chunk], device, operand)
+        q = _unit_operand(q_all[q_start : q_start + query_chunk], device)
         best_scores = torch.full((q.shape[0], 0), float("-inf"), device=device)
         best_index = torch.zeros((q.shape[0], 0), dtype=torch.long, device=device)
         offset = 0
@@ -66,8 +69,3 @@ def exact_topk(
         out_index[q_start : q_start + q.shape[0]] = best_index.cpu().numpy()
     return out_index, out_scores
 
-
-def _normalised(vectors: torch.Tensor, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """Unit rows (normalised in fp32) on the device, as the product's operand type."""
-    moved = vectors.to(device, non_blocking=True)
-    return torch.nn.functional.normalize(moved.float(), dim=-1).to(dtype)
