@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--devices", nargs="+", default=[], metavar="D",
                      help="encode on several devices, one worker process each: cuda:0 cuda:1 ..., or all "
                      "(every visible GPU); results equal one device's")
-    run.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="texts per batch (default 32)")
+    run.add_argument("--batch-size", type=_positive_int, metavar="N",
+                     help="most texts per batch (default 32 on CPU; 1024 on CUDA, where --token-budget sizes batches)")
     run.add_argument("--precision", choices=PRECISIONS, default="auto",
                      help="auto = fp16 on CUDA, fp32 on CPU")
     run.add_argument("--instruction-policy", choices=INSTRUCTION_POLICIES, default="bge",

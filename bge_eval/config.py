@@ -31,7 +31,8 @@ class RunConfig:
     device: "cpu", "cuda", "cuda:1", ...; None picks CUDA when present.
     devices: two or more devices to encode on, one worker process each ("all": every GPU);
         results equal one device's.
-    batch_size: texts per forward pass.
+    batch_size: most texts per forward pass; None: 32 on CPU, 1,024 on CUDA (where the
+        token budget sizes batches).
     precision: "auto" is fp16 on CUDA and fp32 on CPU.
     instruction_policy: which queries get an instruction (see instructions.py).
     instruction: a custom query instruction that replaces the model's own.
@@ -53,7 +54,7 @@ class RunConfig:
     output: Path = Path("results")
     device: str | None = None
     devices: tuple[str, ...] = ()
-    batch_size: int = 32
+    batch_size: int | None = None
     precision: Precision = "auto"
     instruction_policy: InstructionPolicy = "bge"
     instruction: str | None = None

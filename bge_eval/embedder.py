@@ -23,6 +23,8 @@ from .models import ModelSpec
 from .multi_device import ShardedEngine, resolve_devices
 
 DEFAULT_GPU_TOKEN_BUDGET = 65_536
+DEFAULT_CPU_BATCH_SIZE = 32  # texts per batch on CPU
+DEFAULT_GPU_MAX_ROWS = 1_024  # on GPU the token budget sizes batches; rows are only capped
 CHUNK_TEXTS = 8_192  # texts tokenised, sorted and batched together
 FIRST_CHUNK_TEXTS = 1_024  # chunks grow from this, so the device starts early
 
@@ -39,13 +41,23 @@ def chunk_bounds(total: int, first: int | None = None, largest: int | None = Non
     return bounds
 
 
+def batch_limits(on_gpu: bool, batch_size: int | None, token_budget: int | None) -> tuple[int, int | None]:
+    """(most texts, padded-token budget) per batch. On GPU the budget sizes batches and the
+    rows are only capped; on CPU batches are counted in texts (no budget unless given)."""
+    if on_gpu:
+        return batch_size or DEFAULT_GPU_MAX_ROWS, token_budget or DEFAULT_GPU_TOKEN_BUDGET
+    return batch_size or DEFAULT_CPU_BATCH_SIZE, token_budget
+
+
 class TextEmbedder:
     """One checkpoint's embeddings with its own pooling, normalisation and max length.
 
     identity: what names the model in the cache key (name, revision); the checkpoint's weight
         files are added, so a re-trained checkpoint under the same name never hits.
     devices: two or more devices ("cuda:0", "cuda:1", or "cpu" repeated), one worker process
-        each; `device` is then the first of them."""
+        each; `device` is then the first of them.
+    batch_size: most texts per batch; default 32 on CPU, and 1,024 on GPU, where the token
+        budget (default 65,536 padded tokens) is what sizes batches."""
 
     def __init__(
         self,
@@ -56,7 +68,7 @@ class TextEmbedder:
         device: str | None = None,
         devices: Sequence[str] = (),
         precision: str = "auto",
-        batch_size: int = 32,
+        batch_size: int | None = None,
         token_budget: int | None = None,
         compile_model: bool = False,
         cache: EmbeddingCache | None = None,
@@ -64,12 +76,11 @@ class TextEmbedder:
         from transformers import AutoTokenizer
 
         self.spec = spec
-        self.batch_size = batch_size
         devices = resolve_devices(devices) if devices else []  # "all" -> cuda:0, cuda:1, ...
         self.device = pick_device(devices[0] if devices else device)
         self.dtype = pick_dtype(precision, self.device)
         on_gpu = self.device.type == "cuda"
-        self.token_budget = token_budget or (DEFAULT_GPU_TOKEN_BUDGET if on_gpu else None)
+        self.batch_size, self.token_budget = batch_limits(on_gpu, batch_size, token_budget)
         self.cache = cache
         self.tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
         self.settings = ForwardSettings(

@@ -4,7 +4,8 @@ Implements mteb's EncoderProtocol: texts are gathered from mteb's DataLoader, th
 instruction is added where the InstructionRouter says, and the texts are embedded by the
 TextEmbedder (embedder.py: tokenising pipeline, model engine, embedding cache) with the
 model's own pooling, L2-normalised, in fp32. On CUDA, similarity scores are computed on
-the GPU.
+the GPU. Also mteb's SearchProtocol, so retrieval tasks use corpus_search.CorpusSearch
+(running top-k on the device) instead of mteb's per-chunk Python heaps.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 from mteb.models.abs_encoder import AbsEncoder
 
+from .corpus_search import CorpusSearch
 from .embedder import TextEmbedder
 from .instructions import InstructionRouter
 from .models import ModelSpec, ResolvedModel
@@ -38,6 +40,7 @@ class BgeEncoder(AbsEncoder):
         self.model_prompts = None  # instruction routing is ours (InstructionRouter)
         self.embedder = TextEmbedder(resolved.checkpoint, resolved.spec,
                                      identity=(str(meta.name), str(meta.revision)), **embedder_options)
+        self.corpus_search = CorpusSearch(self)
 
     @property
     def device(self) -> torch.device:
@@ -66,16 +69,14 @@ class BgeEncoder(AbsEncoder):
         prompt_type: Any = None,
         **kwargs: Any,
     ) -> np.ndarray:
-        """Embed every text of mteb's DataLoader, in its order."""
+        """Embed every text of mteb's DataLoader, in its order. mteb's `batch_size` only sized
+        its DataLoader (mteb sets 32 when none is given); the batches here are the embedder's
+        (batch_size and token budget given when this encoder was built)."""
         texts = [text for batch in inputs for text in batch["text"]]
         instruction = self.router.instruction_for(task_metadata, prompt_type)
         if instruction:
             texts = [instruction + text for text in texts]
-        return self.embed(
-            texts,
-            batch_size=kwargs.get("batch_size") or self.batch_size,
-            show_progress=bool(kwargs.get("show_progress_bar", False)),
-        )
+        return self.embed(texts, show_progress=bool(kwargs.get("show_progress_bar", False)))
 
     def embed(self, texts: Sequence[str], batch_size: int | None = None, show_progress: bool = False) -> np.ndarray:
         """Embeddings (N, D) in fp32 (TextEmbedder.embed)."""
@@ -91,3 +92,10 @@ class BgeEncoder(AbsEncoder):
         a = torch.as_tensor(embeddings1).to(self.device, non_blocking=True)
         b = torch.as_tensor(embeddings2).to(self.device, non_blocking=True)
         return cosine_scores(a, b)
+
+    # --- mteb's SearchProtocol (retrieval and reranking tasks) ---------------------
+    def index(self, corpus: Any, **kwargs: Any) -> None:
+        self.corpus_search.index(corpus, **kwargs)
+
+    def search(self, queries: Any, **kwargs: Any) -> dict[str, dict[str, float]]:
+        return self.corpus_search.search(queries, **kwargs)

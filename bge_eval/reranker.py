@@ -17,13 +17,13 @@ class CrossEncoderReranker:
     """A sequence-classification checkpoint; the score is the logit of its (last) label."""
 
     def __init__(self, checkpoint: Any, meta: Any, *, device: str | None = None, precision: str = "auto",
-                 batch_size: int = 32, max_length: int = 512) -> None:
+                 batch_size: int | None = None, max_length: int = 512) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self.mteb_model_meta = meta
         self.device = pick_device(device)
         self.dtype = pick_dtype(precision, self.device)
-        self.batch_size = batch_size
+        self.batch_size = batch_size or 32
         self.max_length = max_length
         self.tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
         self.model = AutoModelForSequenceClassification.from_pretrained(str(checkpoint), dtype=self.dtype)

@@ -183,7 +183,8 @@ def evaluate_task(
             overwrite_strategy="always",
             prediction_folder=staging / "predictions",  # needed for per-query and C-MTEB metrics
             co2_tracker=False,
-            encode_kwargs={"batch_size": config.batch_size},
+            # sizes mteb's DataLoader only; the encoder's batches were set when it was built
+            encode_kwargs={"batch_size": config.batch_size or 32},
             show_progress_bar=True,
         )
         staged = staging / "predictions"

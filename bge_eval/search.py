@@ -30,6 +30,33 @@ def cosine_scores(queries: torch.Tensor, docs: torch.Tensor) -> torch.Tensor:
     return _matmul_fp32_out(_unit_operand(queries, queries.device), _unit_operand(docs, queries.device))
 
 
+class RunningTopK:
+    """The k best scores per query row, and their column indices, over blocks of scores
+    (query rows x a slice of the corpus) seen so far; kept on the blocks' device."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.scores: torch.Tensor | None = None
+        self.index: torch.Tensor | None = None
+
+    def add(self, scores: torch.Tensor, offset: int) -> None:
+        """Merge a (Q, n) block whose column j is corpus row offset + j."""
+        top_scores, top_index = torch.topk(scores, min(self.k, scores.shape[1]), dim=1)
+        top_index = top_index + offset
+        if self.scores is not None:
+            top_scores = torch.cat([self.scores, top_scores], dim=1)
+            top_index = torch.cat([self.index, top_index], dim=1)
+            top_scores, order = torch.topk(top_scores, min(self.k, top_scores.shape[1]), dim=1)
+            top_index = torch.gather(top_index, 1, order)
+        self.scores, self.index = top_scores, top_index
+
+    def result(self, queries: int) -> tuple[np.ndarray, np.ndarray]:
+        """(indices, fp32 scores), each (queries, <= k), best first; one copy from the device."""
+        if self.scores is None:  # an empty corpus
+            return np.zeros((queries, 0), dtype=np.int64), np.zeros((queries, 0), dtype=np.float32)
+        return self.index.cpu().numpy(), self.scores.float().cpu().numpy()
+
+
 def exact_topk(
     queries: np.ndarray | torch.Tensor,
     corpus: np.ndarray | torch.Tensor,
@@ -54,18 +81,11 @@ def exact_topk(
               for s in range(0, c_all.shape[0], corpus_chunk)]
     for q_start in range(0, q_all.shape[0], query_chunk):
         q = _unit_operand(q_all[q_start : q_start + query_chunk], device)
-        best_scores = torch.full((q.shape[0], 0), float("-inf"), device=device)
-        best_index = torch.zeros((q.shape[0], 0), dtype=torch.long, device=device)
+        best = RunningTopK(k)
         offset = 0
         for chunk in chunks:
-            scores = _matmul_fp32_out(q, chunk)
-            top_scores, top_index = torch.topk(scores, min(k, scores.shape[1]), dim=1)
-            merged_scores = torch.cat([best_scores, top_scores], dim=1)
-            merged_index = torch.cat([best_index, top_index + offset], dim=1)
-            best_scores, order = torch.topk(merged_scores, min(k, merged_scores.shape[1]), dim=1)
-            best_index = torch.gather(merged_index, 1, order)
+            best.add(_matmul_fp32_out(q, chunk), offset)
             offset += chunk.shape[0]
-        out_scores[q_start : q_start + q.shape[0]] = best_scores.cpu().numpy()
-        out_index[q_start : q_start + q.shape[0]] = best_index.cpu().numpy()
+        rows = slice(q_start, q_start + q.shape[0])
+        out_index[rows], out_scores[rows] = best.result(q.shape[0])
     return out_index, out_scores
-

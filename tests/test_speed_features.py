@@ -42,6 +42,32 @@ def test_every_index_once_and_budget_respected():
         assert len(batch) <= 64 and (len(batch) * width <= 4096 or len(batch) == 1)
 
 
+def test_batch_limits_default_by_device():
+    from bge_eval.embedder import batch_limits
+
+    assert batch_limits(on_gpu=True, batch_size=None, token_budget=None) == (1024, 65_536)  # budget sizes batches
+    assert batch_limits(on_gpu=True, batch_size=64, token_budget=8192) == (64, 8192)
+    assert batch_limits(on_gpu=False, batch_size=None, token_budget=None) == (32, None)
+    assert batch_limits(on_gpu=False, batch_size=5, token_budget=300) == (5, 300)
+
+
+def test_mteb_dataloader_batch_size_does_not_override_the_encoder(tiny_bge, monkeypatch):
+    from mteb.types import PromptType
+    from torch.utils.data import DataLoader
+
+    encoder = make(tiny_bge, batch_size=5)
+    seen = []
+    original = ForwardEngine._forward
+    monkeypatch.setattr(ForwardEngine, "_forward",
+                        lambda self, batch: seen.append(len(batch.rows)) or original(self, batch))
+    loader = DataLoader([{"text": t} for t in TEXTS[:40]], batch_size=32,
+                        collate_fn=lambda rows: {"text": [r["text"] for r in rows]})
+    metadata = __import__("mteb").get_task("STSBenchmark").metadata
+    encoder.encode(loader, task_metadata=metadata, hf_split="test", hf_subset="default",
+                   prompt_type=PromptType.document, batch_size=32)
+    assert sum(seen) == 40 and max(seen) == 5
+
+
 def test_token_budget_does_not_change_embeddings(tiny_bge):
     reference = make(tiny_bge, batch_size=7).embed(TEXTS)
     budgeted = make(tiny_bge, batch_size=64, token_budget=128).embed(TEXTS)
