@@ -105,7 +105,7 @@ def timed(fn, device: torch.device) -> tuple[float, Any]:
     return time.perf_counter() - start, out
 
 
-def measure(size: str, n: int, device: torch.device, precision: str, st_batch: int, harness_batch: int,
+def measure(size: str, n: int, device: torch.device, precision: str, st_batch: int, harness_batch: int | None,
             token_budget: int | None, compile_model: bool, tokenizer_dir: Path, repeats: int) -> dict:
     from sentence_transformers import SentenceTransformer, models
 
@@ -161,7 +161,8 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         "harness_tflops": round(tflops, 3), "share_of_peak": None if peak is None else round(tflops / peak, 4),
         "min_cosine_vs_fp32_reference": round(min_cos_ref, 6),
         "min_cosine_vs_sentence_transformers": round(min_cos_st, 6),
-        "compiled": compile_model, "token_budget": encoder.token_budget, "repeats": repeats,
+        "compiled": compile_model, "token_budget": encoder.token_budget, "max_rows": encoder.batch_size,
+        "repeats": repeats,
         "all_st_s": [round(t, 3) for t in st_times], "all_harness_s": [round(t, 3) for t in ours_times],
     }
 
@@ -173,7 +174,8 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
     parser.add_argument("--st-batch", type=int, default=None, help="default 256 on GPU, 32 on CPU")
-    parser.add_argument("--harness-batch", type=int, default=None, help="max rows; default 1024 on GPU, 32 on CPU")
+    parser.add_argument("--harness-batch", type=int, default=None,
+                        help="max rows; default: run's (1024 on GPU, where the token budget sizes batches; 32 on CPU)")
     parser.add_argument("--token-budget", type=int, default=None)
     parser.add_argument("--compile", action="store_true", help="torch.compile the harness's model")
     parser.add_argument("--tokenizer", type=Path, default=None,
@@ -187,7 +189,7 @@ def main() -> None:
     rows = []
     for size in args.sizes:
         row = measure(size, n, device, args.precision, args.st_batch or (256 if gpu else 32),
-                      args.harness_batch or (1024 if gpu else 32), args.token_budget, args.compile, tokenizer_dir,
+                      args.harness_batch, args.token_budget, args.compile, tokenizer_dir,
                       args.repeats or (3 if gpu else 2))
         rows.append(row)
         print(json.dumps(row))
