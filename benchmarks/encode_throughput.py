@@ -6,6 +6,7 @@ same run, on randomly initialised BGE-shaped models (speed does not depend on we
 
 Each side is timed --repeats times, interleaved, and the best time of each is kept.
 Prints real (non-padding) tokens/s, passages/s, the ratio harness / sentence-transformers,
+the tokenizer's own throughput (what bounds small models),
 effective TFLOP/s and the share of the device's peak, and the lowest cosine between the
 harness's embeddings and an fp32 reference. Writes benchmarks/results/encode_<device>_<date>.json
 (encode_compiled_... with --compile).
@@ -118,7 +119,9 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         encoder = TextEmbedder(checkpoint, spec, device=str(device), precision=precision, batch_size=harness_batch,
                                token_budget=token_budget, compile_model=compile_model)
         texts = synthetic_passages(n, encoder.tokenizer)
-        real_tokens = sum(len(ids) for ids in encoder.tokenizer(texts, truncation=True, max_length=512)["input_ids"])
+        tokenize = lambda: encoder.tokenizer(texts, truncation=True, max_length=512)["input_ids"]  # noqa: E731
+        tokenizer_s = min(timed(tokenize, torch.device("cpu"))[0] for _ in range(2))
+        real_tokens = sum(len(ids) for ids in tokenize())
 
         transformer = models.Transformer(str(checkpoint), max_seq_length=512)
         st = SentenceTransformer(modules=[transformer, models.Pooling(SHAPES[size]["hidden_size"], "cls"),
@@ -158,6 +161,7 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         "sentence_transformers_s": round(st_s, 3), "harness_s": round(ours_s, 3),
         "st_tokens_per_s": round(real_tokens / st_s), "harness_tokens_per_s": round(real_tokens / ours_s),
         "harness_passages_per_s": round(n / ours_s, 1), "ratio_harness_over_st": round(st_s / ours_s, 3),
+        "tokenizer_alone_tokens_per_s": round(real_tokens / tokenizer_s),
         "harness_tflops": round(tflops, 3), "share_of_peak": None if peak is None else round(tflops / peak, 4),
         "min_cosine_vs_fp32_reference": round(min_cos_ref, 6),
         "min_cosine_vs_sentence_transformers": round(min_cos_st, 6),

@@ -64,3 +64,17 @@ def test_help_documents_every_run_option():
                    "--device", "--devices", "--compile", "--token-budget", "--batch-size", "--precision",
                    "--instruction-policy", "--instruction"):
         assert option in out
+
+
+def test_cli_keeps_tokenizer_parallelism_on(monkeypatch):
+    """A serial tokenizer caps GPU encoding near 300k tokens/s: the CLI must not turn it off."""
+    import os
+
+    from bge_eval.cli import _quiet_libraries
+
+    monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
+    _quiet_libraries(verbose=False)
+    assert os.environ["TOKENIZERS_PARALLELISM"] == "true"
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")  # a user's own choice is kept
+    _quiet_libraries(verbose=False)
+    assert os.environ["TOKENIZERS_PARALLELISM"] == "false"
