@@ -26,6 +26,7 @@ from mteb._create_dataloaders import create_dataloader
 from mteb.models.search_wrappers import SearchEncoderWrapper
 from mteb.timing import TimingStack
 from mteb.types import PromptType
+from tqdm.auto import tqdm
 
 from .search import RunningTopK
 
@@ -68,7 +69,8 @@ class CorpusSearch:
             query_vectors = self._encode(queries, PromptType.query, where, encode_kwargs, num_proc)
         best = RunningTopK(top_k)
         with timer("Searching corpus", split=hf_split, subset=hf_subset):
-            for start in range(0, len(corpus), self.corpus_chunk_docs):
+            starts = range(0, len(corpus), self.corpus_chunk_docs)
+            for start in tqdm(starts, desc="Searching corpus chunks", disable=len(starts) < 2):
                 chunk = corpus.select(range(start, min(start + self.corpus_chunk_docs, len(corpus))))
                 doc_vectors = self._encode(chunk, PromptType.document, where, encode_kwargs, num_proc)
                 best.add(torch.as_tensor(self.encoder.similarity(query_vectors, doc_vectors)), offset=start)
