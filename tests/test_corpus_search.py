@@ -161,3 +161,47 @@ def test_run_scores_and_rankings_equal_mteb_search(scifact_subset, tiny_bge, tmp
     assert_same_results(ours_ranked, theirs_ranked)
     for metric in ("ndcg_at_10", "map_at_100", "recall_at_1000", "mrr_at_10"):
         assert ours[metric] == pytest.approx(theirs[metric], abs=1e-9)
+
+
+def test_a_search_killed_midway_resumes_from_the_encoded_chunks(scifact_subset, tiny_bge, tmp_path, monkeypatch):
+    from bge_eval.config import RunConfig
+    from bge_eval.embedding_cache import EmbeddingCache
+    from bge_eval.encoder import BgeEncoder
+    from bge_eval.models import mteb_meta, resolve_model
+    from bge_eval.runner import make_router, run
+
+    config = RunConfig(model="BAAI/bge-small-en-v1.5", model_path=tiny_bge, tasks=("SciFact",),
+                       data_dir=scifact_subset, embedding_cache=tmp_path / "cache", output=tmp_path / "out",
+                       device="cpu")
+    resolved = resolve_model(config.model, config.model_path)
+    meta = mteb_meta(resolved)
+
+    def build():
+        encoder = BgeEncoder(resolved, make_router(config, resolved, meta), meta, device="cpu",
+                             cache=EmbeddingCache(config.embedding_cache))
+        encoder.corpus_search.corpus_chunk_docs = 64  # 300 documents: chunks of 64, 64, 64, 64, 44
+        encoded = []
+        original = encoder.embedder._embed
+        monkeypatch.setattr(encoder.embedder, "_embed",
+                            lambda texts, *args: encoded.append(len(texts)) or original(texts, *args))
+        return encoder, encoded
+
+    first, first_encoded = build()
+    original_similarity = first.similarity
+
+    def die_on_the_third_chunk(a, b):
+        if len(first_encoded) == 4:  # queries, then three corpus chunks
+            raise KeyboardInterrupt("killed")
+        return original_similarity(a, b)
+
+    monkeypatch.setattr(first, "similarity", die_on_the_third_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        run(config, encoder=first)
+    assert first_encoded == [60, 64, 64, 64]
+
+    second, second_encoded = build()
+    summary = run(config, encoder=second)
+    # the three chunks encoded before the kill come from the cache; the 60 queries are re-encoded
+    # (calls under embedding_cache.MIN_TEXTS = 64 texts are not stored)
+    assert second_encoded == [60, 64, 44]
+    assert (summary.results_dir / "SciFact.json").is_file()
