@@ -108,7 +108,7 @@ class TextEmbedder:
         """Stop worker processes, if any."""
         self.engine.close()
 
-    def embed(self, texts: Sequence[str], batch_size: int | None = None, show_progress: bool = False) -> np.ndarray:
+    def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """Embeddings (N, D) as fp32, L2-normalised when the model is; served from the
         embedding cache when these exact texts were encoded before with the same settings."""
         key = None
@@ -117,27 +117,27 @@ class TextEmbedder:
             cached = self.cache.get(key)
             if cached is not None:
                 return cached
-        out = self._embed(texts, batch_size or self.batch_size, show_progress)
+        out = self._embed(texts, show_progress)
         if key is not None:
             self.cache.put(key, out)
         return out
 
-    def _embed(self, texts: Sequence[str], max_rows: int, show_progress: bool) -> np.ndarray:
+    def _embed(self, texts: Sequence[str], show_progress: bool) -> np.ndarray:
         out = np.empty((len(texts), self.hidden_size), dtype=np.float32)
-        chunks = prefetch(self._planned_chunks(texts, max_rows))
+        chunks = prefetch(self._planned_chunks(texts))
         with tqdm(total=len(texts), desc="Encoding", disable=not show_progress or len(texts) < 1000) as bar:
             for rows, vectors in self.engine.encode_stream(chunks):
                 out[rows] = vectors
                 bar.update(len(rows))
         return out
 
-    def _planned_chunks(self, texts: Sequence[str], max_rows: int) -> Iterator[list[PaddedBatch]]:
+    def _planned_chunks(self, texts: Sequence[str]) -> Iterator[list[PaddedBatch]]:
         """Texts tokenised chunk by chunk (chunk_bounds), each chunk planned into padded batches."""
         for start, end in chunk_bounds(len(texts)):
             token_ids = self.tokenizer(
                 list(texts[start:end]), truncation=True, max_length=self.spec.max_length,
                 padding=False, return_attention_mask=False, return_token_type_ids=False,
             )["input_ids"]
-            batches = plan_padded(token_ids, range(len(token_ids)), max_rows, self.token_budget,
+            batches = plan_padded(token_ids, range(len(token_ids)), self.batch_size, self.token_budget,
                                   self.settings.pad_multiple, self.settings.pad_id)
             yield [PaddedBatch(b.rows + start, b.input_ids, b.lengths) for b in batches]

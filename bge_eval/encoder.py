@@ -50,10 +50,6 @@ class BgeEncoder(AbsEncoder):
     def dtype(self) -> torch.dtype:
         return self.embedder.dtype
 
-    @property
-    def batch_size(self) -> int:
-        return self.embedder.batch_size
-
     def close(self) -> None:
         """Stop worker processes, if any."""
         self.embedder.close()
@@ -78,9 +74,9 @@ class BgeEncoder(AbsEncoder):
             texts = [instruction + text for text in texts]
         return self.embed(texts, show_progress=bool(kwargs.get("show_progress_bar", False)))
 
-    def embed(self, texts: Sequence[str], batch_size: int | None = None, show_progress: bool = False) -> np.ndarray:
+    def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """Embeddings (N, D) in fp32 (TextEmbedder.embed)."""
-        return self.embedder.embed(texts, batch_size, show_progress)
+        return self.embedder.embed(texts, show_progress)
 
     def similarity(self, embeddings1: Any, embeddings2: Any) -> Any:
         """Cosine scores in fp32; on CUDA as an fp16 tensor-core product on the GPU (mteb's

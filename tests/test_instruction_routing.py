@@ -24,9 +24,9 @@ def recorded(monkeypatch):
         return original_encode(self, inputs, task_metadata=task_metadata, hf_split=hf_split,
                                hf_subset=hf_subset, prompt_type=prompt_type, **kwargs)
 
-    def embed(self, texts, batch_size=None, show_progress=False):
+    def embed(self, texts, show_progress=False):
         calls.extend((*current["key"], text) for text in texts)
-        return original_embed(self, texts, batch_size)
+        return original_embed(self, texts, show_progress)
 
     monkeypatch.setattr(BgeEncoder, "encode", encode)
     monkeypatch.setattr(BgeEncoder, "embed", embed)
