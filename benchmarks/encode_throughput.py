@@ -7,8 +7,10 @@ same run, on randomly initialised BGE-shaped models (speed does not depend on we
 Each side is timed --repeats times, interleaved, and the best time of each is kept.
 Prints real (non-padding) tokens/s, passages/s, the ratio harness / sentence-transformers,
 the tokenizer's own throughput (what bounds small models),
-effective TFLOP/s and the share of the device's peak, and the lowest cosine between the
-harness's embeddings and an fp32 reference. Writes benchmarks/results/encode_<device>_<date>.json
+effective TFLOP/s (the full model's FLOPs, though the CLS shortcut skips most of the last
+layer) and the share of the device's peak, and the lowest cosine between the harness's
+embeddings and an fp32 full-model reference. --ablate-shortcut also times the harness
+without the CLS shortcut. Writes benchmarks/results/encode_<device>_<date>.json
 (encode_compiled_... with --compile).
 """
 
@@ -107,7 +109,8 @@ def timed(fn, device: torch.device) -> tuple[float, Any]:
 
 
 def measure(size: str, n: int, device: torch.device, precision: str, st_batch: int, harness_batch: int | None,
-            token_budget: int | None, compile_model: bool, tokenizer_dir: Path, repeats: int) -> dict:
+            token_budget: int | None, compile_model: bool, tokenizer_dir: Path, repeats: int,
+            ablate_shortcut: bool = False) -> dict:
     from sentence_transformers import SentenceTransformer, models
 
     from bge_eval.embedder import TextEmbedder
@@ -116,8 +119,12 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = build_checkpoint(size, Path(tmp) / size, tokenizer_dir)
         spec = resolve_model(f"BAAI/bge-{size}-en-v1.5", model_path=checkpoint).spec
-        encoder = TextEmbedder(checkpoint, spec, device=str(device), precision=precision, batch_size=harness_batch,
-                               token_budget=token_budget, compile_model=compile_model)
+        def harness(shortcut: bool) -> TextEmbedder:
+            return TextEmbedder(checkpoint, spec, device=str(device), precision=precision, batch_size=harness_batch,
+                                token_budget=token_budget, compile_model=compile_model, cls_shortcut=shortcut)
+
+        encoder = harness(True)
+        full_encoder = harness(False) if ablate_shortcut else None  # the last layer for every token
         texts = synthetic_passages(n, encoder.tokenizer)
         tokenize = lambda: encoder.tokenizer(texts, truncation=True, max_length=512)["input_ids"]  # noqa: E731
         tokenizer_s = min(timed(tokenize, torch.device("cpu"))[0] for _ in range(2))
@@ -134,12 +141,16 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         warm = texts[: min(2048 if device.type == "cuda" else 256, n)]  # a compiled model settles first
         encoder.embed(warm)
         st.encode(warm, batch_size=st_batch)
-        st_times, ours_times = [], []
+        if full_encoder is not None:
+            full_encoder.embed(warm)
+        st_times, ours_times, full_times = [], [], []
         for _ in range(repeats):  # interleaved, best of each: machine noise hits both alike
             st_s, st_emb = timed(lambda: st.encode(texts, batch_size=st_batch, convert_to_numpy=True), device)
             ours_s, ours_emb = timed(lambda: encoder.embed(texts), device)
             st_times.append(st_s)
             ours_times.append(ours_s)
+            if full_encoder is not None:
+                full_times.append(timed(lambda: full_encoder.embed(texts), device)[0])
         st_s, ours_s = min(st_times), min(ours_times)
         st_emb, ours_emb = np.asarray(st_emb, dtype=np.float32), np.asarray(ours_emb, dtype=np.float32)
 
@@ -148,13 +159,18 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
             reference = ours_emb[: len(sample)]
         else:
             reference = TextEmbedder(checkpoint, spec, device=str(device), precision="fp32",
-                                     batch_size=32).embed(sample)
+                                     batch_size=32, cls_shortcut=False).embed(sample)
         min_cos_ref = float(np.min(np.sum(ours_emb[: len(sample)] * reference, axis=1)))
         min_cos_st = float(np.min(np.sum(ours_emb * st_emb, axis=1)))
-    flops = flops_per_token(size, real_tokens / n) * real_tokens
+    flops = flops_per_token(size, real_tokens / n) * real_tokens  # the full model's, shortcut or not
     name = device_name(device)
     peak = next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
     tflops = flops / ours_s / 1e12
+    ablation = {}
+    if full_times:
+        ablation = {"harness_full_last_layer_s": round(min(full_times), 3),
+                    "cls_shortcut_speedup": round(min(full_times) / ours_s, 3),
+                    "all_harness_full_last_layer_s": [round(t, 3) for t in full_times]}
     return {
         "model_shape": f"bge-{size}", "passages": n, "real_tokens": real_tokens,
         "mean_tokens": round(real_tokens / n, 1), "precision": str(encoder.dtype).replace("torch.", ""),
@@ -167,7 +183,9 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         "min_cosine_vs_sentence_transformers": round(min_cos_st, 6),
         "compiled": compile_model, "token_budget": encoder.token_budget, "max_rows": encoder.batch_size,
         "repeats": repeats,
+        "cls_shortcut": encoder.engine.gives_cls,
         "all_st_s": [round(t, 3) for t in st_times], "all_harness_s": [round(t, 3) for t in ours_times],
+        **ablation,
     }
 
 
@@ -185,6 +203,8 @@ def main() -> None:
     parser.add_argument("--tokenizer", type=Path, default=None,
                         help="folder with BERT uncased tokenizer files (default: the all-MiniLM-L6-v2 package's)")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs of each side (default 3 GPU, 2 CPU)")
+    parser.add_argument("--ablate-shortcut", action="store_true",
+                        help="also time the harness with the full last layer (no CLS shortcut), interleaved")
     args = parser.parse_args()
     tokenizer_dir = args.tokenizer or default_tokenizer_dir()
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -194,7 +214,7 @@ def main() -> None:
     for size in args.sizes:
         row = measure(size, n, device, args.precision, args.st_batch or (256 if gpu else 32),
                       args.harness_batch, args.token_budget, args.compile, tokenizer_dir,
-                      args.repeats or (3 if gpu else 2))
+                      args.repeats or (3 if gpu else 2), args.ablate_shortcut)
         rows.append(row)
         print(json.dumps(row))
     write_result("encode_throughput", device_name(device), rows, "encode_compiled" if args.compile else "encode")

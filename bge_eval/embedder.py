@@ -57,7 +57,9 @@ class TextEmbedder:
     devices: two or more devices ("cuda:0", "cuda:1", or "cpu" repeated), one worker process
         each; `device` is then the first of them.
     batch_size: most texts per batch; default 32 on CPU, and 1,024 on GPU, where the token
-        budget (default 65,536 padded tokens) is what sizes batches."""
+        budget (default 65,536 padded tokens) is what sizes batches.
+    cls_shortcut: with CLS pooling, the last layer for the CLS token only (cls_shortcut.py);
+        False runs the full model (benchmarks and tests compare the two)."""
 
     def __init__(
         self,
@@ -72,6 +74,7 @@ class TextEmbedder:
         token_budget: int | None = None,
         compile_model: bool = False,
         cache: EmbeddingCache | None = None,
+        cls_shortcut: bool = True,
     ) -> None:
         from transformers import AutoTokenizer
 
@@ -87,7 +90,7 @@ class TextEmbedder:
             checkpoint=str(checkpoint), pooling=spec.pooling, normalize=spec.normalize,
             device=str(self.device), precision=precision_name(self.dtype),
             pad_id=self.tokenizer.pad_token_id or 0, pad_multiple=8 if on_gpu else 1,
-            compile=compile_model,
+            compile=compile_model, cls_shortcut=cls_shortcut,
         )
         self.cache_identity = (*identity, str(self.dtype), spec.pooling, str(spec.normalize),
                                str(spec.max_length), weights_fingerprint(checkpoint))

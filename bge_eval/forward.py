@@ -3,7 +3,8 @@
 Batches of one call are launched back to back without waiting for the device (inputs go
 through pinned memory with non-blocking copies, the attention mask is built on the device),
 and the results come back in one copy at the end, so the host prepares the next batch while
-the device computes. SDPA attention, optional torch.compile, fp16 / bf16 / fp32. On
+the device computes. SDPA attention, optional torch.compile, fp16 / bf16 / fp32; with CLS
+pooling the last layer runs for the CLS token only (cls_shortcut.py). On
 out-of-memory the batch budget is halved and the unfinished batches are re-planned; the
 finished ones are kept.
 
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import cls_shortcut
 from .batching import PaddedBatch, plan_padded, unpad
 from .errors import BgeEvalError
 
@@ -61,6 +63,7 @@ class ForwardSettings:
     pad_id: int
     pad_multiple: int
     compile: bool = False
+    cls_shortcut: bool = True  # CLS pooling: the last layer for the CLS token only (cls_shortcut.py)
 
 
 def load_model(checkpoint: str | Path, dtype: torch.dtype) -> torch.nn.Module:
@@ -82,6 +85,11 @@ class ForwardEngine:
         self.dtype = DTYPES[settings.precision]
         model = load_model(settings.checkpoint, self.dtype).to(self.device).eval()
         self.hidden_size = int(model.config.hidden_size)
+        # with CLS pooling, the model gives CLS vectors (B, H) directly; else token states
+        wants_shortcut = settings.pooling == "cls" and settings.cls_shortcut
+        shortcut = cls_shortcut.build(model, self.device) if wants_shortcut else None
+        self.gives_cls = shortcut is not None
+        model = shortcut if shortcut is not None else model
         self.model = torch.compile(model, dynamic=True) if settings.compile else model
         # batch limits: none until an out-of-memory error, then halved at each one
         self.max_rows: int | None = None
@@ -127,8 +135,11 @@ class ForwardEngine:
         positions = torch.arange(input_ids.shape[1], device=self.device)
         attention_mask = (positions[None, :] < lengths[:, None]).long()
         with torch.inference_mode():
-            hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            pooled = pool(hidden, attention_mask, self.settings.pooling)
+            if self.gives_cls:
+                pooled = self.model(input_ids, attention_mask).float()
+            else:
+                hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+                pooled = pool(hidden, attention_mask, self.settings.pooling)
             if self.settings.normalize:
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
         return pooled
