@@ -85,12 +85,12 @@ def build(model: torch.nn.Module, device: torch.device) -> torch.nn.Module | Non
         with torch.inference_mode():
             got = shortcut(input_ids, attention_mask).float()
         agrees = got.shape == expected.shape and bool(torch.allclose(got, expected, **_tolerance(model)))
+        problem = "disagrees with the full model"
     except Exception as exc:  # an unexpected layer layout: keep the full model
-        logger.warning("CLS shortcut failed on the probe batch (%s); using the full model", exc)
-        agrees = False
+        agrees, problem = False, f"failed ({type(exc).__name__}: {exc})"
     if not agrees:
         model.encoder.layer, model.pooler = layers, pooler
-        logger.warning("CLS shortcut disagrees with the full model on the probe batch; using the full model")
+        logger.warning("CLS shortcut %s on a probe batch; encoding with the full model", problem)
         return None
     return shortcut
 

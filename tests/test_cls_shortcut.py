@@ -74,7 +74,7 @@ def test_xlm_roberta_shortcut_equals_the_full_model():
         torch.testing.assert_close(shortcut(ids, mask), expected, atol=1e-6, rtol=1e-5)
 
 
-def test_a_disagreeing_shortcut_leaves_the_full_model(monkeypatch):
+def test_a_disagreeing_shortcut_leaves_the_full_model(monkeypatch, caplog):
     model = tiny_xlm_roberta()
     ids, mask = batch(model.config.vocab_size)
     with torch.inference_mode():
@@ -82,12 +82,13 @@ def test_a_disagreeing_shortcut_leaves_the_full_model(monkeypatch):
     # as if a transformers release changed the layer's internals
     monkeypatch.setattr(cls_shortcut, "cls_of_last_layer", lambda layer, hidden, mask: hidden[:, 0] * 2)
     assert cls_shortcut.build(model, torch.device("cpu")) is None
+    assert "CLS shortcut disagrees with the full model" in caplog.text
     assert len(model.encoder.layer) == 3 and model.pooler is not None
     with torch.inference_mode():
         torch.testing.assert_close(model(input_ids=ids, attention_mask=mask).last_hidden_state, expected)
 
 
-def test_a_failing_shortcut_leaves_the_full_model(monkeypatch):
+def test_a_failing_shortcut_leaves_the_full_model(monkeypatch, caplog):
     model = tiny_xlm_roberta()
 
     def broken(layer, hidden, mask):
@@ -95,6 +96,7 @@ def test_a_failing_shortcut_leaves_the_full_model(monkeypatch):
 
     monkeypatch.setattr(cls_shortcut, "cls_of_last_layer", broken)
     assert cls_shortcut.build(model, torch.device("cpu")) is None
+    assert "CLS shortcut failed (AttributeError: no attribute 'query')" in caplog.text
     assert len(model.encoder.layer) == 3
 
 
