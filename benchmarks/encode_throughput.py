@@ -92,7 +92,9 @@ def write_result(benchmark: str, device: str, rows: list[dict], prefix: str, **e
     out_dir = Path(os.environ.get("BGE_EVAL_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{prefix}_{device.replace(' ', '_')}_{summary['date']}.json"
-    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)  # a run killed while writing leaves the last whole file
     print(f"wrote {path}")
     return path
 
@@ -217,7 +219,8 @@ def main() -> None:
                       args.repeats or (3 if gpu else 2), args.ablate_shortcut)
         rows.append(row)
         print(json.dumps(row))
-    write_result("encode_throughput", device_name(device), rows, "encode_compiled" if args.compile else "encode")
+        # after every size: a run stopped by its time limit keeps the sizes it finished
+        write_result("encode_throughput", device_name(device), rows, "encode_compiled" if args.compile else "encode")
 
 
 if __name__ == "__main__":
