@@ -9,7 +9,8 @@ Prints real (non-padding) tokens/s, passages/s, the ratio harness / sentence-tra
 the tokenizer's own throughput (what bounds small models),
 effective TFLOP/s (the full model's FLOPs, though the CLS shortcut skips most of the last
 layer) and the share of the device's peak, and the lowest cosine between the harness's
-embeddings and an fp32 full-model reference. --ablate-shortcut also times the harness
+embeddings and an fp32 full-model reference (an fp32 run is its own reference; its check
+is the cosine to sentence-transformers' full model). --ablate-shortcut also times the harness
 without the CLS shortcut. Writes benchmarks/results/encode_<device>_<date>.json
 (encode_compiled_... with --compile).
 """
