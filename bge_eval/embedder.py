@@ -1,44 +1,32 @@
-"""Texts in, embeddings out: the tokenising pipeline in front of the model engine, with the
-embedding cache. Knows nothing of mteb (encoder.py adapts it to mteb's runner), so
-benchmarks and other tools can use it alone.
+"""Texts in, embeddings out: the tokenising stage (tokenization.py) in front of the model
+engine, with the embedding cache. Knows nothing of mteb (encoder.py adapts it to mteb's
+runner), so benchmarks and other tools can use it alone.
 
-A background thread tokenises the texts in chunks (1,024 texts, doubling up to 8,192), plans each chunk's batches
-(longest first, sized by a token budget on GPU) and pads them, while the engine
+Texts are tokenised in chunks (1,024 texts, doubling up to 8,192), each chunk planned into
+batches (longest first, sized by a token budget on GPU) and padded, while the engine
 (forward.ForwardEngine, or one worker process per device in multi_device.ShardedEngine)
-encodes the chunk before.
+encodes the chunk before: on GPU in a tokenizer process, on CPU in a background thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from .batching import PaddedBatch, plan_padded, prefetch
+from .batching import prefetch
 from .embedding_cache import MIN_TEXTS, EmbeddingCache, cache_key
 from .forward import ForwardEngine, ForwardSettings, pick_device, pick_dtype, precision_name, weights_fingerprint
 from .models import ModelSpec
 from .multi_device import ShardedEngine, resolve_devices
+from .tokenization import PROCESS_MIN_TEXTS, PROCESS_VARIABLE, BatchLimits, TokenIds, TokenizerProcess, planned_chunks
 
 DEFAULT_GPU_TOKEN_BUDGET = 65_536
 DEFAULT_CPU_BATCH_SIZE = 32  # texts per batch on CPU
 DEFAULT_GPU_MAX_ROWS = 1_024  # on GPU the token budget sizes batches; rows are only capped
-CHUNK_TEXTS = 8_192  # texts tokenised, sorted and batched together
-FIRST_CHUNK_TEXTS = 1_024  # chunks grow from this, so the device starts early
-
-
-def chunk_bounds(total: int, first: int | None = None, largest: int | None = None) -> list[tuple[int, int]]:
-    """(start, end) of consecutive chunks: sizes double from `first` up to `largest`."""
-    size, largest = first or FIRST_CHUNK_TEXTS, largest or CHUNK_TEXTS
-    size = min(size, largest)
-    bounds, start = [], 0
-    while start < total:
-        bounds.append((start, min(total, start + size)))
-        start += size
-        size = min(2 * size, largest)
-    return bounds
 
 
 def batch_limits(on_gpu: bool, batch_size: int | None, token_budget: int | None) -> tuple[int, int | None]:
@@ -59,7 +47,9 @@ class TextEmbedder:
     batch_size: most texts per batch; default 32 on CPU, and 1,024 on GPU, where the token
         budget (default 65,536 padded tokens) is what sizes batches.
     cls_shortcut: with CLS pooling, the last layer for the CLS token only (cls_shortcut.py);
-        False runs the full model (benchmarks and tests compare the two)."""
+        False runs the full model (benchmarks and tests compare the two).
+    tokenizer_process: tokenise calls of 2,048 texts or more in a child process
+        (tokenization.py); None: on GPU (BGE_EVAL_TOKENIZER_PROCESS=0: never, =1: on CPU too)."""
 
     def __init__(
         self,
@@ -75,6 +65,7 @@ class TextEmbedder:
         compile_model: bool = False,
         cache: EmbeddingCache | None = None,
         cls_shortcut: bool = True,
+        tokenizer_process: bool | None = None,
     ) -> None:
         from transformers import AutoTokenizer
 
@@ -92,6 +83,14 @@ class TextEmbedder:
             pad_id=self.tokenizer.pad_token_id or 0, pad_multiple=8 if on_gpu else 1,
             compile=compile_model, cls_shortcut=cls_shortcut,
         )
+        self.token_ids = TokenIds(self.tokenizer, spec.max_length)
+        self.batch_plan = BatchLimits(self.batch_size, self.token_budget, self.settings.pad_multiple,
+                                      self.settings.pad_id)
+        if tokenizer_process is None:  # BGE_EVAL_TOKENIZER_PROCESS: 0 never, 1 on CPU too
+            setting = os.environ.get(PROCESS_VARIABLE, "")
+            tokenizer_process = on_gpu if setting == "" else setting != "0"
+        self.tokenizer_process = (TokenizerProcess(self.token_ids, self.batch_plan)
+                                  if tokenizer_process and self.token_ids.backend_json is not None else None)
         self.cache_identity = (*identity, str(self.dtype), spec.pooling, str(spec.normalize),
                                str(spec.max_length), weights_fingerprint(checkpoint))
         if len(devices) > 1:
@@ -110,6 +109,8 @@ class TextEmbedder:
     def close(self) -> None:
         """Stop worker processes, if any."""
         self.engine.close()
+        if self.tokenizer_process is not None:
+            self.tokenizer_process.close()
 
     def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         """Embeddings (N, D) as fp32, L2-normalised when the model is; served from the
@@ -127,20 +128,12 @@ class TextEmbedder:
 
     def _embed(self, texts: Sequence[str], show_progress: bool) -> np.ndarray:
         out = np.empty((len(texts), self.hidden_size), dtype=np.float32)
-        chunks = prefetch(self._planned_chunks(texts))
+        if self.tokenizer_process is not None and len(texts) >= PROCESS_MIN_TEXTS:
+            chunks = self.tokenizer_process.planned_chunks(texts)
+        else:
+            chunks = prefetch(planned_chunks(texts, self.token_ids, self.batch_plan))
         with tqdm(total=len(texts), desc="Encoding", disable=not show_progress or len(texts) < 1000) as bar:
             for rows, vectors in self.engine.encode_stream(chunks):
                 out[rows] = vectors
                 bar.update(len(rows))
         return out
-
-    def _planned_chunks(self, texts: Sequence[str]) -> Iterator[list[PaddedBatch]]:
-        """Texts tokenised chunk by chunk (chunk_bounds), each chunk planned into padded batches."""
-        for start, end in chunk_bounds(len(texts)):
-            token_ids = self.tokenizer(
-                list(texts[start:end]), truncation=True, max_length=self.spec.max_length,
-                padding=False, return_attention_mask=False, return_token_type_ids=False,
-            )["input_ids"]
-            batches = plan_padded(token_ids, range(len(token_ids)), self.batch_size, self.token_budget,
-                                  self.settings.pad_multiple, self.settings.pad_id)
-            yield [PaddedBatch(b.rows + start, b.input_ids, b.lengths) for b in batches]

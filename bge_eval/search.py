@@ -30,6 +30,32 @@ def cosine_scores(queries: torch.Tensor, docs: torch.Tensor) -> torch.Tensor:
     return _matmul_fp32_out(_unit_operand(queries, queries.device), _unit_operand(docs, queries.device))
 
 
+TOPK_GROUP = 32  # columns per group in block_topk's first pass
+
+
+def block_topk(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """torch.topk(scores, k, dim=1), the same values, with less memory traffic on wide blocks.
+
+    The columns are cut into groups of TOPK_GROUP and only the k groups with the highest
+    maxima are searched: every one of a row's k best scores lies in such a group (a score in
+    any other group has k groups' maxima above it). One pass of maxima replaces the several
+    passes of a radix select over the whole block."""
+    rows, width = scores.shape
+    k = min(k, width)
+    if k * TOPK_GROUP * 4 > width:
+        return torch.topk(scores, k, dim=1)
+    grouped = width - width % TOPK_GROUP
+    maxima = scores[:, :grouped].view(rows, grouped // TOPK_GROUP, TOPK_GROUP).amax(dim=2)
+    groups = torch.topk(maxima, k, dim=1).indices
+    offsets = torch.arange(TOPK_GROUP, device=scores.device)
+    columns = (groups[:, :, None] * TOPK_GROUP + offsets).view(rows, k * TOPK_GROUP)
+    if grouped < width:  # the last, partial group is always searched
+        tail = torch.arange(grouped, width, device=scores.device).expand(rows, -1)
+        columns = torch.cat([columns, tail], dim=1)
+    top_scores, picked = torch.topk(torch.gather(scores, 1, columns), k, dim=1)
+    return top_scores, torch.gather(columns, 1, picked)
+
+
 class RunningTopK:
     """The k best scores per query row, and their column indices, over blocks of scores
     (query rows x a slice of the corpus) seen so far; kept on the blocks' device."""
@@ -41,7 +67,7 @@ class RunningTopK:
 
     def add(self, scores: torch.Tensor, offset: int) -> None:
         """Merge a (Q, n) block whose column j is corpus row offset + j."""
-        top_scores, top_index = torch.topk(scores, min(self.k, scores.shape[1]), dim=1)
+        top_scores, top_index = block_topk(scores, self.k)
         top_index = top_index + offset
         if self.scores is not None:
             top_scores = torch.cat([self.scores, top_scores], dim=1)

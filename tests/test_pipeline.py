@@ -6,10 +6,11 @@ import time
 import numpy as np
 import pytest
 
-from bge_eval import embedder as embedder_module
+from bge_eval import tokenization
 from bge_eval.batching import pad_batch, plan_padded, prefetch, unpad
-from bge_eval.embedder import TextEmbedder, chunk_bounds
+from bge_eval.embedder import TextEmbedder
 from bge_eval.models import resolve_model
+from bge_eval.tokenization import chunk_bounds
 
 TEXTS = [("alpha beta " * (i % 29 + 1)).strip() + f" {i}" for i in range(300)]
 
@@ -77,8 +78,8 @@ def test_chunk_bounds_grow_then_stay():
 
 def test_chunked_pipeline_equals_one_chunk(tiny_bge, monkeypatch):
     whole = make(tiny_bge, batch_size=16).embed(TEXTS)
-    monkeypatch.setattr(embedder_module, "FIRST_CHUNK_TEXTS", 10)  # 10, 20, 37, 37 ...: tokenised
-    monkeypatch.setattr(embedder_module, "CHUNK_TEXTS", 37)  # in the background
+    monkeypatch.setattr(tokenization, "FIRST_CHUNK_TEXTS", 10)  # 10, 20, 37, 37 ...: tokenised
+    monkeypatch.setattr(tokenization, "CHUNK_TEXTS", 37)  # in the background
     chunked = make(tiny_bge, batch_size=16).embed(TEXTS)
     np.testing.assert_allclose(chunked, whole, atol=1e-6)
     assert np.all(np.isfinite(chunked)) and np.allclose(np.linalg.norm(chunked, axis=1), 1, atol=1e-5)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from bge_eval.search import cosine_scores, exact_topk
+from bge_eval.search import block_topk, cosine_scores, exact_topk
 
 
 def brute_force(queries, corpus, k):
@@ -36,3 +36,27 @@ def test_cosine_scores_are_fp32_and_normalised():
     scores = cosine_scores(a, b)
     assert scores.dtype == torch.float32
     assert scores.tolist() == [[pytest.approx(1.0), pytest.approx(0.8)]]
+
+
+@pytest.mark.parametrize("width,k", [(4096, 10), (4096 + 17, 7), (1300, 10), (5000, 1)])
+def test_block_topk_equals_topk_on_wide_blocks(width, k):
+    generator = torch.Generator().manual_seed(width)
+    scores = torch.rand(9, width, generator=generator)
+    scores[0, :40] += 2.0  # one row's best all in the first groups
+    scores[1, -17:] += 2.0  # and another's in the last (partial) group
+    scores[2, ::97] = 5.0  # ties at the top, spread over many groups
+    got_scores, got_index = block_topk(scores, k)
+    want_scores, want_index = torch.topk(scores, k, dim=1)
+    torch.testing.assert_close(got_scores, want_scores, rtol=0, atol=0)
+    assert torch.equal(torch.gather(scores, 1, got_index), got_scores)  # indices point at those scores
+    assert torch.equal(got_index[3:], want_index[3:])  # no ties there: the same columns
+
+
+def test_grouped_search_equals_brute_force_on_a_larger_corpus():
+    rng = np.random.default_rng(1)
+    queries = rng.normal(size=(40, 32)).astype(np.float32)
+    corpus = rng.normal(size=(6001, 32)).astype(np.float32)
+    index, scores = exact_topk(queries, corpus, 10, corpus_chunk=3000)  # 3000 / (10 * 32) > 4: grouped
+    ref_index, ref_scores = brute_force(queries, corpus, 10)
+    np.testing.assert_array_equal(index, ref_index)
+    np.testing.assert_allclose(scores, ref_scores, atol=1e-5)

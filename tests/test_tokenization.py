@@ -1,0 +1,122 @@
+"""The tokenising stage: the Rust backend called directly gives the tokenizer's own ids, and
+the tokenizer process gives what in-process tokenising gives."""
+
+import logging
+
+import numpy as np
+import pytest
+from transformers import AutoTokenizer
+
+from bge_eval import embedder as embedder_module
+from bge_eval import tokenization
+from bge_eval.embedder import TextEmbedder
+from bge_eval.errors import BgeEvalError
+from bge_eval.models import resolve_model
+from bge_eval.tokenization import BatchLimits, TokenIds, TokenizerProcess, planned_chunks
+
+TEXTS = [f"{'Ünïcode café 北京 ' * (i % 5)}passage {i} " + "alpha beta gamma " * (i % 97) for i in range(400)]
+LIMITS = BatchLimits(max_rows=16, token_budget=None, pad_multiple=1, pad_id=0)
+
+
+def own_call(tokenizer, texts, max_length=512):
+    return tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+
+
+def make(checkpoint, **kwargs):
+    resolved = resolve_model("BAAI/bge-small-en-v1.5", model_path=checkpoint)
+    return TextEmbedder(resolved.checkpoint, resolved.spec, device="cpu", batch_size=16, **kwargs)
+
+
+def as_rows(chunks):
+    """{row: (token ids)} over all planned batches."""
+    return {int(row): tuple(ids[:length]) for chunk in chunks for batch in chunk
+            for row, ids, length in zip(batch.rows, batch.input_ids.tolist(), batch.lengths, strict=True)}
+
+
+def test_backend_gives_the_tokenizers_own_ids(minilm_path):
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path))
+    token_ids = TokenIds(tokenizer, 512)
+    assert token_ids.backend_json is not None  # the direct path is in use
+    texts = [*TEXTS, "word " * 1000, "", "[SEP] in the middle"]
+    assert token_ids(texts) == own_call(tokenizer, texts)
+    assert max(len(ids) for ids in token_ids(texts)) == 512
+    assert TokenIds(tokenizer, 32)(texts) == own_call(tokenizer, texts, 32)
+
+
+def test_backend_of_a_sentencepiece_style_tokenizer(tmp_path):
+    """XLM-R's kind (bge-m3, the rerankers): a Unigram model with <s> ... </s>."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.Unigram())
+    backend.normalizer = normalizers.NFKC()
+    backend.pre_tokenizer = pre_tokenizers.Metaspace()
+    special = ["<s>", "<pad>", "</s>", "<unk>"]
+    backend.train_from_iterator(TEXTS, trainers.UnigramTrainer(vocab_size=200, special_tokens=special,
+                                                                unk_token="<unk>"))
+    ends = [(token, backend.token_to_id(token)) for token in ("<s>", "</s>")]
+    backend.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=ends)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>",
+                                        pad_token="<pad>", unk_token="<unk>")
+    token_ids = TokenIds(tokenizer, 64)
+    assert token_ids.backend_json is not None
+    assert token_ids(TEXTS) == own_call(tokenizer, TEXTS, 64)
+
+
+def test_a_disagreeing_backend_leaves_the_tokenizers_own_call(minilm_path, monkeypatch, caplog):
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path))
+    monkeypatch.setattr(tokenization, "_backend_ids", lambda backend, texts: [[0] for _ in texts])
+    with caplog.at_level(logging.WARNING, logger="bge_eval.tokenization"):
+        token_ids = TokenIds(tokenizer, 512)
+    assert token_ids.backend_json is None
+    assert "gives other ids than the tokenizer" in caplog.text
+    assert token_ids(TEXTS[:50]) == own_call(tokenizer, TEXTS[:50])
+    with pytest.raises(ValueError, match="verified tokenizer backend"):
+        TokenizerProcess(token_ids, LIMITS)
+
+
+def test_process_plans_what_this_process_plans_and_drops_an_abandoned_calls_results(minilm_path, monkeypatch):
+    monkeypatch.setattr(tokenization, "FIRST_CHUNK_TEXTS", 16)  # 16, 32, 64, 64, ...: several chunks
+    monkeypatch.setattr(tokenization, "CHUNK_TEXTS", 64)  # ahead of the consumer
+    token_ids = TokenIds(AutoTokenizer.from_pretrained(str(minilm_path)), 512)
+    expected = list(planned_chunks(TEXTS, token_ids, LIMITS))
+    worker = TokenizerProcess(token_ids, LIMITS)
+    try:
+        abandoned = worker.planned_chunks(TEXTS[::-1])
+        next(abandoned)
+        abandoned.close()  # its later chunks are still made, then dropped
+        got = list(worker.planned_chunks(TEXTS))
+        assert len(got) == len(expected) > 4
+        assert as_rows(got) == as_rows(expected)
+        assert [[b.rows.tolist() for b in chunk] for chunk in got] == [[b.rows.tolist() for b in chunk]
+                                                                       for chunk in expected]
+        assert list(worker.planned_chunks([])) == []
+    finally:
+        worker.close()
+    assert worker._process is None
+
+
+def test_embeddings_through_the_tokenizer_process_equal_in_process(tiny_bge, monkeypatch):
+    monkeypatch.setattr(embedder_module, "PROCESS_MIN_TEXTS", 100)
+    monkeypatch.setattr(tokenization, "FIRST_CHUNK_TEXTS", 50)
+    in_process = make(tiny_bge, tokenizer_process=False)
+    assert in_process.tokenizer_process is None and make(tiny_bge).tokenizer_process is None  # CPU: a thread
+    monkeypatch.setenv("BGE_EVAL_TOKENIZER_PROCESS", "1")
+    assert make(tiny_bge).tokenizer_process is not None  # started on first use only: nothing to close
+    monkeypatch.setenv("BGE_EVAL_TOKENIZER_PROCESS", "0")
+    assert make(tiny_bge).tokenizer_process is None
+    through_process = make(tiny_bge, tokenizer_process=True)
+    try:
+        np.testing.assert_array_equal(through_process.embed(TEXTS), in_process.embed(TEXTS))
+        assert through_process.tokenizer_process._process.is_alive()  # it was used, and stays for the next call
+    finally:
+        through_process.close()
+
+
+def test_a_failing_tokenizer_process_is_a_clear_error(minilm_path):
+    token_ids = TokenIds(AutoTokenizer.from_pretrained(str(minilm_path)), 512)
+    token_ids.backend_json = "{not a tokenizer"
+    worker = TokenizerProcess(token_ids, LIMITS)
+    with pytest.raises(BgeEvalError, match="tokenizer process failed.*BGE_EVAL_TOKENIZER_PROCESS=0"):
+        list(worker.planned_chunks(TEXTS))
+    assert worker._process is None
