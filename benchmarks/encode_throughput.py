@@ -7,14 +7,15 @@ same run, on randomly initialised BGE-shaped models (speed does not depend on we
 Each side is timed --repeats times, interleaved, and the best time of each is kept.
 Prints real (non-padding) tokens/s, passages/s, the ratio harness / sentence-transformers,
 the tokenizer's throughput through its own call (what sentence-transformers uses) and through
-the harness's direct backend call, the device's share alone (the same batches tokenised
-beforehand: the bound of small models is the tokenizer, of large ones this),
+the harness's direct backend call and its tokenizer process, the device's share alone (the
+same batches tokenised beforehand: the bound of small models is the tokenizer, of large ones
+this), how often one chunk's encoding made the host wait for the device (CUDA),
 effective TFLOP/s (the full model's FLOPs, though the CLS shortcut skips most of the last
 layer) and the share of the device's peak, and the lowest cosine between the harness's
 embeddings and an fp32 full-model reference (an fp32 run is its own reference; its check
 is the cosine to sentence-transformers' full model). --ablate-shortcut also times the harness
 without the CLS shortcut. Writes benchmarks/results/encode_<device>_<date>.json
-(encode_compiled_... with --compile).
+(encode_compiled_... with --compile, PREFIX_... with --name PREFIX).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import platform
 import shutil
 import tempfile
 import time
+import warnings
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -67,9 +69,10 @@ def build_checkpoint(size: str, folder: Path, tokenizer_dir: Path) -> Path:
 
 
 def synthetic_passages(n: int, tokenizer, seed: int = 0) -> list[str]:
-    """BEIR-like lengths: log-normal, mean about 174 tokens, capped at 512."""
+    """BEIR-like lengths: log-normal, about 165 tokens on average (each word is one token), at most 502."""
     rng = np.random.default_rng(seed)
-    words = [w for w in tokenizer.get_vocab() if w.isalpha() and w.islower() and len(w) > 2][:20000]
+    vocab = tokenizer.get_vocab()  # a dict in no fixed order: sorted by id, so every run has the same texts
+    words = np.array([w for w in sorted(vocab, key=vocab.get) if w.isalpha() and w.islower() and len(w) > 2][:20000])
     lengths = np.clip(rng.lognormal(mean=4.95, sigma=0.55, size=n), 8, 500).astype(int)
     return [" ".join(rng.choice(words, size=length)) for length in lengths]
 
@@ -113,6 +116,21 @@ def timed(fn, device: torch.device) -> tuple[float, Any]:
     return time.perf_counter() - start, out
 
 
+def host_syncs(fn, device: torch.device) -> int | None:
+    """How often fn() made the host wait for the device (CUDA's sync debug mode); None off CUDA."""
+    if device.type != "cuda":
+        return None
+    torch.cuda.synchronize()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            fn()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return sum("synchroniz" in str(w.message) for w in caught)
+
+
 def measure(size: str, n: int, device: torch.device, precision: str, st_batch: int, harness_batch: int | None,
             token_budget: int | None, compile_model: bool, tokenizer_dir: Path, repeats: int,
             ablate_shortcut: bool = False) -> dict:
@@ -122,6 +140,7 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
     from bge_eval.models import resolve_model
     from bge_eval.tokenization import planned_chunks
 
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = build_checkpoint(size, Path(tmp) / size, tokenizer_dir)
         spec = resolve_model(f"BAAI/bge-{size}-en-v1.5", model_path=checkpoint).spec
@@ -163,6 +182,10 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         # the device's share alone: the same batches, tokenised and planned beforehand
         chunks = list(planned_chunks(texts, encoder.token_ids, encoder.batch_plan))
         engine_s = min(timed(lambda: list(encoder.engine.encode_stream(chunks)), device)[0] for _ in range(2))
+        process_s = None  # and the tokenizer process's share alone
+        if encoder.tokenizer_process is not None:
+            process_s = timed(lambda: list(encoder.tokenizer_process.planned_chunks(texts)), cpu)[0]
+        syncs = host_syncs(lambda: encoder.engine.encode(chunks[-1]), device)
         st_emb, ours_emb = np.asarray(st_emb, dtype=np.float32), np.asarray(ours_emb, dtype=np.float32)
 
         sample = texts[: min(1000, n)]
@@ -195,6 +218,8 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         "tokenizer_call_tokens_per_s": round(real_tokens / tokenizer_call_s),
         "token_ids_tokens_per_s": round(real_tokens / token_ids_s),
         "engine_alone_tokens_per_s": round(real_tokens / engine_s),
+        "tokenizer_process_tokens_per_s": None if process_s is None else round(real_tokens / process_s),
+        "host_syncs_in_one_chunk": syncs, "batches_in_that_chunk": len(chunks[-1]),
         "harness_tflops": round(tflops, 3), "share_of_peak": None if peak is None else round(tflops / peak, 4),
         "min_cosine_vs_fp32_reference": round(min_cos_ref, 6),
         "min_cosine_vs_sentence_transformers": round(min_cos_st, 6),
@@ -202,6 +227,7 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         "repeats": repeats,
         "cls_shortcut": encoder.engine.gives_cls, "tokenizer_process": tokenizer_process,
         "all_st_s": [round(t, 3) for t in st_times], "all_harness_s": [round(t, 3) for t in ours_times],
+        "measure_s": round(time.perf_counter() - started, 1),  # this row's whole measurement, setup included
         **ablation,
     }
 
@@ -220,6 +246,8 @@ def main() -> None:
     parser.add_argument("--tokenizer", type=Path, default=None,
                         help="folder with BERT uncased tokenizer files (default: the all-MiniLM-L6-v2 package's)")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs of each side (default 3 GPU, 2 CPU)")
+    parser.add_argument("--name", default=None,
+                        help="result file's prefix (default encode, or encode_compiled with --compile)")
     parser.add_argument("--ablate-shortcut", action="store_true",
                         help="also time the harness with the full last layer (no CLS shortcut), interleaved")
     args = parser.parse_args()
@@ -235,7 +263,8 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row))
         # after every size: a run stopped by its time limit keeps the sizes it finished
-        write_result("encode_throughput", device_name(device), rows, "encode_compiled" if args.compile else "encode")
+        prefix = args.name or ("encode_compiled" if args.compile else "encode")
+        write_result("encode_throughput", device_name(device), rows, prefix)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,11 @@ class ClsShortcut(torch.nn.Module):
         self.base = model
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.base(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        # a 4D mask (B, 1, 1, W), True where a key may be attended, goes to SDPA as given;
+        # from a 2D mask transformers would first ask the device whether there is padding at
+        # all, a wait for the device in every batch that keeps the host from running ahead
+        keys = attention_mask[:, None, None, :].bool()
+        hidden = self.base(input_ids=input_ids, attention_mask=keys).last_hidden_state
         return cls_of_last_layer(self.last, hidden, attention_mask)
 
 

@@ -98,6 +98,23 @@ class ForwardEngine:
 
     def encode(self, batches: list[PaddedBatch]) -> tuple[np.ndarray, np.ndarray]:
         """(rows, vectors): each batch's rows and their fp32 vectors, in the order computed."""
+        return self._collect(self._launch(batches))
+
+    def encode_stream(self, chunks: Iterable[list[PaddedBatch]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """encode() chunk by chunk (the same interface as multi_device.ShardedEngine); each
+        chunk is launched before the one before it is collected, so the device does not wait
+        at a chunk's end for the host to fetch, receive and launch the next."""
+        previous = None
+        for chunk in chunks:
+            launched = self._launch(chunk)
+            if previous is not None:
+                yield self._collect(previous)
+            previous = launched
+        if previous is not None:
+            yield self._collect(previous)
+
+    def _launch(self, batches: list[PaddedBatch]) -> list[tuple[np.ndarray, torch.Tensor]]:
+        """Each batch's rows and its vectors on the device, queued without waiting for them."""
         pending = list(batches)
         done: list[tuple[np.ndarray, torch.Tensor]] = []
         while pending:
@@ -110,16 +127,14 @@ class ForwardEngine:
             except torch.OutOfMemoryError:
                 self._shrink(batch)
                 pending = self._replan([batch, *pending])
+        return done
+
+    def _collect(self, done: list[tuple[np.ndarray, torch.Tensor]]) -> tuple[np.ndarray, np.ndarray]:
         if not done:
             return np.zeros(0, dtype=np.int64), np.zeros((0, self.hidden_size), dtype=np.float32)
         rows = np.concatenate([r for r, _ in done])
         vectors = torch.cat([v for _, v in done]).cpu().numpy()  # the one wait for the device
         return rows, vectors
-
-    def encode_stream(self, chunks: Iterable[list[PaddedBatch]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """encode() chunk by chunk (the same interface as multi_device.ShardedEngine)."""
-        for chunk in chunks:
-            yield self.encode(chunk)
 
     def close(self) -> None:
         """Nothing to release (the interface of ShardedEngine, which stops its workers)."""

@@ -31,6 +31,24 @@ def test_bge_base_shortcut_equals_the_full_model(bge_base_random):
     np.testing.assert_allclose(shortened, full_model_vectors(bge_base_random), atol=1e-6)
 
 
+def test_shortcut_never_asks_the_device_whether_a_batch_has_padding(tiny_bge, monkeypatch):
+    """From a 2D mask transformers checks its values (a host-device wait per batch on GPU);
+    the shortcut hands over a 4D mask, which is used as given."""
+    from transformers import masking_utils
+
+    encoder = embedder(tiny_bge)
+    assert encoder.engine.gives_cls
+    expected = encoder.embed(TEXTS)
+
+    def inspected(*args, **kwargs):
+        raise AssertionError("the mask's values were inspected")
+
+    monkeypatch.setattr(masking_utils, "_ignore_bidirectional_mask_sdpa", inspected)
+    np.testing.assert_array_equal(encoder.embed(TEXTS), expected)
+    with pytest.raises(AssertionError, match="inspected"):  # the check above can fail: the full model does inspect
+        embedder(tiny_bge, cls_shortcut=False).embed(TEXTS[:4])
+
+
 def test_shortcut_is_the_same_for_any_thread_count(tiny_bge):
     """Workers of --devices cpu cpu run with fewer threads than one process: same bits."""
     encoder = embedder(tiny_bge)
