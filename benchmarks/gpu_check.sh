@@ -64,6 +64,7 @@ cd benchmarks
 step encode-eager $EAGER_LIMIT $PY encode_throughput.py --sizes "${SIZES[@]}" --passages $PASSAGES --repeats 2 \
     --tokenizer "$TOKENIZER"
 step encode-large 150 $PY encode_throughput.py --sizes $LARGE --passages $PASSAGES --repeats 2 --name encode_large \
+    --reference-passages 5000 \
     --tokenizer "$TOKENIZER"
 step encode-compiled $COMPILE_LIMIT $PY encode_throughput.py --sizes $COMPILED --passages $PASSAGES --repeats 2 --compile \
     --tokenizer "$TOKENIZER"

@@ -120,3 +120,39 @@ def test_a_failing_tokenizer_process_is_a_clear_error(minilm_path):
     with pytest.raises(BgeEvalError, match="tokenizer process failed.*BGE_EVAL_TOKENIZER_PROCESS=0"):
         list(worker.planned_chunks(TEXTS))
     assert worker._process is None
+
+
+def test_the_tokenizer_process_exits_when_the_run_is_killed(minilm_path, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "hold.py"
+    script.write_text(
+        "import sys\n"
+        "from transformers import AutoTokenizer\n"
+        "from bge_eval.tokenization import BatchLimits, TokenIds, TokenizerProcess\n"
+        "if __name__ == '__main__':\n"
+        f"    token_ids = TokenIds(AutoTokenizer.from_pretrained({str(minilm_path)!r}), 512)\n"
+        "    worker = TokenizerProcess(token_ids, BatchLimits(16, None, 1, 0))\n"
+        "    list(worker.planned_chunks(['some text'] * 10))\n"
+        "    print(worker._process.pid, flush=True)\n"
+        "    sys.stdin.read()\n"
+    )
+    run = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    child = int(run.stdout.readline())
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+
+    def running() -> bool:
+        try:
+            return open(f"/proc/{child}/status").read().split("State:")[1].split()[0] != "Z"
+        except (FileNotFoundError, IndexError):
+            return False
+
+    deadline = time.monotonic() + 30
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not running()
