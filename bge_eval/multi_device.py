@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .batching import PaddedBatch
+from .batching import PaddedBatch, worker_jobs
 from .errors import BgeEvalError
 from .forward import ForwardSettings
 
@@ -70,17 +70,7 @@ def _worker_main(index: int, settings: ForwardSettings, threads: int | None, inb
             torch.set_num_threads(threads)
         engine = ForwardEngine(settings)
         outbox.put(("ready", settings.device, engine.hidden_size))
-        parent = mp.parent_process()
-        while True:
-            try:
-                job = inbox.get(timeout=_POLL_S)
-            except queue.Empty:
-                if parent is not None and not parent.is_alive():
-                    return  # the run was killed: do not hold the device as an orphan
-                continue
-            if job is None:
-                return
-            job_id, batches = job
+        for job_id, batches in worker_jobs(inbox, _POLL_S):
             rows, vectors = engine.encode(batches)
             outbox.put(("done", job_id, (index, rows, vectors, engine.oom_retries)))
     except BaseException:

@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from .batching import PaddedBatch, plan_padded, prefetch
+from .batching import PaddedBatch, plan_padded, prefetch, worker_jobs
 from .errors import BgeEvalError
 
 logger = logging.getLogger(__name__)
@@ -146,18 +146,8 @@ def _worker_main(tokenizer_json: str, max_length: int, truncation_side: str, lim
 
 
 def _encoded_jobs(inbox: mp.Queue, encode) -> Iterator[tuple[int, int, list]]:
-    """(job id, first row, encodings) per job, until told to stop or the parent is gone."""
-    parent = mp.parent_process()
-    while True:
-        try:
-            job = inbox.get(timeout=_POLL_S)
-        except queue.Empty:
-            if parent is not None and not parent.is_alive():
-                return  # the run was killed
-            continue
-        if job is None:
-            return
-        job_id, start, texts = job
+    """(job id, first row, encodings) per job."""
+    for job_id, start, texts in worker_jobs(inbox, _POLL_S):
         yield job_id, start, encode(texts)
 
 
