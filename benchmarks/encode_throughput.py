@@ -194,8 +194,7 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         if encoder.dtype == torch.float32:  # already the fp32 reference
             reference = ours_emb[: len(sample)]
         else:
-            fp32 = TextEmbedder(checkpoint, spec, device=str(device), precision="fp32", batch_size=32,
-                                cls_shortcut=False)
+            fp32 = TextEmbedder(checkpoint, spec, device=str(device), precision="fp32", cls_shortcut=False)
             reference = fp32.embed(sample)
             fp32.close()
         min_cos_ref = float(np.min(np.sum(ours_emb[: len(sample)] * reference, axis=1)))
