@@ -74,7 +74,6 @@ class TextEmbedder:
         self.device = pick_device(devices[0] if devices else device)
         self.dtype = pick_dtype(precision, self.device)
         on_gpu = self.device.type == "cuda"
-        self.batch_size, self.token_budget = batch_limits(on_gpu, batch_size, token_budget)
         self.cache = cache
         self.tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
         self.settings = ForwardSettings(
@@ -84,7 +83,7 @@ class TextEmbedder:
             compile=compile_model, cls_shortcut=cls_shortcut,
         )
         self.token_ids = TokenIds(self.tokenizer, spec.max_length)
-        self.batch_plan = BatchLimits(self.batch_size, self.token_budget, self.settings.pad_multiple,
+        self.batch_plan = BatchLimits(*batch_limits(on_gpu, batch_size, token_budget), self.settings.pad_multiple,
                                       self.settings.pad_id)
         if tokenizer_process is None:  # BGE_EVAL_TOKENIZER_PROCESS: 0 never, 1 on CPU too
             setting = os.environ.get(PROCESS_VARIABLE, "")
@@ -97,6 +96,16 @@ class TextEmbedder:
             self.engine: ForwardEngine | ShardedEngine = ShardedEngine(self.settings, devices)
         else:
             self.engine = ForwardEngine(self.settings)
+
+    @property
+    def batch_size(self) -> int:
+        """Most texts per batch."""
+        return self.batch_plan.max_rows
+
+    @property
+    def token_budget(self) -> int | None:
+        """Most padded tokens per batch (None: rows alone limit a batch)."""
+        return self.batch_plan.token_budget
 
     @property
     def hidden_size(self) -> int:
