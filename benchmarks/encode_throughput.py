@@ -7,7 +7,8 @@ same run, on randomly initialised BGE-shaped models (speed does not depend on we
 Each side is timed --repeats times, interleaved, and the best time of each is kept.
 Prints real (non-padding) tokens/s, passages/s, the ratio harness / sentence-transformers,
 the tokenizer's throughput through its own call (what sentence-transformers uses) and through
-the harness's direct backend call and its tokenizer process, the device's share alone (the
+the harness's direct backend call and its tokenizer process, the padding tokens computed per
+real token (the harness's batches and sentence-transformers'), the device's share alone (the
 same batches tokenised beforehand: the bound of small models is the tokenizer, of large ones
 this), how often one chunk's encoding made the host wait for the device (CUDA),
 effective TFLOP/s (the full model's FLOPs, though the CLS shortcut skips most of the last
@@ -76,6 +77,17 @@ def synthetic_passages(n: int, tokenizer, seed: int = 0) -> list[str]:
     words = np.array([w for w in sorted(vocab, key=vocab.get) if w.isalpha() and w.islower() and len(w) > 2][:20000])
     lengths = np.clip(rng.lognormal(mean=4.95, sigma=0.55, size=n), 8, 500).astype(int)
     return [" ".join(rng.choice(words, size=length)) for length in lengths]
+
+
+def st_padded_tokens(token_ids: list[list[int]], texts: list[str], batch_size: int) -> int:
+    """Tokens sentence-transformers' encode computes: texts longest first by characters, in
+    batches of batch_size, each padded to its longest."""
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    total = 0
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        total += len(batch) * max(len(token_ids[i]) for i in batch)
+    return total
 
 
 def flops_per_token(size: str, mean_tokens: float) -> float:
@@ -182,6 +194,7 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         st_s, ours_s = min(st_times), min(ours_times)
         # the device's share alone: the same batches, tokenised and planned beforehand
         chunks = list(planned_chunks(texts, encoder.token_ids, encoder.batch_plan))
+        padded_tokens = sum(batch.padded_tokens for chunk in chunks for batch in chunk)
         engine_s = min(timed(lambda: list(encoder.engine.encode_stream(chunks)), device)[0] for _ in range(2))
         process_s = None  # and the tokenizer process's share alone
         if encoder.tokenizer_process is not None:
@@ -223,6 +236,9 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         "token_ids_tokens_per_s": round(real_tokens / token_ids_s),
         "engine_alone_tokens_per_s": round(real_tokens / engine_s),
         "tokenizer_process_tokens_per_s": None if process_s is None else round(real_tokens / process_s),
+        "padding_share": round(padded_tokens / real_tokens - 1, 4),  # padding tokens per real token
+        "st_padding_share": round(st_padded_tokens(token_ids, texts, st_batch) / real_tokens - 1, 4),
+        "chunks": len(chunks), "batches": sum(len(chunk) for chunk in chunks),
         "host_syncs_in_one_chunk": syncs, "batches_in_that_chunk": len(chunks[-1]),
         "harness_tflops": round(tflops, 3), "share_of_peak": None if peak is None else round(tflops / peak, 4),
         "min_cosine_vs_fp32_reference": round(min_cos_ref, 6), "reference_passages": len(sample),

@@ -1,5 +1,10 @@
 """The tokenising stage: texts -> token ids -> planned, padded batches, chunk by chunk.
 
+Texts are taken longest first by characters (cheap, before tokenising), in chunks that start
+small (the device starts early) and stay small (the tokenizer keeps ahead of the device), and
+a ChunkPlanner sorts each chunk by tokens and keeps back the rows the next chunk may still
+match, so batches carry about the padding of one sort over all the texts.
+
 Token ids come from the tokenizer's Rust backend called directly (no offsets, no Python
 wrapping per text) when it gives the tokenizer's own ids on probe texts; otherwise from the
 tokenizer's own call.
@@ -22,14 +27,18 @@ import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from .batching import PaddedBatch, plan_padded, prefetch, worker_jobs
 from .errors import BgeEvalError
 
 logger = logging.getLogger(__name__)
 
-CHUNK_TEXTS = 8_192  # texts tokenised, sorted and batched together
-FIRST_CHUNK_TEXTS = 1_024  # chunks grow from this, so the device starts early
+CHUNK_TEXTS = 512  # texts tokenised and planned together
+FIRST_CHUNK_TEXTS = 128  # chunks grow from this, so the device starts early
 CHUNKS_AHEAD = 3  # chunks the tokenizer process may run ahead of the model
+HOLD_PROBE_TEXTS = 32  # a chunk's shortest texts (by characters): the next chunk's may be as long in tokens
+HOLD_MAX_TEXTS = 4 * CHUNK_TEXTS  # most rows kept back (texts whose characters say little of their tokens)
 PROCESS_MIN_TEXTS = 2_048  # fewer texts are tokenised in this process
 PROCESS_VARIABLE = "BGE_EVAL_TOKENIZER_PROCESS"  # 0: never a tokenizer process; 1: on CPU too
 _POLL_S = 1.0
@@ -63,11 +72,44 @@ def chunk_bounds(total: int, first: int | None = None, largest: int | None = Non
     return bounds
 
 
-def plan_chunk(token_ids: Sequence[Sequence[int]], start: int, limits: BatchLimits) -> list[PaddedBatch]:
-    """One chunk's token ids as padded batches whose rows count from `start`."""
-    batches = plan_padded(token_ids, range(len(token_ids)), limits.max_rows, limits.token_budget,
-                          limits.pad_multiple, limits.pad_id)
-    return [PaddedBatch(b.rows + start, b.input_ids, b.lengths) for b in batches]
+def length_order(texts: Sequence[str]) -> np.ndarray:
+    """Indices of texts, longest first by characters (ties in the given order)."""
+    lengths = np.fromiter((len(text) for text in texts), dtype=np.int64, count=len(texts))
+    return np.argsort(-lengths, kind="stable")
+
+
+class ChunkPlanner:
+    """Padded batches from chunks of one call's texts, taken in length_order.
+
+    Each chunk's token ids join the rows kept back from the chunk before and are planned
+    longest first. Characters only approximate tokens, so rows no longer than the longest of
+    this chunk's HOLD_PROBE_TEXTS shortest texts (what the next chunk's texts may reach) are
+    kept back, and so is the last, partly filled batch; the last chunk plans every row."""
+
+    def __init__(self, limits: BatchLimits) -> None:
+        self.limits = limits
+        self._held_ids: list[Sequence[int]] = []
+        self._held_rows = np.zeros(0, dtype=np.int64)
+
+    def plan(self, rows: np.ndarray, token_ids: Sequence[Sequence[int]], last: bool) -> list[PaddedBatch]:
+        """rows: where each text's embedding goes; token_ids: theirs, in length_order."""
+        ids = [*self._held_ids, *token_ids]
+        all_rows = np.concatenate([self._held_rows, np.asarray(rows, dtype=np.int64)])
+        if last:
+            planned, kept = list(range(len(ids))), []
+        else:
+            reach = max(len(t) for t in token_ids[-HOLD_PROBE_TEXTS:])
+            planned = [i for i, t in enumerate(ids) if len(t) > reach]
+            kept = sorted((i for i, t in enumerate(ids) if len(t) <= reach), key=lambda i: -len(ids[i]))
+            overflow = max(0, len(kept) - HOLD_MAX_TEXTS)  # the longest of them go now
+            planned, kept = planned + kept[:overflow], kept[overflow:]
+        limits = self.limits
+        batches = plan_padded(ids, planned, limits.max_rows, limits.token_budget, limits.pad_multiple, limits.pad_id)
+        if not last and batches:
+            kept = [*batches.pop().rows.tolist(), *kept]
+        self._held_ids = [ids[i] for i in kept]
+        self._held_rows = all_rows[np.asarray(kept, dtype=np.int64)]
+        return [PaddedBatch(all_rows[b.rows], b.input_ids, b.lengths) for b in batches]
 
 
 def _configured_backend(tokenizer_json: str, max_length: int, truncation_side: str):
@@ -121,10 +163,33 @@ class TokenIds:
                               return_attention_mask=False, return_token_type_ids=False)["input_ids"]
 
 
+@dataclass(frozen=True)
+class ChunkJob:
+    """One chunk of a call, for the tokenizer process (first: a new call; last: its end)."""
+
+    job_id: int
+    rows: np.ndarray
+    texts: list[str]
+    first: bool
+    last: bool
+
+
+def chunk_jobs(texts: Sequence[str], first_job: int = 0) -> list[ChunkJob]:
+    """A call's texts in length_order, cut at chunk_bounds."""
+    order = length_order(texts)
+    bounds = chunk_bounds(len(texts))
+    return [ChunkJob(first_job + k, order[start:end], [texts[i] for i in order[start:end]], k == 0,
+                     k == len(bounds) - 1) for k, (start, end) in enumerate(bounds)]
+
+
 def planned_chunks(texts: Sequence[str], token_ids: TokenIds, limits: BatchLimits) -> Iterator[list[PaddedBatch]]:
-    """In this process: each chunk (chunk_bounds) tokenised and planned into padded batches."""
-    for start, end in chunk_bounds(len(texts)):
-        yield plan_chunk(token_ids(texts[start:end]), start, limits)
+    """In this process: the texts' padded batches, chunk by chunk (chunks that plan no batch
+    are skipped)."""
+    planner = ChunkPlanner(limits)
+    for job in chunk_jobs(texts):
+        batches = planner.plan(job.rows, token_ids(job.texts), job.last)
+        if batches:
+            yield batches
 
 
 def _worker_main(tokenizer_json: str, max_length: int, truncation_side: str, limits: BatchLimits,
@@ -137,18 +202,21 @@ def _worker_main(tokenizer_json: str, max_length: int, truncation_side: str, lim
         backend = _configured_backend(tokenizer_json, max_length, truncation_side)
         encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
         outbox.put(("ready",))
+        planner = ChunkPlanner(limits)
         # the Rust work of the next chunk (the GIL released) overlaps this chunk's Python work
-        for job_id, start, encodings in prefetch(_encoded_jobs(inbox, encode), depth=1):
+        for job, encodings in prefetch(_encoded_jobs(inbox, encode), depth=1):
+            if job.first:  # rows kept back by an abandoned call are dropped
+                planner = ChunkPlanner(limits)
             ids = [encoding.ids for encoding in encodings]
-            outbox.put(("done", job_id, plan_chunk(ids, start, limits)))
+            outbox.put(("done", job.job_id, planner.plan(job.rows, ids, job.last)))
     except BaseException:
         outbox.put(("error", traceback.format_exc(limit=6)))
 
 
-def _encoded_jobs(inbox: mp.Queue, encode) -> Iterator[tuple[int, int, list]]:
-    """(job id, first row, encodings) per job."""
-    for job_id, start, texts in worker_jobs(inbox, _POLL_S):
-        yield job_id, start, encode(texts)
+def _encoded_jobs(inbox: mp.Queue, encode) -> Iterator[tuple[ChunkJob, list]]:
+    """(job, its texts' encodings) per job."""
+    for job in worker_jobs(inbox, _POLL_S):
+        yield job, encode(job.texts)
 
 
 class TokenizerProcess:
@@ -163,18 +231,18 @@ class TokenizerProcess:
         self._next_job = 0
 
     def planned_chunks(self, texts: Sequence[str]) -> Iterator[list[PaddedBatch]]:
-        bounds = chunk_bounds(len(texts))
-        if bounds:
+        jobs = chunk_jobs(texts, self._next_job)  # results of an abandoned earlier call carry older ids
+        if jobs:
             self._start()
-        first_job = self._next_job  # results of an abandoned earlier call carry older ids
-        self._next_job += len(bounds)
+        self._next_job += len(jobs)
         sent = 0
-        for index in range(len(bounds)):
-            while sent < len(bounds) and sent <= index + CHUNKS_AHEAD:
-                start, end = bounds[sent]
-                self._inbox.put((first_job + sent, start, list(texts[start:end])))
+        for index, job in enumerate(jobs):
+            while sent < len(jobs) and sent <= index + CHUNKS_AHEAD:
+                self._inbox.put(jobs[sent])
                 sent += 1
-            yield self._receive(first_job + index)
+            batches = self._receive(job.job_id)
+            if batches:
+                yield batches
 
     def close(self) -> None:
         if self._process is None:

@@ -9,10 +9,11 @@ from transformers import AutoTokenizer
 
 from bge_eval import embedder as embedder_module
 from bge_eval import tokenization
+from bge_eval.batching import plan_padded
 from bge_eval.embedder import TextEmbedder
 from bge_eval.errors import BgeEvalError
 from bge_eval.models import resolve_model
-from bge_eval.tokenization import BatchLimits, TokenIds, TokenizerProcess, planned_chunks
+from bge_eval.tokenization import BatchLimits, ChunkPlanner, TokenIds, TokenizerProcess, length_order, planned_chunks
 
 TEXTS = [f"{'Ünïcode café 北京 ' * (i % 5)}passage {i} " + "alpha beta gamma " * (i % 97) for i in range(400)]
 LIMITS = BatchLimits(max_rows=16, token_budget=None, pad_multiple=1, pad_id=0)
@@ -156,3 +157,42 @@ def test_the_tokenizer_process_exits_when_the_run_is_killed(minilm_path, tmp_pat
     while running() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not running()
+
+
+def padding(chunks):
+    return sum(batch.padded_tokens - int(batch.lengths.sum()) for chunk in chunks for batch in chunk)
+
+
+def test_chunks_pad_about_as_little_as_one_sort_over_all_texts(minilm_path, monkeypatch):
+    """Characters only approximate tokens (long words are several tokens, Chinese one per character)."""
+    rng = np.random.default_rng(0)
+    words = ["a", "an", "the", "extraordinarily", "internationalisation", "cat", "photosynthesis", "ok", "北京"]
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(1, 120)))) for _ in range(1500)]
+    token_ids = TokenIds(AutoTokenizer.from_pretrained(str(minilm_path)), 512)
+    ids = token_ids(texts)
+    chunks = list(planned_chunks(texts, token_ids, LIMITS))
+    assert len(chunks) > 3
+    assert sorted(as_rows(chunks).items()) == [(row, tuple(row_ids)) for row, row_ids in enumerate(ids)]
+    one_sort = padding([plan_padded(ids, range(len(ids)), LIMITS.max_rows, None, 1, 0)])
+    in_given_order = padding([plan_padded(ids, range(start, end), LIMITS.max_rows, None, 1, 0)
+                              for start, end in tokenization.chunk_bounds(len(ids))])
+    assert padding(chunks) <= 1.05 * one_sort < in_given_order / 3
+    monkeypatch.setattr(tokenization, "HOLD_MAX_TEXTS", 0)  # nothing kept back but partial batches
+    assert padding(list(planned_chunks(texts, token_ids, LIMITS))) > 1.2 * one_sort
+
+
+def test_the_planner_keeps_back_what_the_next_chunk_may_match(monkeypatch):
+    monkeypatch.setattr(tokenization, "HOLD_PROBE_TEXTS", 2)
+    planner = ChunkPlanner(BatchLimits(max_rows=2, token_budget=None, pad_multiple=1, pad_id=0))
+    lengths = [9, 8, 8, 7, 3, 5, 4]  # by characters longest first; the 2 shortest reach 5 tokens
+    first = planner.plan(np.arange(7) + 100, [[1] * n for n in lengths], last=False)
+    # rows over 5 tokens are planned: (9, 8) goes; (8, 7), the last batch planned, waits with the rest
+    assert [b.rows.tolist() for b in first] == [[100, 101]]
+    second = planner.plan(np.array([200, 201]), [[2] * 6, [2] * 2], last=True)
+    assert [b.lengths.tolist() for b in second] == [[8, 7], [6, 5], [4, 3], [2]]
+    assert sorted(r for b in second for r in b.rows.tolist()) == [102, 103, 104, 105, 106, 200, 201]
+
+
+def test_length_order_is_longest_first_and_stable():
+    assert length_order(["bb", "a", "ccc", "dd", ""]).tolist() == [2, 0, 3, 1, 4]
+    assert length_order([]).tolist() == []
