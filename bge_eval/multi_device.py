@@ -3,9 +3,10 @@ ForwardEngine, over shares of every call's batches.
 
 The batches are planned once, in the parent, exactly as for one device, and each batch is
 encoded whole by one worker, so every vector equals what one device of the same kind
-computes. Work is shared by padded tokens (each batch to the least loaded worker), and the
-next chunk of batches is sent before the current one is collected, so workers never wait
-for the parent's tokeniser.
+computes. Work is shared by padded tokens (each batch to the worker given the fewest so far
+in this call), and up to two chunks per worker are with the workers before the oldest is
+collected: chunks are small (tokenization.py), and one chunk's few batches would leave the
+other workers idle.
 """
 
 from __future__ import annotations
@@ -48,10 +49,10 @@ def resolve_devices(devices: tuple[str, ...] | list[str]) -> list[str]:
     return list(devices)
 
 
-def share_batches(batches: list[PaddedBatch], workers: int) -> list[list[PaddedBatch]]:
-    """Each batch to the worker with the fewest padded tokens so far (largest batches first)."""
-    shares: list[list[PaddedBatch]] = [[] for _ in range(workers)]
-    load = [0] * workers
+def share_batches(batches: list[PaddedBatch], load: list[int]) -> list[list[PaddedBatch]]:
+    """Each batch to the worker with the fewest padded tokens so far (largest batches first).
+    load: padded tokens given to each worker so far; updated."""
+    shares: list[list[PaddedBatch]] = [[] for _ in load]
     for batch in sorted(batches, key=lambda b: -b.padded_tokens):
         target = load.index(min(load))
         shares[target].append(batch)
@@ -106,11 +107,12 @@ class ShardedEngine:
         return sum(self._retries)
 
     def encode_stream(self, chunks: Iterable[list[PaddedBatch]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Results chunk by chunk; chunk i+1 is already with the workers while i is collected."""
+        """Results chunk by chunk, collected once 2 x workers later chunks are with the workers."""
         in_flight: deque[tuple[int, int]] = deque()
+        load = [0] * len(self._inboxes)
         for chunk in chunks:
-            in_flight.append(self._submit(chunk))
-            if len(in_flight) > 1:
+            in_flight.append(self._submit(chunk, load))
+            if len(in_flight) > 2 * len(self._inboxes):
                 yield self._collect(in_flight.popleft())
         while in_flight:
             yield self._collect(in_flight.popleft())
@@ -124,10 +126,10 @@ class ShardedEngine:
             if process.is_alive():
                 process.terminate()
 
-    def _submit(self, batches: list[PaddedBatch]) -> tuple[int, int]:
+    def _submit(self, batches: list[PaddedBatch], load: list[int]) -> tuple[int, int]:
         job_id, self._next_job = self._next_job, self._next_job + 1
         parts = 0
-        for inbox, share in zip(self._inboxes, share_batches(batches, len(self._inboxes)), strict=True):
+        for inbox, share in zip(self._inboxes, share_batches(batches, load), strict=True):
             if share:
                 inbox.put((job_id, share))
                 parts += 1

@@ -22,10 +22,18 @@ def make(checkpoint, **kwargs):
 def test_share_batches_balances_padded_tokens_and_keeps_every_batch():
     ids = [[1] * n for n in range(1, 41)]
     batches = plan_padded(ids, range(40), max_rows=4, token_budget=None, multiple=1, pad_id=0)
-    shares = share_batches(batches, 3)
+    load = [0, 0, 0]
+    shares = share_batches(batches, load)
     assert sorted(id(b) for s in shares for b in s) == sorted(id(b) for b in batches)
     loads = [sum(b.padded_tokens for b in s) for s in shares]
-    assert max(loads) - min(loads) <= max(b.padded_tokens for b in batches)
+    assert loads == load and max(loads) - min(loads) <= max(b.padded_tokens for b in batches)
+
+
+def test_small_chunks_are_shared_by_the_load_so_far():
+    one_batch_chunks = [plan_padded([[1] * 8], [0], max_rows=1, token_budget=None, multiple=1, pad_id=0)] * 6
+    load = [0, 0, 0]
+    workers = [[i for i, share in enumerate(share_batches(chunk, load)) if share] for chunk in one_batch_chunks]
+    assert workers == [[0], [1], [2], [0], [1], [2]] and load == [16, 16, 16]
 
 
 def test_two_workers_equal_one_device(tiny_bge):
