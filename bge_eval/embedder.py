@@ -2,7 +2,7 @@
 engine, with the embedding cache. Knows nothing of mteb (encoder.py adapts it to mteb's
 runner), so benchmarks and other tools can use it alone.
 
-Texts are tokenised in chunks (longest first by characters: 128 texts, then 256, then 512 at a
+Texts are tokenised in chunks (longest first by UTF-8 bytes: 128 texts, then 256, then 512 at a
 time), planned into batches (longest first by tokens, sized by a token budget on GPU) and
 padded, while the engine
 (forward.ForwardEngine, or one worker process per device in multi_device.ShardedEngine)

@@ -1,6 +1,7 @@
 """The tokenising stage: texts -> token ids -> planned, padded batches, chunk by chunk.
 
-Texts are taken longest first by characters (cheap, before tokenising), in chunks that start
+Texts are taken longest first by UTF-8 bytes (cheap, before tokenising; a closer guess of
+tokens than characters across scripts), in chunks that start
 small (the device starts early) and stay small (the tokenizer keeps ahead of the device), and
 a ChunkPlanner sorts each chunk by tokens and keeps back the rows the next chunk may still
 match, so batches carry about the padding of one sort over all the texts.
@@ -37,8 +38,8 @@ logger = logging.getLogger(__name__)
 CHUNK_TEXTS = 512  # texts tokenised and planned together
 FIRST_CHUNK_TEXTS = 128  # chunks grow from this, so the device starts early
 CHUNKS_AHEAD = 3  # chunks the tokenizer process may run ahead of the model
-HOLD_PROBE_TEXTS = 32  # a chunk's shortest texts (by characters): the next chunk's may be as long in tokens
-HOLD_MAX_TEXTS = 4 * CHUNK_TEXTS  # most rows kept back (texts whose characters say little of their tokens)
+HOLD_PROBE_TEXTS = 32  # a chunk's shortest texts (by bytes): the next chunk's may be as long in tokens
+HOLD_MAX_TEXTS = 4 * CHUNK_TEXTS  # most rows kept back (texts whose bytes say little of their tokens)
 PROCESS_MIN_TEXTS = 2_048  # fewer texts are tokenised in this process
 PROCESS_VARIABLE = "BGE_EVAL_TOKENIZER_PROCESS"  # 0: never a tokenizer process; 1: on CPU too
 _POLL_S = 1.0
@@ -73,8 +74,9 @@ def chunk_bounds(total: int, first: int | None = None, largest: int | None = Non
 
 
 def length_order(texts: Sequence[str]) -> np.ndarray:
-    """Indices of texts, longest first by characters (ties in the given order)."""
-    lengths = np.fromiter((len(text) for text in texts), dtype=np.int64, count=len(texts))
+    """Indices of texts, longest first by UTF-8 bytes (ties in the given order): a Chinese
+    character is 3 bytes and about one token, an English token about 4 to 5 bytes."""
+    lengths = np.fromiter((len(text.encode()) for text in texts), dtype=np.int64, count=len(texts))
     return np.argsort(-lengths, kind="stable")
 
 
@@ -82,7 +84,7 @@ class ChunkPlanner:
     """Padded batches from chunks of one call's texts, taken in length_order.
 
     Each chunk's token ids join the rows kept back from the chunk before and are planned
-    longest first. Characters only approximate tokens, so rows no longer than the longest of
+    longest first. Bytes only approximate tokens, so rows no longer than the longest of
     this chunk's HOLD_PROBE_TEXTS shortest texts (what the next chunk's texts may reach) are
     kept back, and so is the last, partly filled batch; the last chunk plans every row."""
 

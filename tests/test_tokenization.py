@@ -164,7 +164,7 @@ def padding(chunks):
 
 
 def test_chunks_pad_about_as_little_as_one_sort_over_all_texts(minilm_path, monkeypatch):
-    """Characters only approximate tokens (long words are several tokens, Chinese one per character)."""
+    """Bytes only approximate tokens (long words are several tokens, Chinese one per character)."""
     rng = np.random.default_rng(0)
     words = ["a", "an", "the", "extraordinarily", "internationalisation", "cat", "photosynthesis", "ok", "北京"]
     texts = [" ".join(rng.choice(words, size=int(rng.integers(1, 120)))) for _ in range(1500)]
@@ -184,7 +184,7 @@ def test_chunks_pad_about_as_little_as_one_sort_over_all_texts(minilm_path, monk
 def test_the_planner_keeps_back_what_the_next_chunk_may_match(monkeypatch):
     monkeypatch.setattr(tokenization, "HOLD_PROBE_TEXTS", 2)
     planner = ChunkPlanner(BatchLimits(max_rows=2, token_budget=None, pad_multiple=1, pad_id=0))
-    lengths = [9, 8, 8, 7, 3, 5, 4]  # by characters longest first; the 2 shortest reach 5 tokens
+    lengths = [9, 8, 8, 7, 3, 5, 4]  # by bytes longest first; the 2 shortest reach 5 tokens
     first = planner.plan(np.arange(7) + 100, [[1] * n for n in lengths], last=False)
     # rows over 5 tokens are planned: (9, 8) goes; (8, 7), the last batch planned, waits with the rest
     assert [b.rows.tolist() for b in first] == [[100, 101]]
@@ -196,3 +196,4 @@ def test_the_planner_keeps_back_what_the_next_chunk_may_match(monkeypatch):
 def test_length_order_is_longest_first_and_stable():
     assert length_order(["bb", "a", "ccc", "dd", ""]).tolist() == [2, 0, 3, 1, 4]
     assert length_order([]).tolist() == []
+    assert length_order(["abcd", "北京"]).tolist() == [1, 0]  # 6 bytes (two tokens) before 4 (one or two)
