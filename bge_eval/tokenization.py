@@ -1,10 +1,10 @@
 """The tokenising stage: texts -> token ids -> planned, padded batches, chunk by chunk.
 
 Texts are taken longest first by UTF-8 bytes (cheap, before tokenising; a closer guess of
-tokens than characters across scripts), in chunks that start
-small (the device starts early) and stay small (the tokenizer keeps ahead of the device), and
-a ChunkPlanner sorts each chunk by tokens and keeps back the rows the next chunk may still
-match, so batches carry about the padding of one sort over all the texts.
+tokens than characters across scripts), in chunks that start small (the device starts early)
+and stay small (the tokenizer keeps ahead of the device), and a ChunkPlanner sorts each chunk
+by tokens and keeps back the rows the next chunk may still match, so batches carry about the
+padding of one sort over all the texts.
 
 Token ids come from the tokenizer's Rust backend called directly (no offsets, no Python
 wrapping per text) when it gives the tokenizer's own ids on probe texts; otherwise from the
