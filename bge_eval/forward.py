@@ -3,10 +3,10 @@
 A chunk's batches are launched back to back without waiting for the device (inputs go
 through pinned memory with non-blocking copies, the attention mask is built on the device),
 the next chunk is launched before the last one's results come back in one copy, so the host
-prepares the next batch while the device computes. SDPA attention, optional torch.compile, fp16 / bf16 / fp32; with CLS
-pooling the last layer runs for the CLS token only (cls_shortcut.py). On
-out-of-memory the batch budget is halved and the unfinished batches are re-planned; the
-finished ones are kept.
+prepares the next batch while the device computes. SDPA attention, optional torch.compile,
+fp16 / bf16 / fp32; with CLS pooling the last layer runs for the CLS token only
+(cls_shortcut.py). On out-of-memory the batch budget is halved and the unfinished batches
+are re-planned; the finished ones are kept.
 
 ForwardSettings is a plain value, so a worker process can build the same engine
 (multi_device.py).

@@ -204,10 +204,9 @@ def _worker_main(tokenizer_json: str, max_length: int, truncation_side: str, lim
         backend = _configured_backend(tokenizer_json, max_length, truncation_side)
         encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
         outbox.put(("ready",))
-        planner = ChunkPlanner(limits)
         # the Rust work of the next chunk (the GIL released) overlaps this chunk's Python work
         for job, encodings in prefetch(_encoded_jobs(inbox, encode), depth=1):
-            if job.first:  # rows kept back by an abandoned call are dropped
+            if job.first:  # each call plans afresh: rows kept back by an abandoned call are dropped
                 planner = ChunkPlanner(limits)
             ids = [encoding.ids for encoding in encodings]
             outbox.put(("done", job.job_id, planner.plan(job.rows, ids, job.last)))
