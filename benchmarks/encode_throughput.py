@@ -15,9 +15,11 @@ effective TFLOP/s (the full model's FLOPs, though the CLS shortcut skips most of
 layer) and the share of the device's peak, and the lowest cosine between the harness's
 embeddings and an fp32 full-model reference on every passage (--reference-passages N: the
 first N), sentence-transformers' too (an fp32 run is its own reference; its check is the
-cosine to sentence-transformers' full model). --ablate-shortcut also times the harness
-without the CLS shortcut. Writes benchmarks/results/encode_<device>_<date>.json
-(encode_compiled_... with --compile, PREFIX_... with --name PREFIX).
+cosine to sentence-transformers' full model). --ablate padded also times the harness on
+padded batches (no packed tokens), --ablate full-last-layer padded and without the CLS
+shortcut, interleaved with the others, each with its device-alone rate. Writes
+benchmarks/results/encode_<device>_<date>.json (encode_compiled_... with --compile,
+PREFIX_... with --name PREFIX).
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ SHAPES = {  # BGE v1.5 English: BertModel shapes
     "large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096),
 }
 PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}  # dense fp16 tensor-core peaks
+ABLATIONS = {  # the harness with a speed feature off: TextEmbedder's arguments
+    "padded": dict(packed=False),
+    "full-last-layer": dict(packed=False, cls_shortcut=False),
+}
 
 
 TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
@@ -146,7 +152,7 @@ def host_syncs(fn, device: torch.device) -> int | None:
 
 def measure(size: str, n: int, device: torch.device, precision: str, st_batch: int, harness_batch: int | None,
             token_budget: int | None, compile_model: bool, tokenizer_dir: Path, repeats: int,
-            ablate_shortcut: bool = False, reference_passages: int | None = None) -> dict:
+            ablate: tuple[str, ...] = (), reference_passages: int | None = None) -> dict:
     from sentence_transformers import SentenceTransformer, models
 
     from bge_eval.embedder import TextEmbedder
@@ -157,12 +163,12 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = build_checkpoint(size, Path(tmp) / size, tokenizer_dir)
         spec = resolve_model(f"BAAI/bge-{size}-en-v1.5", model_path=checkpoint).spec
-        def harness(shortcut: bool) -> TextEmbedder:
+        def harness(**features: bool) -> TextEmbedder:
             return TextEmbedder(checkpoint, spec, device=str(device), precision=precision, batch_size=harness_batch,
-                                token_budget=token_budget, compile_model=compile_model, cls_shortcut=shortcut)
+                                token_budget=token_budget, compile_model=compile_model, **features)
 
-        encoder = harness(True)
-        full_encoder = harness(False) if ablate_shortcut else None  # the last layer for every token
+        encoder = harness()
+        ablated = {name: harness(**ABLATIONS[name]) for name in ablate}
         texts = synthetic_passages(n, encoder.tokenizer)
         cpu = torch.device("cpu")
         encoder.token_ids(texts[:1000])  # the tokenizer's thread pool starts
@@ -181,21 +187,27 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         warm = texts[: min(2048 if device.type == "cuda" else 256, n)]  # a compiled model settles first
         encoder.embed(warm)
         st.encode(warm, batch_size=st_batch)
-        if full_encoder is not None:
-            full_encoder.embed(warm)
-        st_times, ours_times, full_times = [], [], []
+        for other in ablated.values():
+            other.embed(warm)
+        st_times, ours_times = [], []
+        ablated_times: dict[str, list[float]] = {name: [] for name in ablated}
         for _ in range(repeats):  # interleaved, best of each: machine noise hits both alike
             st_s, st_emb = timed(lambda: st.encode(texts, batch_size=st_batch, convert_to_numpy=True), device)
             ours_s, ours_emb = timed(lambda: encoder.embed(texts), device)
             st_times.append(st_s)
             ours_times.append(ours_s)
-            if full_encoder is not None:
-                full_times.append(timed(lambda: full_encoder.embed(texts), device)[0])
+            for name, other in ablated.items():
+                ablated_times[name].append(timed(lambda other=other: other.embed(texts), device)[0])
         st_s, ours_s = min(st_times), min(ours_times)
         # the device's share alone: the same batches, tokenised and planned beforehand
         chunks = list(planned_chunks(texts, encoder.token_ids, encoder.batch_plan))
         padded_tokens = sum(batch.padded_tokens for chunk in chunks for batch in chunk)
-        engine_s = min(timed(lambda: list(encoder.engine.encode_stream(chunks)), device)[0] for _ in range(2))
+
+        def engine_alone_s(engine) -> float:
+            return min(timed(lambda: list(engine.encode_stream(chunks)), device)[0] for _ in range(2))
+
+        engine_s = engine_alone_s(encoder.engine)
+        ablated_engine_s = {name: engine_alone_s(other.engine) for name, other in ablated.items()}
         process_s = None  # and the tokenizer process's share alone
         if encoder.tokenizer_process is not None:
             list(encoder.tokenizer_process.planned_chunks(texts[:64]))  # started (small warm-ups do not)
@@ -214,18 +226,21 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         min_cos_st_ref = float(np.min(np.sum(st_emb[: len(sample)] * reference, axis=1)))
         min_cos_st = float(np.min(np.sum(ours_emb * st_emb, axis=1)))
         tokenizer_process = encoder.tokenizer_process is not None
-        for used in (encoder, full_encoder):
-            if used is not None:
-                used.close()  # its tokenizer process, if any
+        packed = getattr(encoder.engine, "packed", None) is not None
+        for used in (encoder, *ablated.values()):
+            used.close()  # its tokenizer process, if any
     flops = flops_per_token(size, real_tokens / n) * real_tokens  # the full model's, shortcut or not
     name = device_name(device)
     peak = next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
     tflops = flops / ours_s / 1e12
     ablation = {}
-    if full_times:
-        ablation = {"harness_full_last_layer_s": round(min(full_times), 3),
-                    "cls_shortcut_speedup": round(min(full_times) / ours_s, 3),
-                    "all_harness_full_last_layer_s": [round(t, 3) for t in full_times]}
+    for name, times in ablated_times.items():  # e.g. harness_padded_s, speedup_over_padded
+        key = name.replace("-", "_")
+        ablation |= {f"harness_{key}_s": round(min(times), 3),
+                     f"harness_{key}_tokens_per_s": round(real_tokens / min(times)),
+                     f"engine_alone_{key}_tokens_per_s": round(real_tokens / ablated_engine_s[name]),
+                     f"speedup_over_{key}": round(min(times) / ours_s, 3),
+                     f"all_harness_{key}_s": [round(t, 3) for t in times]}
     return {
         "model_shape": f"bge-{size}", "passages": n, "real_tokens": real_tokens,
         "mean_tokens": round(real_tokens / n, 1), "precision": str(encoder.dtype).replace("torch.", ""),
@@ -246,7 +261,7 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         "min_cosine_vs_sentence_transformers": round(min_cos_st, 6),
         "compiled": compile_model, "token_budget": encoder.token_budget, "max_rows": encoder.batch_size,
         "repeats": repeats,
-        "cls_shortcut": encoder.engine.gives_cls, "tokenizer_process": tokenizer_process,
+        "packed": packed, "cls_shortcut": packed or encoder.engine.gives_cls, "tokenizer_process": tokenizer_process,
         "all_st_s": [round(t, 3) for t in st_times], "all_harness_s": [round(t, 3) for t in ours_times],
         "measure_s": round(time.perf_counter() - started, 1),  # this row's whole measurement, setup included
         **ablation,
@@ -271,8 +286,9 @@ def main() -> None:
                         help="how many passages (the first) are checked against the fp32 reference; default all")
     parser.add_argument("--name", default=None,
                         help="result file's prefix (default encode, or encode_compiled with --compile)")
-    parser.add_argument("--ablate-shortcut", action="store_true",
-                        help="also time the harness with the full last layer (no CLS shortcut), interleaved")
+    parser.add_argument("--ablate", nargs="+", default=[], choices=list(ABLATIONS),
+                        help="also time the harness with these features off, interleaved: padded (no packed "
+                             "tokens), full-last-layer (padded, and no CLS shortcut)")
     args = parser.parse_args()
     tokenizer_dir = args.tokenizer or default_tokenizer_dir()
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -282,7 +298,7 @@ def main() -> None:
     for size in args.sizes:
         row = measure(size, n, device, args.precision, args.st_batch or (256 if gpu else 32),
                       args.harness_batch, args.token_budget, args.compile, tokenizer_dir,
-                      args.repeats or (3 if gpu else 2), args.ablate_shortcut, args.reference_passages)
+                      args.repeats or (3 if gpu else 2), tuple(args.ablate), args.reference_passages)
         rows.append(row)
         print(json.dumps(row))
         # after every size: a run stopped by its time limit keeps the sizes it finished

@@ -80,7 +80,7 @@ def build(model: torch.nn.Module, device: torch.device) -> torch.nn.Module | Non
     batch; otherwise None, with `model` left as it was."""
     if not applies(model):
         return None
-    input_ids, attention_mask = _probe_batch(model, device)
+    input_ids, attention_mask = probe_batch(model, device)
     with torch.inference_mode():
         expected = model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state[:, 0].float()
     layers, pooler = model.encoder.layer, getattr(model, "pooler", None)
@@ -88,7 +88,7 @@ def build(model: torch.nn.Module, device: torch.device) -> torch.nn.Module | Non
     try:
         with torch.inference_mode():
             got = shortcut(input_ids, attention_mask).float()
-        agrees = got.shape == expected.shape and bool(torch.allclose(got, expected, **_tolerance(model)))
+        agrees = got.shape == expected.shape and bool(torch.allclose(got, expected, **tolerance(model)))
         problem = "disagrees with the full model"
     except Exception as exc:  # an unexpected layer layout: keep the full model
         agrees, problem = False, f"failed ({type(exc).__name__}: {exc})"
@@ -99,7 +99,7 @@ def build(model: torch.nn.Module, device: torch.device) -> torch.nn.Module | Non
     return shortcut
 
 
-def _probe_batch(model: torch.nn.Module, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def probe_batch(model: torch.nn.Module, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
     width = max(PROBE_LENGTHS)
     input_ids = torch.randint(5, model.config.vocab_size, (len(PROBE_LENGTHS), width), generator=generator)
@@ -107,7 +107,7 @@ def _probe_batch(model: torch.nn.Module, device: torch.device) -> tuple[torch.Te
     return input_ids.to(device), attention_mask.to(device)
 
 
-def _tolerance(model: torch.nn.Module) -> dict[str, float]:
+def tolerance(model: torch.nn.Module) -> dict[str, float]:
     """fp32 agrees to rounding; half precision to its own resolution."""
     if next(model.parameters()).dtype == torch.float32:
         return {"rtol": 1e-4, "atol": 1e-4}

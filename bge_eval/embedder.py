@@ -49,6 +49,8 @@ class TextEmbedder:
         budget (default 65,536 padded tokens) is what sizes batches.
     cls_shortcut: with CLS pooling, the last layer for the CLS token only (cls_shortcut.py);
         False runs the full model (benchmarks and tests compare the two).
+    packed: on CUDA in half precision, BERT-family models on real tokens alone, no padding
+        (packed_bert.py); False runs padded batches (benchmarks compare the two).
     tokenizer_process: tokenise calls of 2,048 texts or more in a child process
         (tokenization.py); None: on GPU (BGE_EVAL_TOKENIZER_PROCESS=0: never, =1: on CPU too)."""
 
@@ -66,6 +68,7 @@ class TextEmbedder:
         compile_model: bool = False,
         cache: EmbeddingCache | None = None,
         cls_shortcut: bool = True,
+        packed: bool = True,
         tokenizer_process: bool | None = None,
     ) -> None:
         from transformers import AutoTokenizer
@@ -81,7 +84,7 @@ class TextEmbedder:
             checkpoint=str(checkpoint), pooling=spec.pooling, normalize=spec.normalize,
             device=str(self.device), precision=precision_name(self.dtype),
             pad_id=self.tokenizer.pad_token_id or 0, pad_multiple=8 if on_gpu else 1,
-            compile=compile_model, cls_shortcut=cls_shortcut,
+            compile=compile_model, cls_shortcut=cls_shortcut, packed=packed,
         )
         self.token_ids = TokenIds(self.tokenizer, spec.max_length)
         self.batch_plan = BatchLimits(*batch_limits(on_gpu, batch_size, token_budget), self.settings.pad_multiple,

@@ -5,8 +5,9 @@ through pinned memory with non-blocking copies, the attention mask is built on t
 the next chunk is launched before the last one's results come back in one copy, so the host
 prepares the next batch while the device computes. SDPA attention, optional torch.compile,
 fp16 / bf16 / fp32; with CLS pooling the last layer runs for the CLS token only
-(cls_shortcut.py). On out-of-memory the batch budget is halved and the unfinished batches
-are re-planned; the finished ones are kept.
+(cls_shortcut.py). On CUDA in half precision, BERT-family models run on packed tokens
+(packed_bert.py: no padding computed, FlashAttention per text). On out-of-memory the batch
+budget is halved and the unfinished batches are re-planned; the finished ones are kept.
 
 ForwardSettings is a plain value, so a worker process can build the same engine
 (multi_device.py).
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import cls_shortcut
+from . import cls_shortcut, packed_bert
 from .batching import PaddedBatch, plan_padded, unpad
 from .errors import BgeEvalError
 
@@ -64,6 +65,7 @@ class ForwardSettings:
     pad_multiple: int
     compile: bool = False
     cls_shortcut: bool = True  # CLS pooling: the last layer for the CLS token only (cls_shortcut.py)
+    packed: bool = True  # CUDA, half precision: real tokens only, no padding (packed_bert.py)
 
 
 def load_model(checkpoint: str | Path, dtype: torch.dtype) -> torch.nn.Module:
@@ -85,12 +87,19 @@ class ForwardEngine:
         self.dtype = DTYPES[settings.precision]
         model = load_model(settings.checkpoint, self.dtype).to(self.device).eval()
         self.hidden_size = int(model.config.hidden_size)
+        self.packed = packed_bert.build(model, self.device, settings.pooling) if settings.packed else None
         # with CLS pooling, the model gives CLS vectors (B, H) directly; else token states
-        wants_shortcut = settings.pooling == "cls" and settings.cls_shortcut
+        wants_shortcut = self.packed is None and settings.pooling == "cls" and settings.cls_shortcut
         shortcut = cls_shortcut.build(model, self.device) if wants_shortcut else None
         self.gives_cls = shortcut is not None
         model = shortcut if shortcut is not None else model
-        self.model = torch.compile(model, dynamic=True) if settings.compile else model
+        if self.packed is not None:
+            if settings.compile:
+                self.packed.compile_dense()
+            model = self.packed
+        elif settings.compile:
+            model = torch.compile(model, dynamic=True)
+        self.model = model
         # batch limits: none until an out-of-memory error, then halved at each one
         self.max_rows: int | None = None
         self.token_budget: int | None = None
@@ -140,6 +149,8 @@ class ForwardEngine:
         """Nothing to release (the interface of ShardedEngine, which stops its workers)."""
 
     def _forward(self, batch: PaddedBatch) -> torch.Tensor:
+        if self.packed is not None:
+            return self._forward_packed(batch)
         on_gpu = self.device.type == "cuda"
         input_ids = torch.from_numpy(batch.input_ids)
         lengths = torch.from_numpy(batch.lengths)
@@ -155,6 +166,17 @@ class ForwardEngine:
             else:
                 hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
                 pooled = pool(hidden, attention_mask, self.settings.pooling)
+            if self.settings.normalize:
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
+        return pooled
+
+    def _forward_packed(self, batch: PaddedBatch) -> torch.Tensor:
+        arrays = packed_bert.pack(batch.input_ids, batch.lengths)
+        data = torch.from_numpy(arrays.data)
+        on_gpu = self.device.type == "cuda"
+        data = data.pin_memory().to(self.device, non_blocking=True) if on_gpu else data.to(self.device)
+        with torch.inference_mode():
+            pooled = self.packed(data, arrays.tokens, arrays.texts, arrays.longest).float()
             if self.settings.normalize:
                 pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
         return pooled
