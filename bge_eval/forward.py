@@ -142,8 +142,12 @@ class ForwardEngine:
         if not done:
             return np.zeros(0, dtype=np.int64), np.zeros((0, self.hidden_size), dtype=np.float32)
         rows = np.concatenate([r for r, _ in done])
-        vectors = torch.cat([v for _, v in done]).cpu().numpy()  # the one wait for the device
-        return rows, vectors
+        vectors = torch.cat([v for _, v in done])
+        if self.device.type == "cuda":  # the one wait for the device, asleep: a spinning wait
+            finished = torch.cuda.Event(blocking=True)  # takes a core from the tokenizer process
+            finished.record(torch.cuda.current_stream(self.device))
+            finished.synchronize()
+        return rows, vectors.cpu().numpy()
 
     def close(self) -> None:
         """Nothing to release (the interface of ShardedEngine, which stops its workers)."""

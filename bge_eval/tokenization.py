@@ -42,6 +42,7 @@ HOLD_PROBE_TEXTS = 32  # a chunk's shortest texts (by bytes): the next chunk's m
 HOLD_MAX_TEXTS = 4 * CHUNK_TEXTS  # most rows kept back (texts whose bytes say little of their tokens)
 PROCESS_MIN_TEXTS = 2_048  # fewer texts are tokenised in this process
 PROCESS_VARIABLE = "BGE_EVAL_TOKENIZER_PROCESS"  # 0: never a tokenizer process; 1: on CPU too
+THREADS_VARIABLE = "BGE_EVAL_TOKENIZER_THREADS"  # the tokenizer process's Rust threads (default: cores - 2)
 _POLL_S = 1.0
 
 PROBE_TEXTS = (  # what a backend must tokenise exactly as the tokenizer's own call
@@ -199,8 +200,9 @@ def _worker_main(tokenizer_json: str, max_length: int, truncation_side: str, lim
     try:
         os.environ["TOKENIZERS_PARALLELISM"] = "true"
         # the Rust pool (sized when first used) leaves a core to this process's Python work
-        # and one to the parent's model thread
-        os.environ.setdefault("RAYON_NUM_THREADS", str(max(1, (os.cpu_count() or 2) - 2)))
+        # and one to the parent's model thread; set in this process alone
+        threads = os.environ.get(THREADS_VARIABLE) or os.environ.get("RAYON_NUM_THREADS")
+        os.environ["RAYON_NUM_THREADS"] = threads or str(max(1, (os.cpu_count() or 2) - 2))
         backend = _configured_backend(tokenizer_json, max_length, truncation_side)
         encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
         outbox.put(("ready",))

@@ -1,0 +1,119 @@
+"""The encoding pipeline's host settings, swept in one run: the tokenizer process's Rust
+threads (BGE_EVAL_TOKENIZER_THREADS) and the chunk size, on a random BGE-shaped model and the encode
+benchmark's synthetic passages, with sentence-transformers' encode before and after as the
+yardstick. For each setting: the harness's real tokens/s (best of --repeats), the tokenizer
+process's rate alone, and the ratio over sentence-transformers (best of its two runs).
+
+    python benchmarks/pipeline_sweep.py --size base --passages 20000      # GPU
+    python benchmarks/pipeline_sweep.py --best results/pipeline_sweep_<device>_<date>.json
+        # prints the fastest setting's thread count (for BGE_EVAL_TOKENIZER_THREADS)
+
+Writes benchmarks/results/pipeline_sweep_<device>_<date>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from encode_throughput import (
+    SHAPES,
+    build_checkpoint,
+    default_tokenizer_dir,
+    device_name,
+    synthetic_passages,
+    timed,
+    write_result,
+)
+
+
+def settings(cores: int) -> list[tuple[int, int]]:
+    """(Rust threads, chunk texts): the default (cores - 2, 512), fewer threads, larger chunks."""
+    few, fewer = max(1, cores - 6), max(1, cores - 10)
+    return [(max(1, cores - 2), 512), (few, 512), (fewer, 512), (few, 1024), (max(1, cores - 2), 1024)]
+
+
+def measure(size: str, n: int, device: torch.device, repeats: int, tokenizer_dir: Path) -> list[dict]:
+    """One row per setting, written after each (a run stopped by its limit keeps the settings it finished)."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Normalize, Pooling, Transformer
+    from transformers import AutoTokenizer
+
+    from bge_eval import tokenization
+    from bge_eval.embedder import TextEmbedder
+    from bge_eval.models import resolve_model
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = build_checkpoint(size, Path(tmp) / size, tokenizer_dir)
+        spec = resolve_model(f"BAAI/bge-{size}-en-v1.5", model_path=checkpoint).spec
+        texts = synthetic_passages(n, AutoTokenizer.from_pretrained(str(checkpoint)))
+        st = SentenceTransformer(modules=[Transformer(str(checkpoint), max_seq_length=512),
+                                          Pooling(SHAPES[size]["hidden_size"], "cls"), Normalize()],
+                                 device=str(device))
+        if device.type == "cuda":
+            st.half()
+        st.encode(texts[:2048], batch_size=256)
+        st_times = [timed(lambda: st.encode(texts, batch_size=256), device)[0]]
+        for threads, chunk in settings(os.cpu_count() or 2):
+            os.environ[tokenization.THREADS_VARIABLE] = str(threads)  # read by the tokenizer process at its start
+            tokenization.CHUNK_TEXTS = chunk  # chunks are cut in this process
+            started = time.perf_counter()
+            encoder = TextEmbedder(checkpoint, spec, device=str(device))
+            real_tokens = sum(len(ids) for ids in encoder.token_ids(texts))
+            encoder.embed(texts[:2048])  # the model settles, the tokenizer process starts
+            harness_s = min(timed(lambda e=encoder: e.embed(texts), device)[0] for _ in range(repeats))
+            process = encoder.tokenizer_process
+            process_s = None if process is None else timed(lambda p=process: list(p.planned_chunks(texts)), device)[0]
+            encoder.close()
+            rows.append({"rust_threads": threads, "chunk_texts": chunk, "harness_s": round(harness_s, 3),
+                         "harness_tokens_per_s": round(real_tokens / harness_s),
+                         "tokenizer_process_tokens_per_s": process_s and round(real_tokens / process_s),
+                         "measure_s": round(time.perf_counter() - started, 1)})
+            print(json.dumps(rows[-1]), flush=True)
+            with_yardstick(rows, st_times, real_tokens, size, n, device)
+        st_times.append(timed(lambda: st.encode(texts, batch_size=256), device)[0])
+        return with_yardstick(rows, st_times, real_tokens, size, n, device)
+
+
+def with_yardstick(rows: list[dict], st_times: list[float], real_tokens: int, size: str, n: int,
+                   device: torch.device) -> list[dict]:
+    """The rows with sentence-transformers' best time so far, written to the result file."""
+    st_s = min(st_times)
+    for row in rows:
+        row |= {"st_tokens_per_s": round(real_tokens / st_s),
+                "ratio_harness_over_st": round(st_s / row["harness_s"], 3),
+                "model_shape": f"bge-{size}", "passages": n, "real_tokens": real_tokens,
+                "all_st_s": [round(t, 3) for t in st_times]}
+    write_result("pipeline_sweep", device_name(device), rows, "pipeline_sweep")
+    return rows
+
+
+def best_threads(path: Path) -> int:
+    rows = json.loads(path.read_text())["rows"]
+    return max(rows, key=lambda row: row["harness_tokens_per_s"])["rust_threads"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="base", choices=list(SHAPES))
+    parser.add_argument("--passages", type=int, default=None, help="default 20000 on GPU, 600 on CPU")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--tokenizer", type=Path, default=None)
+    parser.add_argument("--best", type=Path, default=None, help="print the fastest setting's threads of a result")
+    args = parser.parse_args()
+    if args.best:
+        print(best_threads(args.best))
+        return
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    n = args.passages or (20000 if device.type == "cuda" else 600)
+    measure(args.size, n, device, args.repeats, args.tokenizer or default_tokenizer_dir())
+
+
+if __name__ == "__main__":
+    main()
