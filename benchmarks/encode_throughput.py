@@ -7,8 +7,9 @@ same run, on randomly initialised BGE-shaped models (speed does not depend on we
 Each side is timed --repeats times, interleaved, and the best time of each is kept.
 Prints real (non-padding) tokens/s, passages/s, the ratio harness / sentence-transformers,
 the tokenizer's throughput through its own call (what sentence-transformers uses) and through
-the harness's direct backend call and its tokenizer process, the padding tokens computed per
-real token (the harness's batches and sentence-transformers'), the device's share alone (the
+the harness's direct backend call and its tokenizer process, the padding tokens per real token
+of the harness's planned batches (the packed model computes none of them) and of
+sentence-transformers' batches, the device's share alone (the
 same batches tokenised beforehand: the bound of small models is the tokenizer, of large ones
 this), how often one chunk's encoding made the host wait for the device (CUDA),
 effective TFLOP/s (the full model's FLOPs, though the CLS shortcut skips most of the last
@@ -226,7 +227,7 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         min_cos_st_ref = float(np.min(np.sum(st_emb[: len(sample)] * reference, axis=1)))
         min_cos_st = float(np.min(np.sum(ours_emb * st_emb, axis=1)))
         tokenizer_process = encoder.tokenizer_process is not None
-        packed = getattr(encoder.engine, "packed", None) is not None
+        packed = encoder.engine.packs
         for used in (encoder, *ablated.values()):
             used.close()  # its tokenizer process, if any
     flops = flops_per_token(size, real_tokens / n) * real_tokens  # the full model's, shortcut or not

@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="padded tokens per batch (default 65536 on CUDA; CPU batches by --batch-size)")
     run.add_argument("--compile", action="store_true",
                      help="torch.compile the model: a one-off compile (about a minute), then faster encoding")
+    run.add_argument("--padded", action="store_true",
+                     help="encode padded batches (default on CUDA: BERT-family models on packed tokens, "
+                     "FlashAttention per text)")
     run.add_argument("--embedding-cache", type=Path, metavar="DIR", default=None,
                      help="folder of cached embeddings, shared by runs (default $BGE_EVAL_CACHE_DIR "
                      "or ~/.cache/bge_eval/embeddings)")
@@ -184,6 +187,7 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         instruction=args.instruction,
         token_budget=args.token_budget,
         compile=args.compile,
+        packed=not args.padded,
         embedding_cache=None if args.no_embedding_cache else (args.embedding_cache or default_cache_dir()),
         overwrite=args.overwrite,
         save_predictions=not args.no_predictions,

@@ -38,6 +38,8 @@ class RunConfig:
     instruction: a custom query instruction that replaces the model's own.
     token_budget: padded tokens per batch (default: 65,536 on CUDA, none on CPU).
     compile: torch.compile the model (pays a one-off compile; faster on large corpora).
+    packed: on CUDA in half precision, BERT-family models on packed tokens (packed_bert.py);
+        False: padded batches.
     embedding_cache: a folder of cached embeddings (default $BGE_EVAL_CACHE_DIR or
         ~/.cache/bge_eval/embeddings; None: off), shared by runs, so the same texts with the
         same model settings are never encoded twice.
@@ -60,6 +62,7 @@ class RunConfig:
     instruction: str | None = None
     token_budget: int | None = None
     compile: bool = False
+    packed: bool = True
     embedding_cache: Path | None = field(default_factory=lambda: default_cache_dir())
     overwrite: bool = False
     save_predictions: bool = True

@@ -30,7 +30,7 @@ class BgeEncoder(AbsEncoder):
     """A transformers checkpoint exposed to mteb with the model's own pooling and instructions.
 
     embedder_options: TextEmbedder's keyword options (device, devices, precision, batch_size,
-    token_budget, compile_model, cache)."""
+    token_budget, compile_model, packed, cache)."""
 
     def __init__(self, resolved: ResolvedModel, router: InstructionRouter, meta: ModelMeta,
                  **embedder_options: Any) -> None:

@@ -105,6 +105,11 @@ class ForwardEngine:
         self.token_budget: int | None = None
         self.oom_retries = 0
 
+    @property
+    def packs(self) -> bool:
+        """Whether batches run as packed tokens (packed_bert.py)."""
+        return self.packed is not None
+
     def encode(self, batches: list[PaddedBatch]) -> tuple[np.ndarray, np.ndarray]:
         """(rows, vectors): each batch's rows and their fp32 vectors, in the order computed."""
         return self._collect(self._launch(batches))

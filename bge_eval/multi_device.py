@@ -70,7 +70,7 @@ def _worker_main(index: int, settings: ForwardSettings, threads: int | None, inb
         if threads:
             torch.set_num_threads(threads)
         engine = ForwardEngine(settings)
-        outbox.put(("ready", settings.device, engine.hidden_size))
+        outbox.put(("ready", settings.device, engine.hidden_size, engine.packed is not None))
         for job_id, batches in worker_jobs(inbox, _POLL_S):
             rows, vectors = engine.encode(batches)
             outbox.put(("done", job_id, (index, rows, vectors, engine.oom_retries)))
@@ -101,6 +101,7 @@ class ShardedEngine:
         self._retries = [0] * len(devices)
         ready = [self._receive("ready") for _ in devices]
         self.hidden_size = int(ready[0][2])
+        self.packs = all(message[3] for message in ready)  # every worker runs packed tokens
 
     @property
     def oom_retries(self) -> int:

@@ -102,13 +102,15 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
             cache = EmbeddingCache(config.embedding_cache) if config.embedding_cache else None
             encoder = BgeEncoder(resolved, router, meta, device=config.device, devices=config.devices,
                                  precision=config.precision, batch_size=config.batch_size,
-                                 token_budget=config.token_budget, compile_model=config.compile, cache=cache)
+                                 token_budget=config.token_budget, compile_model=config.compile,
+                                 packed=config.packed, cache=cache)
             owned = encoder
         if encoder is not None and hasattr(encoder, "device"):
             manifest["device"] = device_facts(encoder.device)
             if config.devices:
                 manifest["device"]["encoding_devices"] = list(config.devices)
             manifest["compiled"] = config.compile
+            manifest["packed"] = bool(getattr(getattr(encoder.embedder, "engine", None), "packs", False))
             manifest["precision"] = str(getattr(encoder, "dtype", "")).replace("torch.", "")
         staging = staging_folder(Path(config.output))
         try:

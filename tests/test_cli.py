@@ -62,7 +62,7 @@ def test_help_documents_every_run_option():
                          capture_output=True, text=True, check=True).stdout
     for option in ("--model", "--model-path", "--tasks", "--benchmark", "--data-dir", "--output",
                    "--device", "--devices", "--compile", "--token-budget", "--batch-size", "--precision",
-                   "--instruction-policy", "--instruction"):
+                   "--instruction-policy", "--instruction", "--padded"):
         assert option in out
 
 

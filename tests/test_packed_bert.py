@@ -126,3 +126,18 @@ def test_compiled_dense_layers_give_the_same_vectors():
     packed.compile_dense()
     for lengths, want in zip(widths, expected, strict=True):
         torch.testing.assert_close(packed_pooled(packed, *batch(500, lengths)), want, atol=1e-5, rtol=1e-5)
+
+
+def test_padded_option_reaches_the_engine(bge_base_random, packed_on_cpu):
+    from bge_eval.cli import build_parser, config_from_args
+    from bge_eval.encoder import BgeEncoder
+    from bge_eval.models import mteb_meta
+
+    parser = build_parser()
+    for argv, packs in ((["--padded"], False), ([], True)):
+        args = parser.parse_args(["run", "--model", "BAAI/bge-base-en-v1.5", "--model-path", str(bge_base_random),
+                                  *argv])
+        config = config_from_args(args, parser)
+        resolved = resolve_model(config.model, model_path=config.model_path)
+        encoder = BgeEncoder(resolved, None, mteb_meta(resolved), device="cpu", packed=config.packed)
+        assert config.packed is packs and encoder.embedder.engine.packs is packs

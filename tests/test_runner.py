@@ -33,6 +33,7 @@ def test_demo_run_layout_manifest_and_resume(tmp_path, monkeypatch):
     assert manifest["config"]["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert manifest["versions"]["mteb"].startswith("2.")
     assert manifest["device"]["device"] == "cpu" and manifest["precision"] == "float32"
+    assert manifest["packed"] is False and manifest["config"]["packed"] is True  # packed: CUDA, half precision
     assert set(manifest["tasks"]) == set(names)
     assert all(manifest["tasks"][n]["wall_s"] > 0 for n in names)
     assert "harness_git_revision" in manifest and manifest["runs"][0]["finished"]
