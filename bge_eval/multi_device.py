@@ -70,7 +70,7 @@ def _worker_main(index: int, settings: ForwardSettings, threads: int | None, inb
         if threads:
             torch.set_num_threads(threads)
         engine = ForwardEngine(settings)
-        outbox.put(("ready", settings.device, engine.hidden_size, engine.packed is not None))
+        outbox.put(("ready", settings.device, engine.hidden_size, engine.packs))
         for job_id, batches in worker_jobs(inbox, _POLL_S):
             rows, vectors = engine.encode(batches)
             outbox.put(("done", job_id, (index, rows, vectors, engine.oom_retries)))
