@@ -86,6 +86,17 @@ def synthetic_passages(n: int, tokenizer, seed: int = 0) -> list[str]:
     return [" ".join(rng.choice(words, size=length)) for length in lengths]
 
 
+def sentence_transformer(checkpoint: Path, size: str, device: torch.device, dtype: torch.dtype):
+    """sentence-transformers' model of the checkpoint as BGE's card builds it: CLS pooling,
+    normalised, 512 tokens, in the harness's precision."""
+    from sentence_transformers import SentenceTransformer, models
+
+    transformer = models.Transformer(str(checkpoint), max_seq_length=512)
+    st = SentenceTransformer(modules=[transformer, models.Pooling(SHAPES[size]["hidden_size"], "cls"),
+                                      models.Normalize()], device=str(device))
+    return st.to(dtype)
+
+
 def st_padded_tokens(token_ids: list[list[int]], texts: list[str], batch_size: int) -> int:
     """Tokens sentence-transformers' encode computes: texts longest first by characters, in
     batches of batch_size, each padded to its longest."""
@@ -154,7 +165,6 @@ def host_syncs(fn, device: torch.device) -> int | None:
 def measure(size: str, n: int, device: torch.device, precision: str, st_batch: int, harness_batch: int | None,
             token_budget: int | None, compile_model: bool, tokenizer_dir: Path, repeats: int,
             ablate: tuple[str, ...] = (), reference_passages: int | None = None) -> dict:
-    from sentence_transformers import SentenceTransformer, models
 
     from bge_eval.embedder import TextEmbedder
     from bge_eval.models import resolve_model
@@ -177,13 +187,7 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         token_ids_s, token_ids = timed(lambda: encoder.token_ids(texts), cpu)
         real_tokens = sum(len(ids) for ids in token_ids)
 
-        transformer = models.Transformer(str(checkpoint), max_seq_length=512)
-        st = SentenceTransformer(modules=[transformer, models.Pooling(SHAPES[size]["hidden_size"], "cls"),
-                                          models.Normalize()], device=str(device))
-        if encoder.dtype == torch.float16:
-            st.half()
-        elif encoder.dtype == torch.bfloat16:
-            st.bfloat16()
+        st = sentence_transformer(checkpoint, size, device, encoder.dtype)
 
         warm = texts[: min(2048 if device.type == "cuda" else 256, n)]  # a compiled model settles first
         encoder.embed(warm)

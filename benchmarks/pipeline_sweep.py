@@ -26,6 +26,7 @@ from encode_throughput import (
     build_checkpoint,
     default_tokenizer_dir,
     device_name,
+    sentence_transformer,
     synthetic_passages,
     timed,
     write_result,
@@ -40,8 +41,6 @@ def settings(cores: int) -> list[tuple[int, int]]:
 
 def measure(size: str, n: int, device: torch.device, repeats: int, tokenizer_dir: Path) -> list[dict]:
     """One row per setting, written after each (a run stopped by its limit keeps the settings it finished)."""
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.models import Normalize, Pooling, Transformer
     from transformers import AutoTokenizer
 
     from bge_eval import tokenization
@@ -53,11 +52,8 @@ def measure(size: str, n: int, device: torch.device, repeats: int, tokenizer_dir
         checkpoint = build_checkpoint(size, Path(tmp) / size, tokenizer_dir)
         spec = resolve_model(f"BAAI/bge-{size}-en-v1.5", model_path=checkpoint).spec
         texts = synthetic_passages(n, AutoTokenizer.from_pretrained(str(checkpoint)))
-        st = SentenceTransformer(modules=[Transformer(str(checkpoint), max_seq_length=512),
-                                          Pooling(SHAPES[size]["hidden_size"], "cls"), Normalize()],
-                                 device=str(device))
-        if device.type == "cuda":
-            st.half()
+        dtype = torch.float16 if device.type == "cuda" else torch.float32  # the harness's "auto"
+        st = sentence_transformer(checkpoint, size, device, dtype)
         st.encode(texts[:2048], batch_size=256)
         st_times = [timed(lambda: st.encode(texts, batch_size=256), device)[0]]
         for threads, chunk in settings(os.cpu_count() or 2):
