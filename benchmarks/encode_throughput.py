@@ -166,6 +166,7 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
             token_budget: int | None, compile_model: bool, tokenizer_dir: Path, repeats: int,
             ablate: tuple[str, ...] = (), reference_passages: int | None = None) -> dict:
 
+    from bge_eval import tokenization
     from bge_eval.embedder import TextEmbedder
     from bge_eval.models import resolve_model
     from bge_eval.tokenization import planned_chunks
@@ -230,7 +231,9 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         min_cos_ref = float(np.min(np.sum(ours_emb[: len(sample)] * reference, axis=1)))
         min_cos_st_ref = float(np.min(np.sum(st_emb[: len(sample)] * reference, axis=1)))
         min_cos_st = float(np.min(np.sum(ours_emb * st_emb, axis=1)))
-        tokenizer_process = encoder.tokenizer_process is not None
+        workers = encoder.tokenizer_process
+        pipeline = {"tokenizer_processes": workers and workers.processes, "rust_threads": workers and workers.threads,
+                    "chunk_texts": tokenization.CHUNK_TEXTS, "chunks_ahead": tokenization.CHUNKS_AHEAD}
         packed = encoder.engine.packs
         for used in (encoder, *ablated.values()):
             used.close()  # its tokenizer process, if any
@@ -266,7 +269,7 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         "min_cosine_vs_sentence_transformers": round(min_cos_st, 6),
         "compiled": compile_model, "token_budget": encoder.token_budget, "max_rows": encoder.batch_size,
         "repeats": repeats,
-        "packed": packed, "cls_shortcut": packed or encoder.engine.gives_cls, "tokenizer_process": tokenizer_process,
+        "packed": packed, "cls_shortcut": packed or encoder.engine.gives_cls, **pipeline,
         "all_st_s": [round(t, 3) for t in st_times], "all_harness_s": [round(t, 3) for t in ours_times],
         "measure_s": round(time.perf_counter() - started, 1),  # this row's whole measurement, setup included
         **ablation,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The speed work's GPU measurements in one short run (under 9 minutes on one H100: steps'
-# limits 180 + 150 + 130 + 60 s; the search and pipeline-sweep steps, 30 and 120 s, only
-# when STEPS names them: the sweep's fastest tokenizer threads are then used by later steps).
+# limits 180 + 150 + 130 + 60 s; the search and pipeline-sweep steps, 30 and 200 s, only
+# when STEPS names them: the sweep's fastest tokenizer processes and threads are then used by
+# later steps).
 #
 # Prepare on the development machine (copies BERT's tokenizer files into .gpu/, ignored):
 #     bash benchmarks/gpu_check.sh --prepare
@@ -62,14 +63,16 @@ fi
 $PY -c "import torch, transformers, sentence_transformers as st; print('torch', torch.__version__, \
 'transformers', transformers.__version__, 'sentence-transformers', st.__version__, 'cuda', torch.cuda.is_available())"
 cd benchmarks
-step pipeline-sweep 120 $PY pipeline_sweep.py --size "${SIZES[0]}" --passages $PASSAGES --tokenizer "$TOKENIZER"
+step pipeline-sweep 200 $PY pipeline_sweep.py --size "${SIZES[0]}" --passages $PASSAGES --repeats 3 \
+    --tokenizer "$TOKENIZER"
 sweep=$(ls -t "${BGE_EVAL_BENCH_RESULTS:-results}"/pipeline_sweep_*.json 2>/dev/null | head -1)
 if [[ " $STEPS " == *" pipeline-sweep "* && -n "$sweep" ]]; then
-    BGE_EVAL_TOKENIZER_THREADS=$($PY pipeline_sweep.py --best "$sweep") && export BGE_EVAL_TOKENIZER_THREADS
-    echo "BGE_EVAL_TOKENIZER_THREADS=${BGE_EVAL_TOKENIZER_THREADS:-} (the sweep's fastest)"
+    best=$($PY pipeline_sweep.py --best "$sweep") && export $best  # processes and threads
+    echo "${best:-} (the sweep's fastest)"
 fi
-step encode-eager $EAGER_LIMIT $PY encode_throughput.py --sizes "${SIZES[@]}" --passages $PASSAGES --repeats 2 \
-    --ablate padded --tokenizer "$TOKENIZER"
+ABLATE=${ABLATE-padded}  # ABLATE="" measures the harness as shipped alone
+step encode-eager $EAGER_LIMIT $PY encode_throughput.py --sizes "${SIZES[@]}" --passages $PASSAGES --repeats 3 \
+    ${ABLATE:+--ablate $ABLATE} --tokenizer "$TOKENIZER"
 step encode-large 150 $PY encode_throughput.py --sizes $LARGE --passages $PASSAGES --repeats 2 --name encode_large \
     --reference-passages 5000 \
     --tokenizer "$TOKENIZER"

@@ -1,12 +1,13 @@
-"""The encoding pipeline's host settings, swept in one run: the tokenizer process's Rust
-threads (BGE_EVAL_TOKENIZER_THREADS) and the chunk size, on a random BGE-shaped model and the encode
-benchmark's synthetic passages, with sentence-transformers' encode before and after as the
-yardstick. For each setting: the harness's real tokens/s (best of --repeats), the tokenizer
-process's rate alone, and the ratio over sentence-transformers (best of its two runs).
+"""The encoding pipeline's host settings, swept in one run: how many tokenizer processes
+(BGE_EVAL_TOKENIZER_PROCESSES), each one's Rust threads (BGE_EVAL_TOKENIZER_THREADS), the chunk
+sizes and how many chunks the tokenizers may run ahead of the model, on a random BGE-shaped
+model and the encode benchmark's synthetic passages, with sentence-transformers' encode before
+and after as the yardstick. For each setting: the harness's real tokens/s (best of --repeats),
+the tokenizer processes' rate alone, and the ratio over sentence-transformers (best of its two runs).
 
     python benchmarks/pipeline_sweep.py --size base --passages 20000      # GPU
     python benchmarks/pipeline_sweep.py --best results/pipeline_sweep_<device>_<date>.json
-        # prints the fastest setting's thread count (for BGE_EVAL_TOKENIZER_THREADS)
+        # prints the fastest setting's processes and threads as shell assignments
 
 Writes benchmarks/results/pipeline_sweep_<device>_<date>.json.
 """
@@ -33,10 +34,16 @@ from encode_throughput import (
 )
 
 
-def settings(cores: int) -> list[tuple[int, int]]:
-    """(Rust threads, chunk texts): the default (cores - 2, 512), fewer threads, larger chunks."""
-    few, fewer = max(1, cores - 6), max(1, cores - 10)
-    return [(max(1, cores - 2), 512), (few, 512), (fewer, 512), (few, 1024), (max(1, cores - 2), 1024)]
+def settings(cores: int) -> list[dict[str, int]]:
+    """The shipped default, the former default (3 chunks ahead), a smaller first chunk, larger
+    chunks, and two or three processes (threads as rust_threads gives them, and one more each)."""
+    def setting(processes: int, extra_threads: int = 0, chunk: int = 512, ahead: int = 32, first: int = 128):
+        threads = max(1, (cores - 1) // processes - 1) + extra_threads
+        return {"processes": processes, "rust_threads": threads, "chunk_texts": chunk, "chunks_ahead": ahead,
+                "first_chunk_texts": first}
+
+    return [setting(1), setting(1, ahead=3), setting(1, first=32), setting(1, chunk=1024, ahead=16),
+            setting(2), setting(2, extra_threads=1), setting(2, extra_threads=1, chunk=1024, ahead=16), setting(3)]
 
 
 def measure(size: str, n: int, device: torch.device, repeats: int, tokenizer_dir: Path) -> list[dict]:
@@ -56,20 +63,25 @@ def measure(size: str, n: int, device: torch.device, repeats: int, tokenizer_dir
         st = sentence_transformer(checkpoint, size, device, dtype)
         st.encode(texts[:2048], batch_size=256)
         st_times = [timed(lambda: st.encode(texts, batch_size=256), device)[0]]
-        for threads, chunk in settings(os.cpu_count() or 2):
-            os.environ[tokenization.THREADS_VARIABLE] = str(threads)  # read by the tokenizer process at its start
-            tokenization.CHUNK_TEXTS = chunk  # chunks are cut in this process
+        for setting in settings(os.cpu_count() or 2):
+            os.environ[tokenization.PROCESSES_VARIABLE] = str(setting["processes"])  # read when the embedder is made
+            os.environ[tokenization.THREADS_VARIABLE] = str(setting["rust_threads"])
+            tokenization.CHUNK_TEXTS = setting["chunk_texts"]  # these three are used in this process
+            tokenization.CHUNKS_AHEAD = setting["chunks_ahead"]
+            tokenization.FIRST_CHUNK_TEXTS = setting["first_chunk_texts"]
             started = time.perf_counter()
             encoder = TextEmbedder(checkpoint, spec, device=str(device))
             real_tokens = sum(len(ids) for ids in encoder.token_ids(texts))
             encoder.embed(texts[:2048])  # the model settles, the tokenizer process starts
-            harness_s = min(timed(lambda e=encoder: e.embed(texts), device)[0] for _ in range(repeats))
+            harness_times = [timed(lambda e=encoder: e.embed(texts), device)[0] for _ in range(repeats)]
+            harness_s = min(harness_times)
             process = encoder.tokenizer_process
             process_s = None if process is None else timed(lambda p=process: list(p.planned_chunks(texts)), device)[0]
             encoder.close()
-            rows.append({"rust_threads": threads, "chunk_texts": chunk, "harness_s": round(harness_s, 3),
+            rows.append({**setting, "harness_s": round(harness_s, 3),
                          "harness_tokens_per_s": round(real_tokens / harness_s),
                          "tokenizer_process_tokens_per_s": process_s and round(real_tokens / process_s),
+                         "all_harness_s": [round(t, 3) for t in harness_times],
                          "measure_s": round(time.perf_counter() - started, 1)})
             print(json.dumps(rows[-1]), flush=True)
             with_yardstick(rows, st_times, real_tokens, size, n, device)
@@ -90,9 +102,12 @@ def with_yardstick(rows: list[dict], st_times: list[float], real_tokens: int, si
     return rows
 
 
-def best_threads(path: Path) -> int:
-    rows = json.loads(path.read_text())["rows"]
-    return max(rows, key=lambda row: row["harness_tokens_per_s"])["rust_threads"]
+def best_processes_and_threads(path: Path) -> str:
+    """The fastest setting's processes and threads, as shell assignments."""
+    from bge_eval.tokenization import PROCESSES_VARIABLE, THREADS_VARIABLE
+
+    best = max(json.loads(path.read_text())["rows"], key=lambda row: row["harness_tokens_per_s"])
+    return f"{PROCESSES_VARIABLE}={best.get('processes', 1)} {THREADS_VARIABLE}={best['rust_threads']}"
 
 
 def main() -> None:
@@ -101,10 +116,10 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=None, help="default 20000 on GPU, 600 on CPU")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--tokenizer", type=Path, default=None)
-    parser.add_argument("--best", type=Path, default=None, help="print the fastest setting's threads of a result")
+    parser.add_argument("--best", type=Path, default=None, help="print a result's fastest processes and threads")
     args = parser.parse_args()
     if args.best:
-        print(best_threads(args.best))
+        print(best_processes_and_threads(args.best))
         return
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     n = args.passages or (20000 if device.type == "cuda" else 600)

@@ -6,7 +6,8 @@ Texts are tokenised in chunks (longest first by UTF-8 bytes: 128 texts, then 256
 time), planned into batches (longest first by tokens, sized by a token budget on GPU) and
 padded, while the engine
 (forward.ForwardEngine, or one worker process per device in multi_device.ShardedEngine)
-encodes the chunk before: on GPU in a tokenizer process, on CPU in a background thread.
+encodes the chunk before: on GPU in tokenizer processes (one by default), on CPU in a
+background thread.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ from .embedding_cache import MIN_TEXTS, EmbeddingCache, cache_key
 from .forward import ForwardEngine, ForwardSettings, pick_device, pick_dtype, precision_name, weights_fingerprint
 from .models import ModelSpec
 from .multi_device import ShardedEngine, resolve_devices
-from .tokenization import PROCESS_MIN_TEXTS, PROCESS_VARIABLE, BatchLimits, TokenIds, TokenizerProcess, planned_chunks
+from .tokenization import (
+    PROCESS_MIN_TEXTS,
+    PROCESS_VARIABLE,
+    BatchLimits,
+    TokenIds,
+    TokenizerProcesses,
+    planned_chunks,
+)
 
 DEFAULT_GPU_TOKEN_BUDGET = 65_536
 DEFAULT_CPU_BATCH_SIZE = 32  # texts per batch on CPU
@@ -51,7 +59,7 @@ class TextEmbedder:
         False runs the full model (benchmarks and tests compare the two).
     packed: on CUDA in half precision, BERT-family models on real tokens alone, no padding
         (packed_bert.py); False runs padded batches (benchmarks compare the two).
-    tokenizer_process: tokenise calls of 2,048 texts or more in a child process
+    tokenizer_process: tokenise calls of 2,048 texts or more in child processes
         (tokenization.py); None: on GPU (BGE_EVAL_TOKENIZER_PROCESS=0: never, =1: on CPU too)."""
 
     def __init__(
@@ -92,7 +100,7 @@ class TextEmbedder:
         if tokenizer_process is None:  # BGE_EVAL_TOKENIZER_PROCESS: 0 never, 1 on CPU too
             setting = os.environ.get(PROCESS_VARIABLE, "")
             tokenizer_process = on_gpu if setting == "" else setting != "0"
-        self.tokenizer_process = (TokenizerProcess(self.token_ids, self.batch_plan)
+        self.tokenizer_process = (TokenizerProcesses(self.token_ids, self.batch_plan)
                                   if tokenizer_process and self.token_ids.backend_json is not None else None)
         self.cache_identity = (*identity, str(self.dtype), spec.pooling, str(spec.normalize),
                                str(spec.max_length), weights_fingerprint(checkpoint))

@@ -14,8 +14,9 @@ On a GPU the model's thread launches hundreds of small kernels per batch and nee
 for each one, while a tokenising thread in the same process holds the GIL through its Python
 work (turning ids into lists and padded arrays) for up to the interpreter's switch interval
 at a time; measured here, a Python-busy thread slowed a loop of small torch operations 850
-times. So on a GPU the tokenising runs in a child process (TokenizerProcess), a few chunks
-ahead of the model, and the parent only receives finished batches.
+times. So on a GPU the tokenising runs in child processes (TokenizerProcesses; one by
+default, BGE_EVAL_TOKENIZER_PROCESSES for more, taking turns by chunk), up to CHUNKS_AHEAD
+chunks ahead of the model, and the parent only receives finished batches.
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ logger = logging.getLogger(__name__)
 
 CHUNK_TEXTS = 512  # texts tokenised and planned together
 FIRST_CHUNK_TEXTS = 128  # chunks grow from this, so the device starts early
-CHUNKS_AHEAD = 3  # chunks the tokenizer process may run ahead of the model
+CHUNKS_AHEAD = 32  # chunks the tokenizer processes may run ahead of the model: a deep buffer,
+# since the tokenizer and the device run at close rates and each is the slower on some chunks
 HOLD_PROBE_TEXTS = 32  # a chunk's shortest texts (by bytes): the next chunk's may be as long in tokens
 HOLD_MAX_TEXTS = 4 * CHUNK_TEXTS  # most rows kept back (texts whose bytes say little of their tokens)
 PROCESS_MIN_TEXTS = 2_048  # fewer texts are tokenised in this process
 PROCESS_VARIABLE = "BGE_EVAL_TOKENIZER_PROCESS"  # 0: never a tokenizer process; 1: on CPU too
-THREADS_VARIABLE = "BGE_EVAL_TOKENIZER_THREADS"  # the tokenizer process's Rust threads (default: cores - 2)
+PROCESSES_VARIABLE = "BGE_EVAL_TOKENIZER_PROCESSES"  # how many tokenizer processes (default 1)
+THREADS_VARIABLE = "BGE_EVAL_TOKENIZER_THREADS"  # each one's Rust threads (default: rust_threads)
 _POLL_S = 1.0
 
 PROBE_TEXTS = (  # what a backend must tokenise exactly as the tokenizer's own call
@@ -132,7 +135,7 @@ def _backend_ids(backend, texts: Sequence[str]) -> list[list[int]]:
 class TokenIds:
     """texts -> token ids with special tokens, truncated to max_length.
 
-    backend_json: the verified Rust backend as JSON (what a TokenizerProcess loads), or None
+    backend_json: the verified Rust backend as JSON (what a tokenizer process loads), or None
     when the tokenizer's own call is used."""
 
     def __init__(self, tokenizer, max_length: int) -> None:
@@ -168,7 +171,8 @@ class TokenIds:
 
 @dataclass(frozen=True)
 class ChunkJob:
-    """One chunk of a call, for the tokenizer process (first: a new call; last: its end)."""
+    """One chunk of a call, for a tokenizer process (first, last: its first and last chunk of
+    the call; a process's planner keeps rows back from one of its chunks to its next)."""
 
     job_id: int
     rows: np.ndarray
@@ -177,12 +181,12 @@ class ChunkJob:
     last: bool
 
 
-def chunk_jobs(texts: Sequence[str], first_job: int = 0) -> list[ChunkJob]:
-    """A call's texts in length_order, cut at chunk_bounds."""
+def chunk_jobs(texts: Sequence[str], first_job: int = 0, processes: int = 1) -> list[ChunkJob]:
+    """A call's texts in length_order, cut at chunk_bounds; chunk k goes to process k % processes."""
     order = length_order(texts)
     bounds = chunk_bounds(len(texts))
-    return [ChunkJob(first_job + k, order[start:end], [texts[i] for i in order[start:end]], k == 0,
-                     k == len(bounds) - 1) for k, (start, end) in enumerate(bounds)]
+    return [ChunkJob(first_job + k, order[start:end], [texts[i] for i in order[start:end]], k < processes,
+                     k >= len(bounds) - processes) for k, (start, end) in enumerate(bounds)]
 
 
 def planned_chunks(texts: Sequence[str], token_ids: TokenIds, limits: BatchLimits) -> Iterator[list[PaddedBatch]]:
@@ -195,14 +199,32 @@ def planned_chunks(texts: Sequence[str], token_ids: TokenIds, limits: BatchLimit
             yield batches
 
 
-def _worker_main(tokenizer_json: str, max_length: int, truncation_side: str, limits: BatchLimits,
+def _whole_number(variable: str, what: str) -> int | None:
+    setting = os.environ.get(variable, "")
+    if not setting:
+        return None
+    if not setting.isdigit() or int(setting) < 1:
+        raise BgeEvalError(f"{variable}={setting!r}: give a whole number of {what}, 1 or more (or unset it).")
+    return int(setting)
+
+
+def process_count() -> int:
+    """Tokenizer processes: BGE_EVAL_TOKENIZER_PROCESSES, else 1."""
+    return _whole_number(PROCESSES_VARIABLE, "processes") or 1
+
+
+def rust_threads(processes: int) -> int:
+    """Each tokenizer process's Rust threads: BGE_EVAL_TOKENIZER_THREADS (or RAYON_NUM_THREADS),
+    else the cores left once each process's Python thread and the parent's model thread have one."""
+    return (_whole_number(THREADS_VARIABLE, "threads") or _whole_number("RAYON_NUM_THREADS", "threads")
+            or max(1, ((os.cpu_count() or 2) - 1) // processes - 1))
+
+
+def _worker_main(tokenizer_json: str, max_length: int, truncation_side: str, limits: BatchLimits, threads: int,
                  inbox: mp.Queue, outbox: mp.Queue) -> None:
     try:
         os.environ["TOKENIZERS_PARALLELISM"] = "true"
-        # the Rust pool (sized when first used) leaves a core to this process's Python work
-        # and one to the parent's model thread; set in this process alone
-        threads = os.environ.get(THREADS_VARIABLE) or os.environ.get("RAYON_NUM_THREADS")
-        os.environ["RAYON_NUM_THREADS"] = threads or str(max(1, (os.cpu_count() or 2) - 2))
+        os.environ["RAYON_NUM_THREADS"] = str(threads)  # the Rust pool is sized when first used
         backend = _configured_backend(tokenizer_json, max_length, truncation_side)
         encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
         outbox.put(("ready",))
@@ -222,66 +244,84 @@ def _encoded_jobs(inbox: mp.Queue, encode) -> Iterator[tuple[ChunkJob, list]]:
         yield job, encode(job.texts)
 
 
-class TokenizerProcess:
-    """A child process that tokenises and plans chunks (planned_chunks' results, in order)
-    up to CHUNKS_AHEAD chunks ahead of the consumer. Started on first use."""
+@dataclass
+class _Child:
+    process: mp.Process
+    inbox: mp.Queue
+    outbox: mp.Queue
 
-    def __init__(self, token_ids: TokenIds, limits: BatchLimits) -> None:
+
+class TokenizerProcesses:
+    """Child processes that tokenise and plan chunks, taking turns (chunk k in process
+    k % processes), up to CHUNKS_AHEAD chunks ahead of the consumer; their planned chunks
+    come back in order. Started on first use.
+
+    With one process the batches are planned_chunks' own; with several, each process's
+    planner sees every n-th chunk, so batches differ (a little more padding, no effect on
+    packed batches), never the rows or their token ids."""
+
+    def __init__(self, token_ids: TokenIds, limits: BatchLimits, processes: int | None = None) -> None:
         if token_ids.backend_json is None:
-            raise ValueError("a TokenizerProcess needs a verified tokenizer backend")
-        self._args = (token_ids.backend_json, token_ids.max_length, token_ids.truncation_side, limits)
-        self._process: mp.Process | None = None
+            raise ValueError("a tokenizer process needs a verified tokenizer backend")
+        self.processes = processes or process_count()
+        self.threads = rust_threads(self.processes)  # each process's Rust threads
+        self._args = (token_ids.backend_json, token_ids.max_length, token_ids.truncation_side, limits, self.threads)
+        self._children: list[_Child] = []
         self._next_job = 0
 
     def planned_chunks(self, texts: Sequence[str]) -> Iterator[list[PaddedBatch]]:
-        jobs = chunk_jobs(texts, self._next_job)  # results of an abandoned earlier call carry older ids
+        # results of an abandoned earlier call carry older job ids
+        jobs = chunk_jobs(texts, self._next_job, self.processes)
         if jobs:
             self._start()
         self._next_job += len(jobs)
         sent = 0
         for index, job in enumerate(jobs):
             while sent < len(jobs) and sent <= index + CHUNKS_AHEAD:
-                self._inbox.put(jobs[sent])
+                self._children[sent % self.processes].inbox.put(jobs[sent])
                 sent += 1
-            batches = self._receive(job.job_id)
+            batches = self._receive(self._children[index % self.processes], job.job_id)
             if batches:
                 yield batches
 
     def close(self) -> None:
-        if self._process is None:
-            return
-        if self._process.is_alive():
-            self._inbox.put(None)
-        self._process.join(timeout=10)
-        if self._process.is_alive():
-            self._process.terminate()
-        self._process = None
+        for child in self._children:
+            if child.process.is_alive():
+                child.inbox.put(None)
+        for child in self._children:
+            child.process.join(timeout=10)
+            if child.process.is_alive():
+                child.process.terminate()
+        self._children = []
 
     def _start(self) -> None:
-        if self._process is not None:
+        if self._children:
             return
         context = mp.get_context("spawn")  # never fork a process that may hold CUDA
-        self._inbox, self._outbox = context.Queue(), context.Queue()
-        self._process = context.Process(target=_worker_main, name="bge_eval-tokenizer", daemon=True,
-                                        args=(*self._args, self._inbox, self._outbox))
-        self._process.start()
-        self._receive(None)
+        for number in range(self.processes):
+            inbox, outbox = context.Queue(), context.Queue()
+            process = context.Process(target=_worker_main, name=f"bge_eval-tokenizer-{number}", daemon=True,
+                                      args=(*self._args, inbox, outbox))
+            process.start()
+            self._children.append(_Child(process, inbox, outbox))
+        for child in self._children:
+            self._receive(child, None)
 
-    def _receive(self, job_id: int | None) -> list[PaddedBatch]:
+    def _receive(self, child: _Child, job_id: int | None) -> list[PaddedBatch]:
         """The result of job_id (None: the ready message); older jobs' results are dropped."""
         while True:
             try:
-                message = self._outbox.get(timeout=_POLL_S)
+                message = child.outbox.get(timeout=_POLL_S)
             except queue.Empty:
-                if not self._process.is_alive():
-                    code = self._process.exitcode
+                if not child.process.is_alive():
+                    code = child.process.exitcode
                     self.close()
-                    raise BgeEvalError(f"the tokenizer process exited with code {code}; see its output above, "
+                    raise BgeEvalError(f"a tokenizer process exited with code {code}; see its output above, "
                                        f"or set {PROCESS_VARIABLE}=0 to tokenise in the main process.") from None
                 continue
             if message[0] == "error":
                 self.close()
-                raise BgeEvalError(f"the tokenizer process failed ({PROCESS_VARIABLE}=0 tokenises in the main "
+                raise BgeEvalError(f"a tokenizer process failed ({PROCESS_VARIABLE}=0 tokenises in the main "
                                    f"process):\n{message[1]}")
             if message[0] == "ready" and job_id is None:
                 return []

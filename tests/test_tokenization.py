@@ -13,7 +13,7 @@ from bge_eval.batching import plan_padded
 from bge_eval.embedder import TextEmbedder
 from bge_eval.errors import BgeEvalError
 from bge_eval.models import resolve_model
-from bge_eval.tokenization import BatchLimits, ChunkPlanner, TokenIds, TokenizerProcess, length_order, planned_chunks
+from bge_eval.tokenization import BatchLimits, ChunkPlanner, TokenIds, TokenizerProcesses, length_order, planned_chunks
 
 TEXTS = [f"{'Ünïcode café 北京 ' * (i % 5)}passage {i} " + "alpha beta gamma " * (i % 97) for i in range(400)]
 LIMITS = BatchLimits(max_rows=16, token_budget=None, pad_multiple=1, pad_id=0)
@@ -73,7 +73,7 @@ def test_a_disagreeing_backend_leaves_the_tokenizers_own_call(minilm_path, monke
     assert "gives other ids than the tokenizer" in caplog.text
     assert token_ids(TEXTS[:50]) == own_call(tokenizer, TEXTS[:50])
     with pytest.raises(ValueError, match="verified tokenizer backend"):
-        TokenizerProcess(token_ids, LIMITS)
+        TokenizerProcesses(token_ids, LIMITS)
 
 
 def test_process_plans_what_this_process_plans_and_drops_an_abandoned_calls_results(minilm_path, monkeypatch):
@@ -81,7 +81,7 @@ def test_process_plans_what_this_process_plans_and_drops_an_abandoned_calls_resu
     monkeypatch.setattr(tokenization, "CHUNK_TEXTS", 64)  # ahead of the consumer
     token_ids = TokenIds(AutoTokenizer.from_pretrained(str(minilm_path)), 512)
     expected = list(planned_chunks(TEXTS, token_ids, LIMITS))
-    worker = TokenizerProcess(token_ids, LIMITS)
+    worker = TokenizerProcesses(token_ids, LIMITS)
     try:
         abandoned = worker.planned_chunks(TEXTS[::-1])
         next(abandoned)
@@ -94,7 +94,45 @@ def test_process_plans_what_this_process_plans_and_drops_an_abandoned_calls_resu
         assert list(worker.planned_chunks([])) == []
     finally:
         worker.close()
-    assert worker._process is None
+    assert worker._children == []
+
+
+def test_two_processes_plan_every_row_once_with_its_ids(minilm_path, monkeypatch):
+    """Chunks alternate between the processes; each one's planner keeps rows back for its own
+    next chunk and plans them all at its last, so no row is lost or repeated."""
+    monkeypatch.setattr(tokenization, "FIRST_CHUNK_TEXTS", 16)
+    monkeypatch.setattr(tokenization, "CHUNK_TEXTS", 64)
+    monkeypatch.setattr(tokenization, "CHUNKS_AHEAD", 2)
+    token_ids = TokenIds(AutoTokenizer.from_pretrained(str(minilm_path)), 512)
+    expected = {row: tuple(ids) for row, ids in enumerate(token_ids(TEXTS))}
+    workers = TokenizerProcesses(token_ids, LIMITS, processes=2)
+    try:
+        abandoned = workers.planned_chunks(TEXTS[::-1])
+        next(abandoned)
+        abandoned.close()
+        for texts in (TEXTS, TEXTS[:40]):  # several chunks each; two: one per process
+            got = list(workers.planned_chunks(texts))
+            rows = [int(row) for chunk in got for batch in chunk for row in batch.rows]
+            assert sorted(rows) == list(range(len(texts)))
+            assert as_rows(got) == {row: expected[row] for row in range(len(texts))}
+        assert len({child.process.pid for child in workers._children}) == 2
+    finally:
+        workers.close()
+    assert workers._children == []
+
+
+def test_process_and_thread_settings_are_checked(monkeypatch):
+    monkeypatch.delenv("RAYON_NUM_THREADS", raising=False)
+    monkeypatch.setattr(tokenization.os, "cpu_count", lambda: 16)
+    assert tokenization.process_count() == 1
+    assert tokenization.rust_threads(1) == 14 and tokenization.rust_threads(2) == 6
+    monkeypatch.setenv("BGE_EVAL_TOKENIZER_THREADS", "7")
+    monkeypatch.setenv("BGE_EVAL_TOKENIZER_PROCESSES", "2")
+    assert tokenization.process_count() == 2 and tokenization.rust_threads(2) == 7
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("BGE_EVAL_TOKENIZER_PROCESSES", bad)
+        with pytest.raises(BgeEvalError, match="BGE_EVAL_TOKENIZER_PROCESSES=.*whole number"):
+            tokenization.process_count()
 
 
 def test_embeddings_through_the_tokenizer_process_equal_in_process(tiny_bge, monkeypatch):
@@ -107,20 +145,27 @@ def test_embeddings_through_the_tokenizer_process_equal_in_process(tiny_bge, mon
     monkeypatch.setenv("BGE_EVAL_TOKENIZER_PROCESS", "0")
     assert make(tiny_bge).tokenizer_process is None
     through_process = make(tiny_bge, tokenizer_process=True)
+    monkeypatch.setenv("BGE_EVAL_TOKENIZER_PROCESSES", "2")
+    through_two = make(tiny_bge, tokenizer_process=True)
     try:
-        np.testing.assert_array_equal(through_process.embed(TEXTS), in_process.embed(TEXTS))
-        assert through_process.tokenizer_process._process.is_alive()  # it was used, and stays for the next call
+        expected = in_process.embed(TEXTS)
+        np.testing.assert_array_equal(through_process.embed(TEXTS), expected)
+        assert through_process.tokenizer_process._children[0].process.is_alive()  # used, and kept for the next call
+        # two processes plan other batches (other padding): equal up to float rounding
+        np.testing.assert_allclose(through_two.embed(TEXTS), expected, atol=1e-5)
+        assert len(through_two.tokenizer_process._children) == 2
     finally:
         through_process.close()
+        through_two.close()
 
 
 def test_a_failing_tokenizer_process_is_a_clear_error(minilm_path):
     token_ids = TokenIds(AutoTokenizer.from_pretrained(str(minilm_path)), 512)
     token_ids.backend_json = "{not a tokenizer"
-    worker = TokenizerProcess(token_ids, LIMITS)
+    worker = TokenizerProcesses(token_ids, LIMITS)
     with pytest.raises(BgeEvalError, match="tokenizer process failed.*BGE_EVAL_TOKENIZER_PROCESS=0"):
         list(worker.planned_chunks(TEXTS))
-    assert worker._process is None
+    assert worker._children == []
 
 
 def test_the_tokenizer_process_exits_when_the_run_is_killed(minilm_path, tmp_path):
@@ -134,20 +179,24 @@ def test_the_tokenizer_process_exits_when_the_run_is_killed(minilm_path, tmp_pat
     script.write_text(
         "import sys\n"
         "from transformers import AutoTokenizer\n"
-        "from bge_eval.tokenization import BatchLimits, TokenIds, TokenizerProcess\n"
+        "from bge_eval.tokenization import BatchLimits, TokenIds, TokenizerProcesses\n"
         "if __name__ == '__main__':\n"
         f"    token_ids = TokenIds(AutoTokenizer.from_pretrained({str(minilm_path)!r}), 512)\n"
-        "    worker = TokenizerProcess(token_ids, BatchLimits(16, None, 1, 0))\n"
+        "    worker = TokenizerProcesses(token_ids, BatchLimits(16, None, 1, 0), processes=2)\n"
         "    list(worker.planned_chunks(['some text'] * 10))\n"
-        "    print(worker._process.pid, flush=True)\n"
+        "    print(' '.join(str(child.process.pid) for child in worker._children), flush=True)\n"
         "    sys.stdin.read()\n"
     )
     run = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    child = int(run.stdout.readline())
+    children = [int(pid) for pid in run.stdout.readline().split()]
+    assert len(children) == 2
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
 
     def running() -> bool:
+        return any(alive(child) for child in children)
+
+    def alive(child: int) -> bool:
         try:
             return open(f"/proc/{child}/status").read().split("State:")[1].split()[0] != "Z"
         except (FileNotFoundError, IndexError):
