@@ -2,12 +2,11 @@
 engine, with the embedding cache. Knows nothing of mteb (encoder.py adapts it to mteb's
 runner), so benchmarks and other tools can use it alone.
 
-Texts are tokenised in chunks (longest first by UTF-8 bytes: 128 texts, then 256, then 512 at a
-time), planned into batches (longest first by tokens, sized by a token budget on GPU) and
-padded, while the engine
-(forward.ForwardEngine, or one worker process per device in multi_device.ShardedEngine)
-encodes the chunk before: on GPU in tokenizer processes (one by default), on CPU in a
-background thread.
+Texts are tokenised in chunks (longest first by UTF-8 bytes: 32 texts, growing by a quarter
+each chunk up to 512), planned into batches (longest first by tokens, sized by a token budget
+on GPU) and padded, while the engine (forward.ForwardEngine, or one worker process per device
+in multi_device.ShardedEngine) encodes the chunks before: on GPU in tokenizer processes (two
+on 8 cores or more), on CPU in a background thread.
 """
 
 from __future__ import annotations
@@ -94,9 +93,14 @@ class TextEmbedder:
             pad_id=self.tokenizer.pad_token_id or 0, pad_multiple=8 if on_gpu else 1,
             compile=compile_model, cls_shortcut=cls_shortcut, packed=packed,
         )
+        if len(devices) > 1:
+            self.engine: ForwardEngine | ShardedEngine = ShardedEngine(self.settings, devices)
+        else:
+            self.engine = ForwardEngine(self.settings)
         self.token_ids = TokenIds(self.tokenizer, spec.max_length)
+        # packed tokens compute no padding: chunks are planned alone, without rows kept back
         self.batch_plan = BatchLimits(*batch_limits(on_gpu, batch_size, token_budget), self.settings.pad_multiple,
-                                      self.settings.pad_id)
+                                      self.settings.pad_id, keep_back=not self.engine.packs)
         if tokenizer_process is None:  # BGE_EVAL_TOKENIZER_PROCESS: 0 never, 1 on CPU too
             setting = os.environ.get(PROCESS_VARIABLE, "")
             tokenizer_process = on_gpu if setting == "" else setting != "0"
@@ -104,10 +108,6 @@ class TextEmbedder:
                                   if tokenizer_process and self.token_ids.backend_json is not None else None)
         self.cache_identity = (*identity, str(self.dtype), spec.pooling, str(spec.normalize),
                                str(spec.max_length), weights_fingerprint(checkpoint))
-        if len(devices) > 1:
-            self.engine: ForwardEngine | ShardedEngine = ShardedEngine(self.settings, devices)
-        else:
-            self.engine = ForwardEngine(self.settings)
 
     @property
     def batch_size(self) -> int:

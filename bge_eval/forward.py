@@ -2,10 +2,10 @@
 
 A chunk's batches are launched back to back without waiting for the device (inputs go
 through pinned memory with non-blocking copies, the attention mask is built on the device),
-the next chunk is launched before the last one's results come back in one copy, so the host
-prepares the next batch while the device computes. SDPA attention, optional torch.compile,
-fp16 / bf16 / fp32; with CLS pooling the last layer runs for the CLS token only
-(cls_shortcut.py). On CUDA in half precision, BERT-family models run on packed tokens
+and its vectors come back in one copy queued behind them; the next chunk is launched before
+the host waits for that copy, so the device always has work while the host collects. SDPA
+attention, optional torch.compile, fp16 / bf16 / fp32; with CLS pooling the last layer runs
+for the CLS token only (cls_shortcut.py). On CUDA in half precision, BERT-family models run on packed tokens
 (packed_bert.py: no padding computed, FlashAttention per text). On out-of-memory the batch
 budget is halved and the unfinished batches are re-planned; the finished ones are kept.
 
@@ -78,6 +78,15 @@ def load_model(checkpoint: str | Path, dtype: torch.dtype) -> torch.nn.Module:
         return AutoModel.from_pretrained(str(checkpoint), dtype=dtype)
 
 
+@dataclass(frozen=True)
+class _OnTheWay:
+    """A chunk's rows and fp32 vectors (in host memory once `copied` has passed; None: already there)."""
+
+    rows: np.ndarray
+    vectors: torch.Tensor
+    copied: torch.cuda.Event | None
+
+
 class ForwardEngine:
     """One model on one device."""
 
@@ -112,7 +121,7 @@ class ForwardEngine:
 
     def encode(self, batches: list[PaddedBatch]) -> tuple[np.ndarray, np.ndarray]:
         """(rows, vectors): each batch's rows and their fp32 vectors, in the order computed."""
-        return self._collect(self._launch(batches))
+        return self._collect(self._send_home(self._launch(batches)))
 
     def encode_stream(self, chunks: Iterable[list[PaddedBatch]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """encode() chunk by chunk (the same interface as multi_device.ShardedEngine); each
@@ -120,7 +129,7 @@ class ForwardEngine:
         at a chunk's end for the host to fetch, receive and launch the next."""
         previous = None
         for chunk in chunks:
-            launched = self._launch(chunk)
+            launched = self._send_home(self._launch(chunk))
             if previous is not None:
                 yield self._collect(previous)
             previous = launched
@@ -143,16 +152,27 @@ class ForwardEngine:
                 pending = self._replan([batch, *pending])
         return done
 
-    def _collect(self, done: list[tuple[np.ndarray, torch.Tensor]]) -> tuple[np.ndarray, np.ndarray]:
+    def _send_home(self, done: list[tuple[np.ndarray, torch.Tensor]]) -> _OnTheWay:
+        """A launched chunk's vectors on their way to host memory: on CUDA one copy queued right
+        behind the chunk's own work, and an event after it, so waiting for this chunk never
+        waits for the chunk launched after it."""
         if not done:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, self.hidden_size), dtype=np.float32)
+            return _OnTheWay(np.zeros(0, dtype=np.int64), torch.zeros(0, self.hidden_size), None)
         rows = np.concatenate([r for r, _ in done])
         vectors = torch.cat([v for _, v in done])
-        if self.device.type == "cuda":  # the one wait for the device, asleep: a spinning wait
-            finished = torch.cuda.Event(blocking=True)  # takes a core from the tokenizer process
-            finished.record(torch.cuda.current_stream(self.device))
-            finished.synchronize()
-        return rows, vectors.cpu().numpy()
+        if self.device.type != "cuda":
+            return _OnTheWay(rows, vectors, None)
+        host = torch.empty(vectors.shape, dtype=vectors.dtype, pin_memory=True)
+        host.copy_(vectors, non_blocking=True)
+        copied = torch.cuda.Event(blocking=True)  # waited on asleep: a spinning wait would take a core
+        copied.record(torch.cuda.current_stream(self.device))  # from the tokenizer processes
+        return _OnTheWay(rows, host, copied)
+
+    @staticmethod
+    def _collect(on_the_way: _OnTheWay) -> tuple[np.ndarray, np.ndarray]:
+        if on_the_way.copied is not None:
+            on_the_way.copied.synchronize()
+        return on_the_way.rows, on_the_way.vectors.numpy()
 
     def close(self) -> None:
         """Nothing to release (the interface of ShardedEngine, which stops its workers)."""

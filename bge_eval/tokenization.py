@@ -14,9 +14,9 @@ On a GPU the model's thread launches hundreds of small kernels per batch and nee
 for each one, while a tokenising thread in the same process holds the GIL through its Python
 work (turning ids into lists and padded arrays) for up to the interpreter's switch interval
 at a time; measured here, a Python-busy thread slowed a loop of small torch operations 850
-times. So on a GPU the tokenising runs in child processes (TokenizerProcesses; one by
-default, BGE_EVAL_TOKENIZER_PROCESSES for more, taking turns by chunk), up to CHUNKS_AHEAD
-chunks ahead of the model, and the parent only receives finished batches.
+times. So on a GPU the tokenising runs in child processes (TokenizerProcesses: two on 8
+cores or more, taking turns by chunk; BGE_EVAL_TOKENIZER_PROCESSES sets how many), up to
+CHUNKS_AHEAD chunks ahead of the model, and the parent only receives finished batches.
 """
 
 from __future__ import annotations
@@ -37,14 +37,17 @@ from .errors import BgeEvalError
 logger = logging.getLogger(__name__)
 
 CHUNK_TEXTS = 512  # texts tokenised and planned together
-FIRST_CHUNK_TEXTS = 128  # chunks grow from this, so the device starts early
+FIRST_CHUNK_TEXTS = 32  # chunks grow from this, so the device starts early
+CHUNK_GROWTH = 1.25  # each chunk this much larger than the one before, up to CHUNK_TEXTS: while the
+# device is fed from the first chunks alone, the tokenizer must make the next one in the time the
+# device takes for this one
 CHUNKS_AHEAD = 32  # chunks the tokenizer processes may run ahead of the model: a deep buffer,
 # since the tokenizer and the device run at close rates and each is the slower on some chunks
 HOLD_PROBE_TEXTS = 32  # a chunk's shortest texts (by bytes): the next chunk's may be as long in tokens
 HOLD_MAX_TEXTS = 4 * CHUNK_TEXTS  # most rows kept back (texts whose bytes say little of their tokens)
 PROCESS_MIN_TEXTS = 2_048  # fewer texts are tokenised in this process
 PROCESS_VARIABLE = "BGE_EVAL_TOKENIZER_PROCESS"  # 0: never a tokenizer process; 1: on CPU too
-PROCESSES_VARIABLE = "BGE_EVAL_TOKENIZER_PROCESSES"  # how many tokenizer processes (default 1)
+PROCESSES_VARIABLE = "BGE_EVAL_TOKENIZER_PROCESSES"  # how many tokenizer processes (default: process_count)
 THREADS_VARIABLE = "BGE_EVAL_TOKENIZER_THREADS"  # each one's Rust threads (default: rust_threads)
 _POLL_S = 1.0
 
@@ -57,23 +60,27 @@ PROBE_TEXTS = (  # what a backend must tokenise exactly as the tokenizer's own c
 
 @dataclass(frozen=True)
 class BatchLimits:
-    """How a chunk's token ids become padded batches (batching.plan_padded)."""
+    """How a chunk's token ids become padded batches (batching.plan_padded).
+
+    keep_back: whether the planner keeps rows back for the next chunk (less padding); False
+    for an engine that computes no padding (packed tokens), so each chunk goes at once."""
 
     max_rows: int
     token_budget: int | None
     pad_multiple: int
     pad_id: int
+    keep_back: bool = True
 
 
 def chunk_bounds(total: int, first: int | None = None, largest: int | None = None) -> list[tuple[int, int]]:
-    """(start, end) of consecutive chunks: sizes double from `first` up to `largest`."""
+    """(start, end) of consecutive chunks: sizes grow by CHUNK_GROWTH from `first` up to `largest`."""
     size, largest = first or FIRST_CHUNK_TEXTS, largest or CHUNK_TEXTS
     size = min(size, largest)
     bounds, start = [], 0
     while start < total:
         bounds.append((start, min(total, start + size)))
         start += size
-        size = min(2 * size, largest)
+        size = min(max(size + 1, int(size * CHUNK_GROWTH)), largest)
     return bounds
 
 
@@ -101,7 +108,7 @@ class ChunkPlanner:
         """rows: where each text's embedding goes; token_ids: theirs, in length_order."""
         ids = [*self._held_ids, *token_ids]
         all_rows = np.concatenate([self._held_rows, np.asarray(rows, dtype=np.int64)])
-        if last:
+        if last or not self.limits.keep_back:
             planned, kept = list(range(len(ids))), []
         else:
             reach = max(len(t) for t in token_ids[-HOLD_PROBE_TEXTS:])
@@ -111,7 +118,7 @@ class ChunkPlanner:
             planned, kept = planned + kept[:overflow], kept[overflow:]
         limits = self.limits
         batches = plan_padded(ids, planned, limits.max_rows, limits.token_budget, limits.pad_multiple, limits.pad_id)
-        if not last and batches:
+        if not last and self.limits.keep_back and batches:
             kept = [*batches.pop().rows.tolist(), *kept]
         self._held_ids = [ids[i] for i in kept]
         self._held_rows = all_rows[np.asarray(kept, dtype=np.int64)]
@@ -209,15 +216,16 @@ def _whole_number(variable: str, what: str) -> int | None:
 
 
 def process_count() -> int:
-    """Tokenizer processes: BGE_EVAL_TOKENIZER_PROCESSES, else 1."""
-    return _whole_number(PROCESSES_VARIABLE, "processes") or 1
+    """Tokenizer processes: BGE_EVAL_TOKENIZER_PROCESSES, else 2 on 8 cores or more (one
+    process's Python work, serial beside its Rust threads, bounds it there), else 1."""
+    return _whole_number(PROCESSES_VARIABLE, "processes") or (2 if (os.cpu_count() or 1) >= 8 else 1)
 
 
 def rust_threads(processes: int) -> int:
     """Each tokenizer process's Rust threads: BGE_EVAL_TOKENIZER_THREADS (or RAYON_NUM_THREADS),
-    else the cores left once each process's Python thread and the parent's model thread have one."""
+    else the cores but two (the parent's model thread, the processes' Python work) shared out."""
     return (_whole_number(THREADS_VARIABLE, "threads") or _whole_number("RAYON_NUM_THREADS", "threads")
-            or max(1, ((os.cpu_count() or 2) - 1) // processes - 1))
+            or max(1, ((os.cpu_count() or 2) - 2) // processes))
 
 
 def _worker_main(tokenizer_json: str, max_length: int, truncation_side: str, limits: BatchLimits, threads: int,

@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel
 
-from bge_eval import packed_bert
+from bge_eval import packed_bert, tokenization
 from bge_eval.embedder import TextEmbedder
 from bge_eval.models import resolve_model
 
@@ -95,12 +95,15 @@ def test_the_engine_encodes_packed_batches_as_the_padded_engine(bge_base_random,
     encoders = [TextEmbedder(resolved.checkpoint, resolved.spec, device="cpu", batch_size=16, packed=packed)
                 for packed in (True, False)]
     assert encoders[0].engine.packed is not None and encoders[1].engine.packed is None
+    # packed batches compute no padding: chunks are planned without rows kept back for the next
+    assert [encoder.batch_plan.keep_back for encoder in encoders] == [False, True]
     packed, padded = (encoder.embed(TEXTS) for encoder in encoders)
     np.testing.assert_allclose(packed, padded, atol=2e-6)
     np.testing.assert_allclose(np.linalg.norm(packed, axis=1), 1.0, atol=1e-6)
 
 
 def test_out_of_memory_back_off_on_packed_batches(tiny_bge, packed_on_cpu, monkeypatch):
+    monkeypatch.setattr(tokenization, "FIRST_CHUNK_TEXTS", 128)  # batches of 64 texts: halved twice
     resolved = resolve_model("BAAI/bge-small-en-v1.5", model_path=tiny_bge)
     encoder = TextEmbedder(resolved.checkpoint, resolved.spec, device="cpu", batch_size=64)
     expected = encoder.embed(TEXTS)

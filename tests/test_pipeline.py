@@ -71,14 +71,17 @@ def test_prefetch_stops_its_thread_when_the_consumer_leaves():
 
 
 def test_chunk_bounds_grow_then_stay():
-    assert chunk_bounds(100, first=10, largest=37) == [(0, 10), (10, 30), (30, 67), (67, 100)]
+    # sizes 10, 12, 15, then 15 (growth 1.25, at least one more text each time)
+    assert chunk_bounds(100, first=10, largest=15) == [(0, 10), (10, 22), (22, 37), (37, 52), (52, 67), (67, 82),
+                                                       (82, 97), (97, 100)]
+    assert chunk_bounds(6, first=1, largest=3) == [(0, 1), (1, 3), (3, 6)]
     assert chunk_bounds(5, first=10, largest=37) == [(0, 5)]
     assert chunk_bounds(0) == []
 
 
 def test_chunked_pipeline_equals_one_chunk(tiny_bge, monkeypatch):
     whole = make(tiny_bge, batch_size=16).embed(TEXTS)
-    monkeypatch.setattr(tokenization, "FIRST_CHUNK_TEXTS", 10)  # 10, 20, 37, 37 ...: tokenised
+    monkeypatch.setattr(tokenization, "FIRST_CHUNK_TEXTS", 10)  # 10, 12, 15, ... 37, 37: tokenised
     monkeypatch.setattr(tokenization, "CHUNK_TEXTS", 37)  # in the background
     chunked = make(tiny_bge, batch_size=16).embed(TEXTS)
     np.testing.assert_allclose(chunked, whole, atol=1e-6)

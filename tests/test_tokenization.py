@@ -77,7 +77,7 @@ def test_a_disagreeing_backend_leaves_the_tokenizers_own_call(minilm_path, monke
 
 
 def test_process_plans_what_this_process_plans_and_drops_an_abandoned_calls_results(minilm_path, monkeypatch):
-    monkeypatch.setattr(tokenization, "FIRST_CHUNK_TEXTS", 16)  # 16, 32, 64, 64, ...: several chunks
+    monkeypatch.setattr(tokenization, "FIRST_CHUNK_TEXTS", 16)  # 16, 20, 25, ... 64, 64: several chunks
     monkeypatch.setattr(tokenization, "CHUNK_TEXTS", 64)  # ahead of the consumer
     token_ids = TokenIds(AutoTokenizer.from_pretrained(str(minilm_path)), 512)
     expected = list(planned_chunks(TEXTS, token_ids, LIMITS))
@@ -124,11 +124,13 @@ def test_two_processes_plan_every_row_once_with_its_ids(minilm_path, monkeypatch
 def test_process_and_thread_settings_are_checked(monkeypatch):
     monkeypatch.delenv("RAYON_NUM_THREADS", raising=False)
     monkeypatch.setattr(tokenization.os, "cpu_count", lambda: 16)
-    assert tokenization.process_count() == 1
-    assert tokenization.rust_threads(1) == 14 and tokenization.rust_threads(2) == 6
-    monkeypatch.setenv("BGE_EVAL_TOKENIZER_THREADS", "7")
-    monkeypatch.setenv("BGE_EVAL_TOKENIZER_PROCESSES", "2")
-    assert tokenization.process_count() == 2 and tokenization.rust_threads(2) == 7
+    assert tokenization.process_count() == 2
+    assert tokenization.rust_threads(1) == 14 and tokenization.rust_threads(2) == 7
+    monkeypatch.setattr(tokenization.os, "cpu_count", lambda: 4)
+    assert tokenization.process_count() == 1 and tokenization.rust_threads(1) == 2
+    monkeypatch.setenv("BGE_EVAL_TOKENIZER_THREADS", "5")
+    monkeypatch.setenv("BGE_EVAL_TOKENIZER_PROCESSES", "3")
+    assert tokenization.process_count() == 3 and tokenization.rust_threads(3) == 5
     for bad in ("0", "two", "-1"):
         monkeypatch.setenv("BGE_EVAL_TOKENIZER_PROCESSES", bad)
         with pytest.raises(BgeEvalError, match="BGE_EVAL_TOKENIZER_PROCESSES=.*whole number"):
@@ -240,6 +242,11 @@ def test_the_planner_keeps_back_what_the_next_chunk_may_match(monkeypatch):
     second = planner.plan(np.array([200, 201]), [[2] * 6, [2] * 2], last=True)
     assert [b.lengths.tolist() for b in second] == [[8, 7], [6, 5], [4, 3], [2]]
     assert sorted(r for b in second for r in b.rows.tolist()) == [102, 103, 104, 105, 106, 200, 201]
+    # for packed tokens (no padding computed) nothing is kept back: each chunk's rows go at once
+    at_once = ChunkPlanner(BatchLimits(max_rows=2, token_budget=None, pad_multiple=1, pad_id=0, keep_back=False))
+    first = at_once.plan(np.arange(7) + 100, [[1] * n for n in lengths], last=False)
+    assert [b.lengths.tolist() for b in first] == [[9, 8], [8, 7], [5, 4], [3]]
+    assert sorted(r for b in first for r in b.rows.tolist()) == list(range(100, 107))
 
 
 def test_length_order_is_longest_first_and_stable():
