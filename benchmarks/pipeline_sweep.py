@@ -61,7 +61,7 @@ def measure(size: str, n: int, device: torch.device, repeats: int, tokenizer_dir
         texts = synthetic_passages(n, AutoTokenizer.from_pretrained(str(checkpoint)))
         dtype = torch.float16 if device.type == "cuda" else torch.float32  # the harness's "auto"
         st = sentence_transformer(checkpoint, size, device, dtype)
-        st.encode(texts[:2048], batch_size=256)
+        st.encode(texts, batch_size=256)  # a first full run is slower (measured 12.5 s, then 8.4 s)
         st_times = [timed(lambda: st.encode(texts, batch_size=256), device)[0]]
         for setting in settings(os.cpu_count() or 2):
             os.environ[tokenization.PROCESSES_VARIABLE] = str(setting["processes"])  # read when the embedder is made
