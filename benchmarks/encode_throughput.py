@@ -233,7 +233,9 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         min_cos_st = float(np.min(np.sum(ours_emb * st_emb, axis=1)))
         workers = encoder.tokenizer_process
         pipeline = {"tokenizer_processes": workers and workers.processes, "rust_threads": workers and workers.threads,
-                    "chunk_texts": tokenization.CHUNK_TEXTS, "chunks_ahead": tokenization.CHUNKS_AHEAD}
+                    "chunk_texts": tokenization.CHUNK_TEXTS, "first_chunk_texts": tokenization.FIRST_CHUNK_TEXTS,
+                    "chunk_growth": tokenization.CHUNK_GROWTH, "chunks_ahead": tokenization.CHUNKS_AHEAD,
+                    "rows_kept_back": encoder.batch_plan.keep_back}
         packed = encoder.engine.packs
         for used in (encoder, *ablated.values()):
             used.close()  # its tokenizer process, if any
