@@ -25,7 +25,7 @@ from encode_throughput import default_tokenizer_dir, st_padded_tokens, synthetic
 from transformers import AutoTokenizer
 
 from bge_eval.batching import plan_padded
-from bge_eval.tokenization import BatchLimits, TokenIds, planned_chunks
+from bge_eval.tokenization import BatchLimits, TokenIds, chunk_bounds, planned_chunks
 
 REAL_SETS = {  # name: (file under the data folder, text fields joined)
     "SciFact corpus (en)": ("SciFact/corpus.jsonl", ("title", "text")),
@@ -53,10 +53,7 @@ def padding_shares(texts: list[str], token_ids: TokenIds, limits: BatchLimits, s
     def planned(rows) -> list:
         return plan_padded(ids, rows, limits.max_rows, limits.token_budget, limits.pad_multiple, limits.pad_id)
 
-    old_chunks, start, size = [], 0, 1_024  # the chunks of an earlier harness: 1,024 texts, doubling to 8,192
-    while start < len(texts):
-        old_chunks.append((start, min(len(texts), start + size)))
-        start, size = start + size, min(2 * size, 8_192)
+    old_chunks = chunk_bounds(len(texts), 1_024, 8_192, growth=2)  # an earlier harness's chunks
     ways = {
         "harness": padded(b for chunk in planned_chunks(texts, token_ids, limits) for b in chunk),
         "chunks_sorted_alone": padded(b for start, end in old_chunks for b in planned(range(start, end))),

@@ -72,15 +72,17 @@ class BatchLimits:
     keep_back: bool = True
 
 
-def chunk_bounds(total: int, first: int | None = None, largest: int | None = None) -> list[tuple[int, int]]:
-    """(start, end) of consecutive chunks: sizes grow by CHUNK_GROWTH from `first` up to `largest`."""
-    size, largest = first or FIRST_CHUNK_TEXTS, largest or CHUNK_TEXTS
+def chunk_bounds(total: int, first: int | None = None, largest: int | None = None,
+                 growth: float | None = None) -> list[tuple[int, int]]:
+    """(start, end) of consecutive chunks: sizes grow by `growth` (CHUNK_GROWTH) from `first`
+    up to `largest`."""
+    size, largest, growth = first or FIRST_CHUNK_TEXTS, largest or CHUNK_TEXTS, growth or CHUNK_GROWTH
     size = min(size, largest)
     bounds, start = [], 0
     while start < total:
         bounds.append((start, min(total, start + size)))
         start += size
-        size = min(max(size + 1, int(size * CHUNK_GROWTH)), largest)
+        size = min(max(size + 1, int(size * growth)), largest)
     return bounds
 
 

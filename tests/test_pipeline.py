@@ -75,6 +75,7 @@ def test_chunk_bounds_grow_then_stay():
     assert chunk_bounds(100, first=10, largest=15) == [(0, 10), (10, 22), (22, 37), (37, 52), (52, 67), (67, 82),
                                                        (82, 97), (97, 100)]
     assert chunk_bounds(6, first=1, largest=3) == [(0, 1), (1, 3), (3, 6)]
+    assert chunk_bounds(100, first=10, largest=37, growth=2) == [(0, 10), (10, 30), (30, 67), (67, 100)]
     assert chunk_bounds(5, first=10, largest=37) == [(0, 5)]
     assert chunk_bounds(0) == []
 
