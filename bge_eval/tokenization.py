@@ -224,9 +224,12 @@ def process_count() -> int:
 
 
 def rust_threads(processes: int) -> int:
-    """Each tokenizer process's Rust threads: BGE_EVAL_TOKENIZER_THREADS (or RAYON_NUM_THREADS),
-    else the cores but two (the parent's model thread, the processes' Python work) shared out."""
-    return (_whole_number(THREADS_VARIABLE, "threads") or _whole_number("RAYON_NUM_THREADS", "threads")
+    """Each tokenizer process's Rust threads: BGE_EVAL_TOKENIZER_THREADS (or RAYON_NUM_THREADS,
+    where 0 means Rust's own default, so ours), else the cores but two (the parent's model
+    thread, the processes' Python work) shared out."""
+    rayon = os.environ.get("RAYON_NUM_THREADS", "")
+    return (_whole_number(THREADS_VARIABLE, "threads")
+            or (_whole_number("RAYON_NUM_THREADS", "threads") if rayon.strip("0") else None)
             or max(1, ((os.cpu_count() or 2) - 2) // processes))
 
 

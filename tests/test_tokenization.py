@@ -128,6 +128,10 @@ def test_process_and_thread_settings_are_checked(monkeypatch):
     assert tokenization.rust_threads(1) == 14 and tokenization.rust_threads(2) == 7
     monkeypatch.setattr(tokenization.os, "cpu_count", lambda: 4)
     assert tokenization.process_count() == 1 and tokenization.rust_threads(1) == 2
+    monkeypatch.setenv("RAYON_NUM_THREADS", "0")  # Rust's own default: ours stands
+    assert tokenization.rust_threads(1) == 2
+    monkeypatch.setenv("RAYON_NUM_THREADS", "3")
+    assert tokenization.rust_threads(1) == 3
     monkeypatch.setenv("BGE_EVAL_TOKENIZER_THREADS", "5")
     monkeypatch.setenv("BGE_EVAL_TOKENIZER_PROCESSES", "3")
     assert tokenization.process_count() == 3 and tokenization.rust_threads(3) == 5
