@@ -166,10 +166,10 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
             token_budget: int | None, compile_model: bool, tokenizer_dir: Path, repeats: int,
             ablate: tuple[str, ...] = (), reference_passages: int | None = None) -> dict:
 
-    from bge_eval import tokenization
-    from bge_eval.embedder import TextEmbedder
-    from bge_eval.models import resolve_model
-    from bge_eval.tokenization import planned_chunks
+    from bge_eval.encoding import tokenization
+    from bge_eval.encoding.text_embedder import TextEmbedder
+    from bge_eval.encoding.tokenization import planned_chunks
+    from bge_eval.models.resolve import resolve_model
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -29,7 +29,7 @@ def time_plain_mteb(task_name: str, data_dir: Path, model_path: str, out: Path) 
     from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
     from sentence_transformers import SentenceTransformer
 
-    from bge_eval.local_data import attach_local_data
+    from bge_eval.tasks.local_data import attach_local_data
 
     started = time.perf_counter()
     task = mteb.get_task(task_name)
@@ -43,7 +43,7 @@ def time_plain_mteb(task_name: str, data_dir: Path, model_path: str, out: Path) 
 
 def time_harness(task_name: str, data_dir: Path, out: Path) -> tuple[float, float]:
     from bge_eval.config import RunConfig
-    from bge_eval.runner import run
+    from bge_eval.run.runner import run
 
     started = time.perf_counter()
     summary = run(RunConfig(model=MODEL, tasks=(task_name,), data_dir=data_dir, output=out, device="cpu",

@@ -24,8 +24,8 @@ from pathlib import Path
 from encode_throughput import default_tokenizer_dir, st_padded_tokens, synthetic_passages, write_result
 from transformers import AutoTokenizer
 
-from bge_eval.batching import plan_padded
-from bge_eval.tokenization import BatchLimits, TokenIds, chunk_bounds, planned_chunks
+from bge_eval.encoding.batching import plan_padded
+from bge_eval.encoding.tokenization import BatchLimits, TokenIds, chunk_bounds, planned_chunks
 
 REAL_SETS = {  # name: (file under the data folder, text fields joined)
     "SciFact corpus (en)": ("SciFact/corpus.jsonl", ("title", "text")),

@@ -50,9 +50,9 @@ def measure(size: str, n: int, device: torch.device, repeats: int, tokenizer_dir
     """One row per setting, written after each (a run stopped by its limit keeps the settings it finished)."""
     from transformers import AutoTokenizer
 
-    from bge_eval import tokenization
-    from bge_eval.embedder import TextEmbedder
-    from bge_eval.models import resolve_model
+    from bge_eval.encoding import tokenization
+    from bge_eval.encoding.text_embedder import TextEmbedder
+    from bge_eval.models.resolve import resolve_model
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,7 +104,7 @@ def with_yardstick(rows: list[dict], st_times: list[float], real_tokens: int, si
 
 def best_processes_and_threads(path: Path) -> str:
     """The fastest setting's processes and threads, as shell assignments."""
-    from bge_eval.tokenization import PROCESSES_VARIABLE, THREADS_VARIABLE
+    from bge_eval.encoding.tokenization import PROCESSES_VARIABLE, THREADS_VARIABLE
 
     best = max(json.loads(path.read_text())["rows"], key=lambda row: row["harness_tokens_per_s"])
     return f"{PROCESSES_VARIABLE}={best.get('processes', 1)} {THREADS_VARIABLE}={best['rust_threads']}"

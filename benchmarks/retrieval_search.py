@@ -35,7 +35,7 @@ class LookupEncoder:
         return table[rows].numpy()
 
     def similarity(self, a, b) -> torch.Tensor:
-        from bge_eval.search import cosine_scores
+        from bge_eval.search.dense import cosine_scores
 
         return cosine_scores(torch.as_tensor(a).to(self.device), torch.as_tensor(b).to(self.device))
 
@@ -51,7 +51,7 @@ def main() -> None:
     from datasets import Dataset
     from mteb.models.search_wrappers import SearchEncoderWrapper
 
-    from bge_eval.corpus_search import CorpusSearch
+    from bge_eval.search.corpus_search import CorpusSearch
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--queries", type=int, default=1_000)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from encode_throughput import PEAK_TFLOPS, device_name, timed, write_result
 
-from bge_eval.search import exact_topk
+from bge_eval.search.dense import exact_topk
 
 
 def plain_fp32_topk(queries: torch.Tensor, corpus: torch.Tensor, k: int, device: torch.device,

@@ -10,7 +10,7 @@ Public API (everything else is private to its module):
 
 from .config import RunConfig
 from .errors import BgeEvalError, DataError, ModelNotFoundError, UnknownNameError
-from .models import BGE_MODELS, ModelSpec, resolve_model
+from .models.resolve import BGE_MODELS, ModelSpec, resolve_model
 
 __version__ = "0.1.0"
 

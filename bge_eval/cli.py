@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .config import DATA_DIR_ENV, INSTRUCTION_POLICIES, PRECISIONS, RunConfig, default_cache_dir
 from .errors import BgeEvalError
-from .models import DEFAULT_DEMO_MODEL
+from .models.resolve import DEFAULT_DEMO_MODEL
 
 DESCRIPTION = """\
 Evaluate BGE (and other sentence-embedding) models on MTEB / C-MTEB tasks with mteb 2.
@@ -218,13 +218,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(config: RunConfig, report_dir: Path | None = None, args: argparse.Namespace | None = None) -> int:
-    from .runner import run
-    from .summary import format_run_summary
+    from .report.console import format_run_summary
+    from .run.runner import run
 
     summary = run(config)
     print(format_run_summary(summary))
     if args is not None and args.reranker:
-        from .rerank_runner import format_comparison, run_reranker
+        from .run.second_stage import format_comparison, run_reranker
 
         reranked = run_reranker(config, summary, args.reranker, args.reranker_path, args.rerank_top_k)
         print(format_comparison(reranked))
@@ -234,8 +234,8 @@ def _run(config: RunConfig, report_dir: Path | None = None, args: argparse.Names
 
 
 def _report(folders: list[Path], output: Path, models: list[str] | None) -> int:
-    from .report import render
-    from .report_data import build_report
+    from .report.data import build_report
+    from .report.render import render
 
     for folder in folders:
         if not Path(folder).is_dir():
@@ -246,7 +246,7 @@ def _report(folders: list[Path], output: Path, models: list[str] | None) -> int:
 
 
 def _gate(args: argparse.Namespace) -> int:
-    from . import gate
+    from .gating import gate
 
     if args.write_baseline:
         entries = gate.write_baseline(args.baseline, args.results, args.tasks, args.metric or "ndcg_at_10",
@@ -273,8 +273,8 @@ def _gate(args: argparse.Namespace) -> int:
 
 
 def _tasks(args: argparse.Namespace) -> int:
-    from .summary import format_task_listing
-    from .tasks import plan_tasks
+    from .report.console import format_task_listing
+    from .tasks.selection import plan_tasks
 
     plan = plan_tasks(tuple(args.tasks), args.benchmark, None, "en")
     print(format_task_listing(plan, Path(args.data_dir) if args.data_dir else None))

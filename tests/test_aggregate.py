@@ -1,6 +1,6 @@
 import pytest
 
-from bge_eval.aggregate import (
+from bge_eval.report.leaderboard import (
     CMTEB_COLUMNS,
     Cell,
     delta,

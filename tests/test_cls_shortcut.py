@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from bge_eval import cls_shortcut
-from bge_eval.embedder import TextEmbedder
-from bge_eval.models import resolve_model
+from bge_eval.encoding.fast import cls_shortcut
+from bge_eval.encoding.text_embedder import TextEmbedder
+from bge_eval.models.resolve import resolve_model
 
 TEXTS = [("kappa lambda " * (i % 37 + 1)).strip() + f" {i}" for i in range(120)]
 

@@ -11,7 +11,7 @@ from datasets import Dataset
 from mteb.models.models_protocols import SearchProtocol
 from mteb.models.search_wrappers import SearchEncoderWrapper
 
-from bge_eval.corpus_search import CorpusSearch
+from bge_eval.search.corpus_search import CorpusSearch
 
 
 class HashEncoder:
@@ -92,7 +92,7 @@ def dataloader_texts(dataset, metadata, prompt_type):
 def test_texts_equal_mteb_dataloader_texts(retrieval_data, shared_data):
     from mteb.types import PromptType
 
-    from bge_eval.corpus_search import mteb_texts
+    from bge_eval.search.corpus_search import mteb_texts
 
     metadata = retrieval_data[0]
     rows = [json.loads(line) for line in (shared_data / "SciFact" / "corpus.jsonl").read_text().splitlines()[:500]]
@@ -141,9 +141,9 @@ class PlainEncoder:
 
 def test_run_scores_and_rankings_equal_mteb_search(scifact_subset, tiny_bge, tmp_path):
     from bge_eval.config import RunConfig
-    from bge_eval.encoder import BgeEncoder
-    from bge_eval.models import mteb_meta, resolve_model
-    from bge_eval.runner import make_router, run
+    from bge_eval.encoding.mteb_encoder import BgeEncoder
+    from bge_eval.models.resolve import mteb_meta, resolve_model
+    from bge_eval.run.runner import make_router, run
 
     config = RunConfig(model="BAAI/bge-small-en-v1.5", model_path=tiny_bge, tasks=("SciFact",),
                        data_dir=scifact_subset, embedding_cache=None, device="cpu")
@@ -165,10 +165,10 @@ def test_run_scores_and_rankings_equal_mteb_search(scifact_subset, tiny_bge, tmp
 
 def test_a_search_killed_midway_resumes_from_the_encoded_chunks(scifact_subset, tiny_bge, tmp_path, monkeypatch):
     from bge_eval.config import RunConfig
-    from bge_eval.embedding_cache import EmbeddingCache
-    from bge_eval.encoder import BgeEncoder
-    from bge_eval.models import mteb_meta, resolve_model
-    from bge_eval.runner import make_router, run
+    from bge_eval.encoding.embedding_cache import EmbeddingCache
+    from bge_eval.encoding.mteb_encoder import BgeEncoder
+    from bge_eval.models.resolve import mteb_meta, resolve_model
+    from bge_eval.run.runner import make_router, run
 
     config = RunConfig(model="BAAI/bge-small-en-v1.5", model_path=tiny_bge, tasks=("SciFact",),
                        data_dir=scifact_subset, embedding_cache=tmp_path / "cache", output=tmp_path / "out",

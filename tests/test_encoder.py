@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from bge_eval.encoder import BgeEncoder
-from bge_eval.forward import pool
-from bge_eval.instructions import InstructionRouter
-from bge_eval.models import mteb_meta, resolve_model
+from bge_eval.encoding.engine import pool
+from bge_eval.encoding.mteb_encoder import BgeEncoder
+from bge_eval.models.instructions import InstructionRouter
+from bge_eval.models.resolve import mteb_meta, resolve_model
 
 TEXTS = [
     "What is the capital of France?",

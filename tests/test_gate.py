@@ -8,8 +8,8 @@ import pytest
 
 from bge_eval.cli import main
 from bge_eval.config import RunConfig
-from bge_eval.models import resolve_model
-from bge_eval.runner import run
+from bge_eval.models.resolve import resolve_model
+from bge_eval.run.runner import run
 
 from .conftest import MINILM
 

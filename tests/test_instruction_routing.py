@@ -5,9 +5,9 @@ import json
 import pytest
 
 from bge_eval.config import RunConfig
-from bge_eval.encoder import BgeEncoder
-from bge_eval.models import EN_QUERY_INSTRUCTION, ZH_QUERY_INSTRUCTION
-from bge_eval.runner import run
+from bge_eval.encoding.mteb_encoder import BgeEncoder
+from bge_eval.models.resolve import EN_QUERY_INSTRUCTION, ZH_QUERY_INSTRUCTION
+from bge_eval.run.runner import run
 
 from .test_local_data import beir, write_jsonl
 

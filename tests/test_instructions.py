@@ -2,8 +2,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bge_eval.instructions import InstructionRouter
-from bge_eval.models import BGE_MODELS, EN_QUERY_INSTRUCTION, ZH_QUERY_INSTRUCTION
+from bge_eval.models.instructions import InstructionRouter
+from bge_eval.models.resolve import BGE_MODELS, EN_QUERY_INSTRUCTION, ZH_QUERY_INSTRUCTION
 
 EN = BGE_MODELS["BAAI/bge-base-en-v1.5"]
 ZH = BGE_MODELS["BAAI/bge-base-zh-v1.5"]

@@ -6,7 +6,7 @@ import mteb
 import pytest
 
 from bge_eval.errors import DataError
-from bge_eval.local_data import attach_local_data
+from bge_eval.tasks.local_data import attach_local_data
 
 
 def write_jsonl(path, rows):

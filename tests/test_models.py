@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from bge_eval.errors import ModelNotFoundError
-from bge_eval.models import (
+from bge_eval.models.resolve import (
     BGE_MODELS,
     EN_QUERY_INSTRUCTION,
     ZH_QUERY_INSTRUCTION,

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from bge_eval.batching import plan_padded
-from bge_eval.embedder import TextEmbedder
+from bge_eval.encoding.batching import plan_padded
+from bge_eval.encoding.multi_device import resolve_devices, share_batches
+from bge_eval.encoding.text_embedder import TextEmbedder
 from bge_eval.errors import BgeEvalError
-from bge_eval.models import resolve_model
-from bge_eval.multi_device import resolve_devices, share_batches
+from bge_eval.models.resolve import resolve_model
 
 TEXTS = [("gamma delta " * (i % 23 + 1)).strip() + f" {i}" for i in range(200)]
 
@@ -50,7 +50,7 @@ def test_two_workers_equal_one_device(tiny_bge):
 
 
 def test_one_listed_device_encodes_in_process(tiny_bge):
-    from bge_eval.forward import ForwardEngine
+    from bge_eval.encoding.engine import ForwardEngine
 
     assert isinstance(make(tiny_bge, devices=("cpu",)).engine, ForwardEngine)
 
@@ -59,7 +59,7 @@ def test_run_on_two_workers_gives_the_same_scores(scifact_subset, tiny_bge, tmp_
     import json
 
     from bge_eval.config import RunConfig
-    from bge_eval.runner import run
+    from bge_eval.run.runner import run
 
     scores = {}
     for name, placement in {"one": {"device": "cpu"}, "two": {"devices": ("cpu", "cpu")}}.items():
@@ -73,8 +73,8 @@ def test_run_on_two_workers_gives_the_same_scores(scifact_subset, tiny_bge, tmp_
 
 
 def test_a_failing_worker_is_a_clear_error(tmp_path):
-    from bge_eval.forward import ForwardSettings
-    from bge_eval.multi_device import ShardedEngine
+    from bge_eval.encoding.engine import ForwardSettings
+    from bge_eval.encoding.multi_device import ShardedEngine
 
     settings = ForwardSettings(checkpoint=str(tmp_path / "missing"), pooling="cls", normalize=True,
                                device="cpu", precision="fp32", pad_id=0, pad_multiple=1)
@@ -107,8 +107,8 @@ def test_workers_exit_when_the_run_is_killed(tiny_bge, tmp_path):
     script = tmp_path / "hold.py"
     script.write_text(
         "import sys\n"
-        "from bge_eval.embedder import TextEmbedder\n"
-        "from bge_eval.models import resolve_model\n"
+        "from bge_eval.encoding.text_embedder import TextEmbedder\n"
+        "from bge_eval.models.resolve import resolve_model\n"
         "if __name__ == '__main__':\n"
         f"    spec = resolve_model('BAAI/bge-small-en-v1.5', model_path={str(tiny_bge)!r}).spec\n"
         f"    e = TextEmbedder({str(tiny_bge)!r}, spec, devices=('cpu', 'cpu'))\n"

@@ -8,9 +8,10 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel
 
-from bge_eval import packed_bert, tokenization
-from bge_eval.embedder import TextEmbedder
-from bge_eval.models import resolve_model
+from bge_eval.encoding import tokenization
+from bge_eval.encoding.fast import packed_bert
+from bge_eval.encoding.text_embedder import TextEmbedder
+from bge_eval.models.resolve import resolve_model
 
 from .test_cls_shortcut import TEXTS, batch, tiny_xlm_roberta
 
@@ -133,8 +134,8 @@ def test_compiled_dense_layers_give_the_same_vectors():
 
 def test_padded_option_reaches_the_engine(bge_base_random, packed_on_cpu):
     from bge_eval.cli import build_parser, config_from_args
-    from bge_eval.encoder import BgeEncoder
-    from bge_eval.models import mteb_meta
+    from bge_eval.encoding.mteb_encoder import BgeEncoder
+    from bge_eval.models.resolve import mteb_meta
 
     parser = build_parser()
     for argv, packs in ((["--padded"], False), ([], True)):

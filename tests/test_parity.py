@@ -7,8 +7,8 @@ import mteb
 import pytest
 
 from bge_eval.config import RunConfig
-from bge_eval.local_data import attach_local_data
-from bge_eval.runner import run
+from bge_eval.run.runner import run
+from bge_eval.tasks.local_data import attach_local_data
 
 from .conftest import MINILM
 

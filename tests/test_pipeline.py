@@ -6,11 +6,11 @@ import time
 import numpy as np
 import pytest
 
-from bge_eval import tokenization
-from bge_eval.batching import pad_batch, plan_padded, prefetch, unpad
-from bge_eval.embedder import TextEmbedder
-from bge_eval.models import resolve_model
-from bge_eval.tokenization import chunk_bounds
+from bge_eval.encoding import tokenization
+from bge_eval.encoding.batching import pad_batch, plan_padded, prefetch, unpad
+from bge_eval.encoding.text_embedder import TextEmbedder
+from bge_eval.encoding.tokenization import chunk_bounds
+from bge_eval.models.resolve import resolve_model
 
 TEXTS = [("alpha beta " * (i % 29 + 1)).strip() + f" {i}" for i in range(300)]
 

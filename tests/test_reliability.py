@@ -12,8 +12,8 @@ import pytest
 from bge_eval.cli import main
 from bge_eval.config import RunConfig
 from bge_eval.errors import BgeEvalError, DataError
-from bge_eval.runner import run
-from bge_eval.storage import output_lock
+from bge_eval.run.layout import output_lock
+from bge_eval.run.runner import run
 
 from .test_local_data import write_jsonl
 

@@ -10,8 +10,8 @@ import pytest
 
 from bge_eval.cli import main
 from bge_eval.config import RunConfig
-from bge_eval.report_data import build_report
-from bge_eval.runner import run
+from bge_eval.report.data import build_report
+from bge_eval.run.runner import run
 
 from .conftest import MINILM, REPO
 

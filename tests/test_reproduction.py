@@ -7,8 +7,8 @@ Fast tasks run by default; the rest are marked slow (minutes on 2 CPU cores) and
 import pytest
 
 from bge_eval.config import RunConfig
-from bge_eval.published import published_value
-from bge_eval.runner import run
+from bge_eval.results.published import published_value
+from bge_eval.run.runner import run
 
 from .conftest import MINILM
 

@@ -8,10 +8,10 @@ import shutil
 import pytest
 
 from bge_eval.config import RunConfig
-from bge_eval.models import mteb_meta, resolve_model
-from bge_eval.rerank_runner import run_reranker
-from bge_eval.reranker import CrossEncoderReranker, FunctionReranker
-from bge_eval.runner import run
+from bge_eval.encoding.cross_encoder import CrossEncoderReranker, FunctionReranker
+from bge_eval.models.resolve import mteb_meta, resolve_model
+from bge_eval.run.runner import run
+from bge_eval.run.second_stage import run_reranker
 
 from .conftest import MINILM
 from .test_local_data import write_jsonl

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from bge_eval.config import RunConfig
-from bge_eval.reranking import cmteb_reranking_scores
-from bge_eval.retrieval_metrics import average_precision, ranking
-from bge_eval.runner import run
+from bge_eval.metrics.ranking import average_precision, ranking
+from bge_eval.run.cmteb_scores import cmteb_reranking_scores
+from bge_eval.run.runner import run
 
 from .test_local_data import write_jsonl
 

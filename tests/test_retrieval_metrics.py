@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from bge_eval.retrieval_metrics import (
+from bge_eval.metrics.ranking import (
     average_precision,
     mrr_at_k,
     ndcg_at_k,
@@ -10,7 +10,7 @@ from bge_eval.retrieval_metrics import (
     ranking,
     recall_at_k,
 )
-from bge_eval.significance import paired_test
+from bge_eval.metrics.significance import paired_test
 
 
 def test_ranking_breaks_ties_by_id_descending():

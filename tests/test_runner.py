@@ -3,8 +3,8 @@
 import json
 
 from bge_eval.config import RunConfig
-from bge_eval.encoder import BgeEncoder
-from bge_eval.runner import run
+from bge_eval.encoding.mteb_encoder import BgeEncoder
+from bge_eval.run.runner import run
 
 
 def demo_config(tmp_path, **kw):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from bge_eval.search import block_topk, cosine_scores, exact_topk
+from bge_eval.search.dense import block_topk, cosine_scores, exact_topk
 
 
 def brute_force(queries, corpus, k):

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from bge_eval.batching import plan_batches
-from bge_eval.embedder import TextEmbedder
-from bge_eval.embedding_cache import EmbeddingCache
-from bge_eval.encoder import BgeEncoder
-from bge_eval.forward import ForwardEngine
-from bge_eval.instructions import InstructionRouter
-from bge_eval.models import mteb_meta, resolve_model
+from bge_eval.encoding.batching import plan_batches
+from bge_eval.encoding.embedding_cache import EmbeddingCache
+from bge_eval.encoding.engine import ForwardEngine
+from bge_eval.encoding.mteb_encoder import BgeEncoder
+from bge_eval.encoding.text_embedder import TextEmbedder
+from bge_eval.models.instructions import InstructionRouter
+from bge_eval.models.resolve import mteb_meta, resolve_model
 
 TEXTS = [("word " * (i % 37 + 1)).strip() for i in range(150)]
 
@@ -43,7 +43,7 @@ def test_every_index_once_and_budget_respected():
 
 
 def test_batch_limits_default_by_device():
-    from bge_eval.embedder import batch_limits
+    from bge_eval.encoding.text_embedder import batch_limits
 
     assert batch_limits(on_gpu=True, batch_size=None, token_budget=None) == (1024, 65_536)  # budget sizes batches
     assert batch_limits(on_gpu=True, batch_size=64, token_budget=8192) == (64, 8192)
@@ -138,7 +138,7 @@ def test_cache_misses_when_the_weights_change(tiny_bge, tmp_path):
 
 def test_instruction_ablation_reuses_corpus_embeddings(scifact_subset, tiny_bge, tmp_path, monkeypatch):
     from bge_eval.config import RunConfig
-    from bge_eval.runner import run
+    from bge_eval.run.runner import run
 
     encoded = []
     original = TextEmbedder._embed

@@ -1,7 +1,7 @@
 import pytest
 
 from bge_eval.errors import DataError, UnknownNameError
-from bge_eval.tasks import canonical_benchmark, load_registry, plan_tasks
+from bge_eval.tasks.selection import canonical_benchmark, load_registry, plan_tasks
 
 
 def test_cmteb_registry_matches_mteb_benchmark():

@@ -7,13 +7,20 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
-from bge_eval import embedder as embedder_module
-from bge_eval import tokenization
-from bge_eval.batching import plan_padded
-from bge_eval.embedder import TextEmbedder
+from bge_eval.encoding import text_embedder as embedder_module
+from bge_eval.encoding import tokenization
+from bge_eval.encoding.batching import plan_padded
+from bge_eval.encoding.text_embedder import TextEmbedder
+from bge_eval.encoding.tokenization import (
+    BatchLimits,
+    ChunkPlanner,
+    TokenIds,
+    TokenizerProcesses,
+    length_order,
+    planned_chunks,
+)
 from bge_eval.errors import BgeEvalError
-from bge_eval.models import resolve_model
-from bge_eval.tokenization import BatchLimits, ChunkPlanner, TokenIds, TokenizerProcesses, length_order, planned_chunks
+from bge_eval.models.resolve import resolve_model
 
 TEXTS = [f"{'Ünïcode café 北京 ' * (i % 5)}passage {i} " + "alpha beta gamma " * (i % 97) for i in range(400)]
 LIMITS = BatchLimits(max_rows=16, token_budget=None, pad_multiple=1, pad_id=0)
@@ -185,7 +192,7 @@ def test_the_tokenizer_process_exits_when_the_run_is_killed(minilm_path, tmp_pat
     script.write_text(
         "import sys\n"
         "from transformers import AutoTokenizer\n"
-        "from bge_eval.tokenization import BatchLimits, TokenIds, TokenizerProcesses\n"
+        "from bge_eval.encoding.tokenization import BatchLimits, TokenIds, TokenizerProcesses\n"
         "if __name__ == '__main__':\n"
         f"    token_ids = TokenIds(AutoTokenizer.from_pretrained({str(minilm_path)!r}), 512)\n"
         "    worker = TokenizerProcesses(token_ids, BatchLimits(16, None, 1, 0), processes=2)\n"

@@ -1,0 +1,254 @@
+"""The model on one device: padded batches in, pooled (and L2-normalised) fp32 vectors out.
+
+A chunk's batches are launched back to back without waiting for the device (inputs go
+through pinned memory with non-blocking copies, the attention mask is built on the device),
+and its vectors come back in one copy queued behind them; the next chunk is launched before
+the host waits for that copy, so the device always has work while the host collects. SDPA
+attention, optional torch.compile, fp16 / bf16 / fp32; with CLS pooling the last layer runs
+for the CLS token only (cls_shortcut.py). On CUDA in half precision, BERT-family models run
+on packed tokens (packed_bert.py: no padding computed, FlashAttention per text). On
+out-of-memory the batch budget is halved and the unfinished batches are re-planned; the
+finished ones are kept.
+
+ForwardSettings is a plain value, so a worker process can build the same engine
+(multi_device.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import BgeEvalError
+from .batching import PaddedBatch, plan_padded, unpad
+from .fast import cls_shortcut, packed_bert
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def pick_device(device: str | None) -> torch.device:
+    """The requested device, or CUDA when present, else CPU."""
+    if device:
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise BgeEvalError(f"--device {device}: CUDA is not available here; use --device cpu.")
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def pick_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """auto: fp16 on CUDA, fp32 on CPU (half precision on CPU is slow and lossy)."""
+    if precision == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    return DTYPES[precision]
+
+
+def precision_name(dtype: torch.dtype) -> str:
+    return next(name for name, value in DTYPES.items() if value == dtype)
+
+
+@dataclass(frozen=True)
+class ForwardSettings:
+    """Everything needed to build a ForwardEngine, in plain values.
+
+    precision: fp32 / fp16 / bf16 (already resolved from "auto").
+    pad_multiple: batch widths are padded to a multiple of this (8 on CUDA, for tensor cores)."""
+
+    checkpoint: str
+    pooling: str
+    normalize: bool
+    device: str
+    precision: str
+    pad_id: int
+    pad_multiple: int
+    compile: bool = False
+    cls_shortcut: bool = True  # CLS pooling: the last layer for the CLS token only (cls_shortcut.py)
+    packed: bool = True  # CUDA, half precision: real tokens only, no padding (packed_bert.py)
+
+
+def load_model(checkpoint: str | Path, dtype: torch.dtype) -> torch.nn.Module:
+    """The checkpoint's base model with SDPA attention where the architecture has it."""
+    from transformers import AutoModel
+
+    try:
+        return AutoModel.from_pretrained(str(checkpoint), dtype=dtype, attn_implementation="sdpa")
+    except (ValueError, ImportError):  # an architecture without SDPA support
+        return AutoModel.from_pretrained(str(checkpoint), dtype=dtype)
+
+
+@dataclass(frozen=True)
+class _OnTheWay:
+    """A chunk's rows and fp32 vectors (in host memory once `copied` has passed; None: already there)."""
+
+    rows: np.ndarray
+    vectors: torch.Tensor
+    copied: torch.cuda.Event | None
+
+
+class ForwardEngine:
+    """One model on one device."""
+
+    def __init__(self, settings: ForwardSettings) -> None:
+        self.settings = settings
+        self.device = torch.device(settings.device)
+        self.dtype = DTYPES[settings.precision]
+        model = load_model(settings.checkpoint, self.dtype).to(self.device).eval()
+        self.hidden_size = int(model.config.hidden_size)
+        self.packed = packed_bert.build(model, self.device, settings.pooling) if settings.packed else None
+        # with CLS pooling, the model gives CLS vectors (B, H) directly; else token states
+        wants_shortcut = self.packed is None and settings.pooling == "cls" and settings.cls_shortcut
+        shortcut = cls_shortcut.build(model, self.device) if wants_shortcut else None
+        self.gives_cls = shortcut is not None
+        model = shortcut if shortcut is not None else model
+        if self.packed is not None:
+            if settings.compile:
+                self.packed.compile_dense()
+            model = self.packed
+        elif settings.compile:
+            model = torch.compile(model, dynamic=True)
+        self.model = model
+        # batch limits: none until an out-of-memory error, then halved at each one
+        self.max_rows: int | None = None
+        self.token_budget: int | None = None
+        self.oom_retries = 0
+
+    @property
+    def packs(self) -> bool:
+        """Whether batches run as packed tokens (packed_bert.py)."""
+        return self.packed is not None
+
+    def encode(self, batches: list[PaddedBatch]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, vectors): each batch's rows and their fp32 vectors, in the order computed."""
+        return self._collect(self._send_home(self._launch(batches)))
+
+    def encode_stream(self, chunks: Iterable[list[PaddedBatch]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """encode() chunk by chunk (the same interface as multi_device.ShardedEngine); each
+        chunk is launched before the one before it is collected, so the device does not wait
+        at a chunk's end for the host to fetch, receive and launch the next."""
+        previous = None
+        for chunk in chunks:
+            launched = self._send_home(self._launch(chunk))
+            if previous is not None:
+                yield self._collect(previous)
+            previous = launched
+        if previous is not None:
+            yield self._collect(previous)
+
+    def _launch(self, batches: list[PaddedBatch]) -> list[tuple[np.ndarray, torch.Tensor]]:
+        """Each batch's rows and its vectors on the device, queued without waiting for them."""
+        pending = list(batches)
+        done: list[tuple[np.ndarray, torch.Tensor]] = []
+        while pending:
+            batch = pending.pop(0)
+            if self.max_rows is not None and not batch.fits(self.max_rows, self.token_budget):
+                pending = self._replan([batch, *pending])
+                continue
+            try:
+                done.append((batch.rows, self._forward(batch)))
+            except torch.OutOfMemoryError:
+                self._shrink(batch)
+                pending = self._replan([batch, *pending])
+        return done
+
+    def _send_home(self, done: list[tuple[np.ndarray, torch.Tensor]]) -> _OnTheWay:
+        """A launched chunk's vectors on their way to host memory: on CUDA one copy queued right
+        behind the chunk's own work, and an event after it, so waiting for this chunk never
+        waits for the chunk launched after it."""
+        if not done:
+            return _OnTheWay(np.zeros(0, dtype=np.int64), torch.zeros(0, self.hidden_size), None)
+        rows = np.concatenate([r for r, _ in done])
+        vectors = torch.cat([v for _, v in done])
+        if self.device.type != "cuda":
+            return _OnTheWay(rows, vectors, None)
+        host = torch.empty(vectors.shape, dtype=vectors.dtype, pin_memory=True)
+        host.copy_(vectors, non_blocking=True)
+        copied = torch.cuda.Event(blocking=True)  # waited on asleep: a spinning wait would take a core
+        copied.record(torch.cuda.current_stream(self.device))  # from the tokenizer processes
+        return _OnTheWay(rows, host, copied)
+
+    @staticmethod
+    def _collect(on_the_way: _OnTheWay) -> tuple[np.ndarray, np.ndarray]:
+        if on_the_way.copied is not None:
+            on_the_way.copied.synchronize()
+        return on_the_way.rows, on_the_way.vectors.numpy()
+
+    def close(self) -> None:
+        """Nothing to release (the interface of ShardedEngine, which stops its workers)."""
+
+    def _forward(self, batch: PaddedBatch) -> torch.Tensor:
+        if self.packed is not None:
+            return self._forward_packed(batch)
+        on_gpu = self.device.type == "cuda"
+        input_ids = torch.from_numpy(batch.input_ids)
+        lengths = torch.from_numpy(batch.lengths)
+        if on_gpu:
+            input_ids, lengths = input_ids.pin_memory(), lengths.pin_memory()
+        input_ids = input_ids.to(self.device, non_blocking=on_gpu).long()
+        lengths = lengths.to(self.device, non_blocking=on_gpu)
+        positions = torch.arange(input_ids.shape[1], device=self.device)
+        attention_mask = (positions[None, :] < lengths[:, None]).long()
+        with torch.inference_mode():
+            if self.gives_cls:
+                pooled = self.model(input_ids, attention_mask).float()
+            else:
+                hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+                pooled = pool(hidden, attention_mask, self.settings.pooling)
+            if self.settings.normalize:
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
+        return pooled
+
+    def _forward_packed(self, batch: PaddedBatch) -> torch.Tensor:
+        arrays = packed_bert.pack(batch.input_ids, batch.lengths)
+        data = torch.from_numpy(arrays.data)
+        on_gpu = self.device.type == "cuda"
+        data = data.pin_memory().to(self.device, non_blocking=True) if on_gpu else data.to(self.device)
+        with torch.inference_mode():
+            pooled = self.packed(data, arrays.tokens, arrays.texts, arrays.longest).float()
+            if self.settings.normalize:
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
+        return pooled
+
+    def _shrink(self, failed: PaddedBatch) -> None:
+        rows, width = failed.input_ids.shape
+        if rows == 1:
+            raise BgeEvalError(
+                f"out of memory on {self.device} encoding a single text of {width} tokens; free memory on "
+                "that device, use --precision fp16, or choose another --device.")
+        self.token_budget = max(width, min(self.token_budget or rows * width, rows * width) // 2)
+        self.max_rows = max(1, min(self.max_rows or rows, rows) // 2)
+        self.oom_retries += 1
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _replan(self, batches: list[PaddedBatch]) -> list[PaddedBatch]:
+        token_ids = [ids for batch in batches for ids in unpad(batch)]
+        rows = np.concatenate([batch.rows for batch in batches])
+        planned = plan_padded(token_ids, range(len(token_ids)), self.max_rows or len(token_ids), self.token_budget,
+                              self.settings.pad_multiple, self.settings.pad_id)
+        return [PaddedBatch(rows[b.rows], b.input_ids, b.lengths) for b in planned]
+
+
+def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """fp32 sentence vectors from token states (right-padded batches)."""
+    if pooling == "cls":
+        return hidden[:, 0].float()
+    if pooling == "mean":
+        mask = attention_mask.unsqueeze(-1).float()
+        return (hidden.float() * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+    if pooling == "lasttoken":
+        last = attention_mask.sum(dim=1) - 1
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last].float()
+    raise ValueError(f"unknown pooling {pooling!r}")
+
+
+def weights_fingerprint(checkpoint: str | Path) -> str:
+    """Names, sizes and modification times of a checkpoint's weight files."""
+    parts = []
+    for path in sorted(Path(checkpoint).glob("*")):
+        if path.suffix in {".safetensors", ".bin", ".pt"} and path.is_file():
+            stat = path.stat()
+            parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return ";".join(parts)

@@ -1,0 +1,160 @@
+"""Texts in, embeddings out: the tokenising stage (tokenization.py) in front of the model
+engine, with the embedding cache. Knows nothing of mteb (encoder.py adapts it to mteb's
+runner), so benchmarks and other tools can use it alone.
+
+Texts are tokenised in chunks (longest first by UTF-8 bytes: 32 texts, growing by a quarter
+each chunk up to 512), planned into batches (longest first by tokens, sized by a token budget
+on GPU) and padded, while the engine (forward.ForwardEngine, or one worker process per device
+in multi_device.ShardedEngine) encodes the chunks before: on GPU in tokenizer processes (two
+on 8 cores or more), on CPU in a background thread.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..models.resolve import ModelSpec
+from .batching import prefetch
+from .embedding_cache import MIN_TEXTS, EmbeddingCache, cache_key
+from .engine import ForwardEngine, ForwardSettings, pick_device, pick_dtype, precision_name, weights_fingerprint
+from .multi_device import ShardedEngine, resolve_devices
+from .tokenization import (
+    PROCESS_MIN_TEXTS,
+    PROCESS_VARIABLE,
+    BatchLimits,
+    TokenIds,
+    TokenizerProcesses,
+    planned_chunks,
+)
+
+DEFAULT_GPU_TOKEN_BUDGET = 65_536
+DEFAULT_CPU_BATCH_SIZE = 32  # texts per batch on CPU
+DEFAULT_GPU_MAX_ROWS = 1_024  # on GPU the token budget sizes batches; rows are only capped
+
+
+def batch_limits(on_gpu: bool, batch_size: int | None, token_budget: int | None) -> tuple[int, int | None]:
+    """(most texts, padded-token budget) per batch. On GPU the budget sizes batches and the
+    rows are only capped; on CPU batches are counted in texts (no budget unless given)."""
+    if on_gpu:
+        return batch_size or DEFAULT_GPU_MAX_ROWS, token_budget or DEFAULT_GPU_TOKEN_BUDGET
+    return batch_size or DEFAULT_CPU_BATCH_SIZE, token_budget
+
+
+class TextEmbedder:
+    """One checkpoint's embeddings with its own pooling, normalisation and max length.
+
+    identity: what names the model in the cache key (name, revision); the checkpoint's weight
+        files are added, so a re-trained checkpoint under the same name never hits.
+    devices: two or more devices ("cuda:0", "cuda:1", or "cpu" repeated), one worker process
+        each; `device` is then the first of them.
+    batch_size: most texts per batch; default 32 on CPU, and 1,024 on GPU, where the token
+        budget (default 65,536 padded tokens) is what sizes batches.
+    cls_shortcut: with CLS pooling, the last layer for the CLS token only (cls_shortcut.py);
+        False runs the full model (benchmarks and tests compare the two).
+    packed: on CUDA in half precision, BERT-family models on real tokens alone, no padding
+        (packed_bert.py); False runs padded batches (benchmarks compare the two).
+    tokenizer_process: tokenise calls of 2,048 texts or more in child processes
+        (tokenization.py); None: on GPU (BGE_EVAL_TOKENIZER_PROCESS=0: never, =1: on CPU too)."""
+
+    def __init__(
+        self,
+        checkpoint: str | Path,
+        spec: ModelSpec,
+        *,
+        identity: Sequence[str] = (),
+        device: str | None = None,
+        devices: Sequence[str] = (),
+        precision: str = "auto",
+        batch_size: int | None = None,
+        token_budget: int | None = None,
+        compile_model: bool = False,
+        cache: EmbeddingCache | None = None,
+        cls_shortcut: bool = True,
+        packed: bool = True,
+        tokenizer_process: bool | None = None,
+    ) -> None:
+        from transformers import AutoTokenizer
+
+        self.spec = spec
+        devices = resolve_devices(devices) if devices else []  # "all" -> cuda:0, cuda:1, ...
+        self.device = pick_device(devices[0] if devices else device)
+        self.dtype = pick_dtype(precision, self.device)
+        on_gpu = self.device.type == "cuda"
+        self.cache = cache
+        self.tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
+        self.settings = ForwardSettings(
+            checkpoint=str(checkpoint), pooling=spec.pooling, normalize=spec.normalize,
+            device=str(self.device), precision=precision_name(self.dtype),
+            pad_id=self.tokenizer.pad_token_id or 0, pad_multiple=8 if on_gpu else 1,
+            compile=compile_model, cls_shortcut=cls_shortcut, packed=packed,
+        )
+        if len(devices) > 1:
+            self.engine: ForwardEngine | ShardedEngine = ShardedEngine(self.settings, devices)
+        else:
+            self.engine = ForwardEngine(self.settings)
+        self.token_ids = TokenIds(self.tokenizer, spec.max_length)
+        # packed tokens compute no padding: chunks are planned alone, without rows kept back
+        self.batch_plan = BatchLimits(*batch_limits(on_gpu, batch_size, token_budget), self.settings.pad_multiple,
+                                      self.settings.pad_id, keep_back=not self.engine.packs)
+        if tokenizer_process is None:  # BGE_EVAL_TOKENIZER_PROCESS: 0 never, 1 on CPU too
+            setting = os.environ.get(PROCESS_VARIABLE, "")
+            tokenizer_process = on_gpu if setting == "" else setting != "0"
+        self.tokenizer_process = (TokenizerProcesses(self.token_ids, self.batch_plan)
+                                  if tokenizer_process and self.token_ids.backend_json is not None else None)
+        self.cache_identity = (*identity, str(self.dtype), spec.pooling, str(spec.normalize),
+                               str(spec.max_length), weights_fingerprint(checkpoint))
+
+    @property
+    def batch_size(self) -> int:
+        """Most texts per batch."""
+        return self.batch_plan.max_rows
+
+    @property
+    def token_budget(self) -> int | None:
+        """Most padded tokens per batch (None: rows alone limit a batch)."""
+        return self.batch_plan.token_budget
+
+    @property
+    def hidden_size(self) -> int:
+        return self.engine.hidden_size
+
+    @property
+    def oom_retries(self) -> int:
+        return self.engine.oom_retries
+
+    def close(self) -> None:
+        """Stop worker processes, if any."""
+        self.engine.close()
+        if self.tokenizer_process is not None:
+            self.tokenizer_process.close()
+
+    def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Embeddings (N, D) as fp32, L2-normalised when the model is; served from the
+        embedding cache when these exact texts were encoded before with the same settings."""
+        key = None
+        if self.cache is not None and len(texts) >= MIN_TEXTS:
+            key = cache_key(self.cache_identity, texts)
+            cached = self.cache.get(key)
+            if cached is not None:
+                return cached
+        out = self._embed(texts, show_progress)
+        if key is not None:
+            self.cache.put(key, out)
+        return out
+
+    def _embed(self, texts: Sequence[str], show_progress: bool) -> np.ndarray:
+        out = np.empty((len(texts), self.hidden_size), dtype=np.float32)
+        if self.tokenizer_process is not None and len(texts) >= PROCESS_MIN_TEXTS:
+            chunks = self.tokenizer_process.planned_chunks(texts)
+        else:
+            chunks = prefetch(planned_chunks(texts, self.token_ids, self.batch_plan))
+        with tqdm(total=len(texts), desc="Encoding", disable=not show_progress or len(texts) < 1000) as bar:
+            for rows, vectors in self.engine.encode_stream(chunks):
+                out[rows] = vectors
+                bar.update(len(rows))
+        return out

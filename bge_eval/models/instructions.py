@@ -1,0 +1,65 @@
+"""Which inputs get a query instruction, under each instruction policy.
+
+bge (default), as BGE's own evaluation scripts do:
+  English models: the instruction on Retrieval queries, except ArguAna and QuoraRetrieval
+  (symmetric tasks where the query is itself a passage);
+  Chinese models: the instruction on Retrieval and Reranking queries.
+  Never on documents/passages, never on other task types.
+mteb: the prompts mteb's model registry gives the model (mteb puts BGE's instruction on
+  every Retrieval and Reranking query, ArguAna and Quora included).
+none: no instruction anywhere.
+A custom instruction replaces the model's own text and follows the bge routing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .resolve import ModelSpec
+
+# Tasks whose queries are passages themselves: BGE evaluates them without the instruction.
+BGE_ENGLISH_SKIP = frozenset({"ArguAna", "QuoraRetrieval"})
+BGE_QUERY_TASK_TYPES = {"en": frozenset({"Retrieval"}), "zh": frozenset({"Retrieval", "Reranking"})}
+
+
+@dataclass(frozen=True)
+class InstructionRouter:
+    """Decides the instruction (or None) for one encode call."""
+
+    policy: str
+    spec: ModelSpec
+    custom: str | None = None
+    mteb_prompts: dict[str, str] | None = None  # mteb registry prompts, for policy "mteb"
+
+    @property
+    def text(self) -> str | None:
+        """The instruction text the bge routing uses."""
+        return self.custom if self.custom is not None else self.spec.query_instruction
+
+    def instruction_for(self, task_metadata: Any, prompt_type: Any) -> str | None:
+        """The instruction to prepend for one mteb encode call (None: no instruction).
+
+        task_metadata: mteb's TaskMetadata (its name and type are read);
+        prompt_type: mteb's PromptType (query / document) or None for symmetric tasks.
+        """
+        if self.policy == "none":
+            return None
+        if self.policy == "mteb":
+            from mteb.models.abs_encoder import get_prompt_name
+
+            key = get_prompt_name(self.mteb_prompts, task_metadata, prompt_type)
+            return (self.mteb_prompts or {}).get(key) if key else None
+        role = getattr(prompt_type, "value", prompt_type)
+        if role != "query" or not self.text:
+            return None
+        language = "zh" if self.spec.language == "zh" else "en"
+        if task_metadata.type not in BGE_QUERY_TASK_TYPES[language]:
+            return None
+        if language == "en" and task_metadata.name in BGE_ENGLISH_SKIP:
+            return None
+        return self.text
+
+    def describe(self) -> dict[str, Any]:
+        """Recorded in the run manifest."""
+        return {"policy": self.policy, "instruction": self.text, "custom": self.custom is not None}

@@ -1,0 +1,53 @@
+"""Plain-text tables for the terminal: a run's scores and a task listing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..results.published import published_value
+from ..run.runner import RunSummary
+from ..tasks.local_data import has_local_data
+from ..tasks.selection import TaskPlan
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=False))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) for row in rows]
+    return "\n".join(lines)
+
+
+def format_run_summary(summary: RunSummary) -> str:
+    rows = []
+    for outcome in summary.outcomes:
+        for split, score in outcome.main_scores.items():
+            published = published_value(summary.model, outcome.name, split)
+            rows.append([
+                outcome.name, outcome.type, split, f"{score:.5f}",
+                "" if published is None else f"{published:.5f}",
+                "" if published is None else f"{score - published:+.5f}",
+                outcome.status, f"{outcome.wall_s:.1f}s",
+            ])
+    head = f"{summary.model} @ {summary.revision}\nresults: {summary.results_dir}\n"
+    table = _table(["task", "type", "split", "main score", "published", "delta", "status", "time"], rows)
+    demo = any(o.name.startswith("BgeEvalDemo") for o in summary.outcomes)
+    notes = []
+    if demo:
+        notes.append("(demo suite: a smoke test written by the bge_eval team, not a benchmark)")
+    if summary.skipped:
+        notes.append(f"skipped (no local data): {', '.join(summary.skipped)}")
+    return "\n".join([head + table, *notes])
+
+
+def format_task_listing(plan: TaskPlan, data_dir: Path | None) -> str:
+    rows = [
+        [t.name, t.type, ",".join(t.languages), ",".join(t.splits),
+         ("yes" if has_local_data(data_dir, t.name) else "no") if data_dir else "-"]
+        for t in plan.tasks
+    ]
+    title = f"{plan.benchmark}: {len(rows)} tasks" if plan.benchmark else f"{len(rows)} tasks"
+    if data_dir:
+        found = sum(1 for r in rows if r[4] == "yes")
+        title += f" ({found} with local data in {data_dir})"
+    return title + "\n" + _table(["task", "type", "languages", "splits", "local data"], rows)

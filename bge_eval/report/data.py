@@ -1,0 +1,255 @@
+"""Everything a report shows, computed from saved results only (no model, no data):
+runs and their facts, leaderboards in the model card's two shapes, per-task tables with
+published comparison, similarity distributions, and the instruction ablation.
+
+The report module only renders a ReportData.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+
+from ..metrics.distributions import Distribution, distribution
+from ..results.files import read_result_file
+from ..results.published import published_value
+from ..run.manifest import MANIFEST_NAME, read_manifest
+from ..run.similarities import read_similarities
+from ..tasks.selection import benchmark_metric
+from .leaderboard import CMTEB_COLUMNS, MTEB_COLUMNS, Cell, delta, is_notable, leaderboard
+
+DETAIL_METRICS = {
+    "Retrieval": ("ndcg_at_10", "map_at_10", "mrr_at_10", "recall_at_10"),
+    "Reranking": ("cmteb_map", "cmteb_mrr_at_10", "map_at_1000"),
+    "STS": ("cosine_spearman", "cosine_pearson"),
+    "PairClassification": ("max_ap", "max_accuracy", "max_f1"),
+    "Classification": ("accuracy", "f1"),
+    "Clustering": ("v_measure",),
+    "Summarization": ("cosine_spearman",),
+}
+BENCHMARKS = (("MTEB(eng, v1)", "MTEB", MTEB_COLUMNS), ("MTEB(cmn, v1)", "C-MTEB", CMTEB_COLUMNS))
+
+
+@dataclass(frozen=True)
+class Run:
+    """One model identity's results folder."""
+
+    label: str
+    model: str
+    revision: str
+    results_dir: Path
+    predictions_dir: Path
+    policy: str | None
+    instruction: str | None
+    facts: dict  # versions, device, precision, harness revision
+    wall_s: dict[str, float]  # task -> seconds
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    run: str
+    task: str
+    type: str
+    split: str
+    score: float  # the benchmark's main score (C-MTEB's MAP for reranking)
+    metrics: dict[str, float]
+    published: float | None
+    delta: float | None
+    notable: bool
+
+
+@dataclass(frozen=True)
+class LeaderboardTable:
+    title: str
+    headers: list[str]  # with task counts, e.g. "Retrieval (15)"
+    rows: list[tuple[int, str, Cell, list[Cell]]]  # rank, label, average, type cells
+
+
+@dataclass(frozen=True)
+class Figure:
+    run: str
+    task: str
+    split: str
+    png_base64: str
+    dist: Distribution
+
+
+@dataclass(frozen=True)
+class AblationRow:
+    model: str
+    task: str
+    split: str
+    with_instruction: float
+    without: float
+    delta: float
+
+
+@dataclass
+class ReportData:
+    runs: list[Run]
+    leaderboards: list[LeaderboardTable]
+    task_rows: list[TaskRow]
+    figures: list[Figure]
+    ablation: list[AblationRow]
+    generated: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+def find_runs(folders: list[Path], models: list[str] | None = None) -> list[Run]:
+    runs = []
+    for folder in folders:
+        for meta_path in sorted(Path(folder).rglob("model_meta.json")):
+            revision_dir = meta_path.parent
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if models and meta["name"] not in models:
+                continue
+            manifest = read_manifest(revision_dir) or {}
+            instruction = manifest.get("instruction") or {}
+            output = revision_dir.parent.parent.parent
+            runs.append(Run(
+                label=meta["name"], model=meta["name"], revision=meta.get("revision", ""),
+                results_dir=revision_dir,
+                predictions_dir=output / "predictions" / revision_dir.parent.name / revision_dir.name,
+                policy=instruction.get("policy"), instruction=instruction.get("instruction"),
+                facts={k: manifest.get(k) for k in ("versions", "device", "precision", "harness_git_revision")},
+                wall_s={t: v.get("wall_s") for t, v in manifest.get("tasks", {}).items()},
+            ))
+    labels = [r.label for r in runs]
+    return [_distinct_label(r, labels) for r in runs]
+
+
+def _distinct_label(run: Run, labels: list[str]) -> Run:
+    if labels.count(run.label) == 1:
+        return run
+    suffix = f"{run.policy or 'run'}, {run.results_dir.parent.parent.parent.name}"
+    return Run(**{**run.__dict__, "label": f"{run.model} [{suffix}]"})
+
+
+def task_rows(run: Run) -> list[TaskRow]:
+    rows = []
+    manifest = read_manifest(run.results_dir) or {}
+    for path in sorted(run.results_dir.glob("*.json")):
+        if path.name in ("model_meta.json", MANIFEST_NAME):
+            continue
+        data = read_result_file(path)
+        task = data["task_name"]
+        splits = manifest.get("tasks", {}).get(task, {}).get("splits") or list(data["scores"])
+        task_type = task_type_of(task)
+        for split in splits:
+            entries = data["scores"].get(split, [])
+            if not entries:
+                continue
+            metrics = {m: _mean(entries, m) for m in DETAIL_METRICS.get(task_type, ()) if m in entries[0]}
+            metric = benchmark_metric(task, task_type)
+            score = _mean(entries, metric if metric in entries[0] else "main_score")
+            published = published_value(run.model, task, split)
+            diff = delta(score, published)
+            rows.append(TaskRow(run.label, task, task_type, split, score, metrics, published, diff,
+                                is_notable(diff)))
+    return rows
+
+
+def _mean(entries: list[dict], metric: str) -> float:
+    values = [float(e[metric]) for e in entries if metric in e]
+    return sum(values) / len(values)
+
+
+@lru_cache(maxsize=1)
+def _benchmark_types() -> dict[str, dict[str, str]]:
+    import mteb
+
+    return {name: {t.metadata.name: t.metadata.type for t in mteb.get_benchmark(name).tasks}
+            for name, _, _ in BENCHMARKS}
+
+
+def task_type_of(task: str) -> str:
+    for types in _benchmark_types().values():
+        if task in types:
+            return types[task]
+    import mteb
+
+    try:
+        return mteb.get_task(task).metadata.type
+    except Exception:  # noqa: BLE001 - a task mteb does not know (the demo suite)
+        from ..tasks.demo import DEMO_TASKS
+
+        return next((c.metadata.type for c in DEMO_TASKS if c.metadata.name == task), "Other")
+
+
+def leaderboard_tables(runs: list[Run], rows: list[TaskRow]) -> list[LeaderboardTable]:
+    tables = []
+    for name, title, columns in BENCHMARKS:
+        types = _benchmark_types()[name]
+        scores = {r.label: {row.task: row.score for row in rows if row.run == r.label and row.task in types}
+                  for r in runs}
+        scores = {label: s for label, s in scores.items() if s}
+        if not scores:
+            continue
+        for run in runs:  # the published numbers of the same model, over the same tasks as the run
+            if run.label in scores:
+                published = {t: v for t in scores[run.label] if (v := _published_main(run.model, t)) is not None}
+                if published:
+                    scores[f"{run.label} (published)"] = published
+        headers = [f"{col} ({sum(1 for t in types.values() if t == col)})" for col in columns]
+        board = leaderboard(scores, types, columns)
+        tables.append(LeaderboardTable(
+            f"{title}: {name} ({len(types)} tasks)", headers,
+            [(row.rank, row.model, row.average, [row.columns[c] for c in columns]) for row in board],
+        ))
+    return tables
+
+
+def _published_main(model: str, task: str) -> float | None:
+    from ..tasks.selection import load_registry
+
+    row = load_registry().get(task)
+    split = row.split if row else ("dev" if task == "MSMARCO" else "test")
+    return published_value(model, task, split)
+
+
+def figures(run: Run) -> list[Figure]:
+    from .plots import histogram_png
+
+    out = []
+    for path in sorted(run.predictions_dir.glob("*_similarities.json")):
+        task = path.name[: -len("_similarities.json")]
+        for subset, splits in read_similarities(path).items():
+            for split, entry in splits.items():
+                dist = distribution(entry)
+                if not dist.positive and not dist.negative:
+                    continue
+                title = f"{task} ({split}{'' if subset == 'default' else ', ' + subset}) - {run.label}"
+                png = histogram_png(dist, title)
+                out.append(Figure(run.label, task, split, base64.b64encode(png).decode("ascii"), dist))
+    return out
+
+
+def ablation(runs: list[Run], rows: list[TaskRow]) -> list[AblationRow]:
+    """Same model with policy bge and policy none: per-task difference."""
+    out = []
+    by_label = {(row.run, row.task, row.split): row.score for row in rows}
+    for with_run in (r for r in runs if r.policy == "bge"):
+        for without_run in (r for r in runs if r.policy == "none" and r.model == with_run.model):
+            for (label, task, split), score in by_label.items():
+                other = by_label.get((without_run.label, task, split))
+                if label == with_run.label and other is not None:
+                    out.append(AblationRow(with_run.model, task, split, score, other, score - other))
+    return out
+
+
+def build_report(folders: list[Path], models: list[str] | None = None) -> ReportData:
+    from ..errors import DataError
+
+    runs = find_runs(folders, models)
+    if not runs:
+        raise DataError(f"no results under {', '.join(map(str, folders))} (looked for */model_meta.json"
+                        + (f" of {', '.join(models)}" if models else "") + ").")
+    rows = [row for run in runs for row in task_rows(run)]
+    return ReportData(
+        runs=runs, leaderboards=leaderboard_tables(runs, rows), task_rows=rows,
+        figures=[figure for run in runs for figure in figures(run)], ablation=ablation(runs, rows),
+    )
+

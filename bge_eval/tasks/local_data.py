@@ -1,0 +1,296 @@
+"""Read task data from a local folder and attach it to mteb's registry task.
+
+Two layouts are understood (see README, "Local data"):
+- the JSON Lines layout of shared/data: `<Task>/[<subset>/]<split>.jsonl`, retrieval as
+  `corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`;
+- a mirror of the hub dataset (`<Task>/README.md` whose YAML `configs:` names the files).
+
+Data is built in memory (no datasets cache, so an edited file is never served stale) and
+set on the task instance, so mteb's metadata, metrics and splits stay untouched. The
+JSON Lines layout holds the evaluated data as mteb uses it (after the task's own
+transform); a hub mirror holds the hub's raw columns, so the task's transform is run.
+Every problem found is a DataError naming the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataError
+
+JSONL_FIELDS: dict[str, tuple[str, ...]] = {
+    "STS": ("sentence1", "sentence2", "score"),
+    "PairClassification": ("sentence1", "sentence2", "label"),
+    "Classification": ("text", "label"),
+    "Clustering": ("sentences", "labels"),
+    "Reranking": ("query", "positive", "negative"),
+    "Summarization": ("text", "human_summaries", "machine_summaries", "relevance"),
+}
+
+
+def task_folder(data_dir: Path, task_name: str) -> Path:
+    return Path(data_dir) / task_name
+
+
+def has_local_data(data_dir: Path | None, task_name: str) -> bool:
+    return data_dir is not None and task_folder(data_dir, task_name).is_dir()
+
+
+def attach_local_data(task: Any, data_dir: Path) -> str:
+    """Load `task`'s evaluated splits from `data_dir` into the task; returns the layout used."""
+    folder = task_folder(data_dir, task.metadata.name)
+    if not folder.is_dir():
+        raise DataError(
+            f"Task {task.metadata.name}: no local data; expected the folder {folder} "
+            "(layout: see README, 'Local data')."
+        )
+    if (folder / "README.md").is_file() and hub_configs(folder / "README.md"):
+        from .hub_mirror import load_hub_mirror
+
+        load_hub_mirror(task, folder)
+        return "hub-mirror"
+    subsets = task.hf_subsets if task.metadata.is_multilingual else ["default"]
+    dataset: dict[str, dict[str, Any]] = {}
+    for subset in subsets:
+        subset_folder = folder / subset if task.metadata.is_multilingual else folder
+        dataset[subset] = {
+            split: _load_split(task, subset_folder, split) for split in _splits_to_load(task)
+        }
+    task.dataset = dataset
+    task.data_loaded = True
+    return "jsonl"
+
+
+def _splits_to_load(task: Any) -> list[str]:
+    splits = list(task.eval_splits)
+    if task.metadata.type == "Classification":
+        train = getattr(task, "train_split", "train")
+        if train not in splits:
+            splits.append(train)
+    return splits
+
+
+def hub_configs(readme: Path) -> list[dict]:
+    import yaml
+
+    text = readme.read_text(encoding="utf-8")
+    if not text.startswith("---"):
+        return []
+    try:
+        header = yaml.safe_load(text.split("---", 2)[1]) or {}
+    except yaml.YAMLError as exc:
+        raise DataError(f"{readme}: the YAML header does not parse ({exc}).") from exc
+    return list(header.get("configs") or [])
+
+
+def _load_split(task: Any, folder: Path, split: str) -> Any:
+    from datasets import Dataset
+
+    task_type = task.metadata.type
+    if task_type == "Retrieval":
+        return load_retrieval_split(folder, split)
+    if task_type == "Reranking":
+        return load_reranking_split(folder / f"{split}.jsonl")
+    if task_type not in JSONL_FIELDS:
+        raise DataError(f"Task {task.metadata.name}: task type {task_type} is not supported locally.")
+    path = folder / f"{split}.jsonl"
+    fields = JSONL_FIELDS[task_type]
+    rows = list(read_jsonl(path, fields))
+    for line_no, row in enumerate(rows, start=1):
+        _check_row(task, task_type, row, path, line_no)
+    if task_type == "Classification" and len({row["label"] for row in rows}) < 2:
+        raise DataError(f"{path}: every row has the label {rows[0]['label']!r}; a classification split "
+                        "needs at least two labels.")
+    columns = _columns(task, task_type)
+    data = {columns.get(field, field): [row[field] for row in rows] for field in fields}
+    return Dataset.from_dict(data)
+
+
+def _check_row(task: Any, task_type: str, row: dict, path: Path, line_no: int) -> None:
+    """Field types and value ranges, as the README documents them for each task type."""
+    where = f"{path}:{line_no}"
+    if task_type in {"STS", "PairClassification"}:
+        for field in ("sentence1", "sentence2"):
+            _expect(isinstance(row[field], str), where, f"{field} must be a string")
+    if task_type == "STS":
+        score = row["score"]
+        _expect(isinstance(score, (int, float)) and not isinstance(score, bool), where, "score must be a number")
+        low, high = getattr(task, "min_score", None), getattr(task, "max_score", None)
+        if low is not None and high is not None:
+            _expect(low <= score <= high, where, f"score {score} is outside this task's range [{low}, {high}]")
+    elif task_type == "PairClassification":
+        _expect(row["label"] in (0, 1) and not isinstance(row["label"], bool), where, "label must be 0 or 1")
+    elif task_type == "Classification":
+        _expect(isinstance(row["text"], str), where, "text must be a string")
+        _expect(isinstance(row["label"], (int, str)) and not isinstance(row["label"], bool), where,
+                "label must be an integer (or a string)")
+    elif task_type == "Clustering":
+        _expect(isinstance(row["sentences"], list) and isinstance(row["labels"], list), where,
+                "sentences and labels must be lists")
+        _expect(len(row["sentences"]) == len(row["labels"]), where, "sentences and labels differ in length")
+
+
+def _expect(condition: bool, where: str, message: str) -> None:
+    if not condition:
+        raise DataError(f"{where}: {message}.")
+
+
+def _columns(task: Any, task_type: str) -> dict[str, str]:
+    """Our field names -> the column names this task reads."""
+    if task_type == "PairClassification":
+        return {
+            "sentence1": task.input1_column_name,
+            "sentence2": task.input2_column_name,
+            "label": task.label_column_name,
+        }
+    if task_type == "STS":
+        first, second = task.column_names
+        return {"sentence1": first, "sentence2": second}
+    if task_type == "Classification":
+        return {"text": task.input_column_name, "label": task.label_column_name}
+    return {}
+
+
+def read_jsonl(path: Path, required: tuple[str, ...]) -> Iterator[dict]:
+    """Rows of a JSON Lines file; a DataError names the file and line of any bad row."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found.")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        line_no = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line_no}: bytes that are not UTF-8; re-encode the file as UTF-8.") from exc
+    count = 0
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{line_no}: invalid JSON ({exc.msg}).") from exc
+        if not isinstance(row, dict):
+            raise DataError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}.")
+        missing = [field for field in required if field not in row]
+        if missing:
+            raise DataError(f"{path}:{line_no}: missing field(s) {', '.join(missing)}.")
+        count += 1
+        yield row
+    if count == 0:
+        raise DataError(f"{path}: the file has no rows.")
+
+
+def load_retrieval_split(folder: Path, split: str) -> dict:
+    """BEIR layout -> mteb's RetrievalSplitData (corpus, queries, relevant_docs)."""
+    from datasets import Dataset
+
+    corpus_rows = list(read_jsonl(folder / "corpus.jsonl", ("_id", "text")))
+    query_rows = list(read_jsonl(folder / "queries.jsonl", ("_id", "text")))
+    corpus_ids = _unique_ids(corpus_rows, folder / "corpus.jsonl")
+    query_ids = _unique_ids(query_rows, folder / "queries.jsonl")
+    qrels = read_qrels(folder / "qrels" / f"{split}.tsv", set(corpus_ids), set(query_ids))
+    _check_every_query_is_judged(folder, query_ids)
+    # Only queries with judgements are evaluated (as mteb does for BEIR data).
+    queries = [row for row, qid in zip(query_rows, query_ids, strict=False) if qid in qrels]
+    return {
+        "corpus": Dataset.from_dict(
+            {
+                "id": corpus_ids,
+                "title": [str(row.get("title") or "") for row in corpus_rows],
+                "text": [str(row["text"]) for row in corpus_rows],
+            }
+        ),
+        "queries": Dataset.from_dict(
+            {"id": [str(row["_id"]) for row in queries], "text": [str(row["text"]) for row in queries]}
+        ),
+        "relevant_docs": qrels,
+        "top_ranked": None,
+    }
+
+
+def _check_every_query_is_judged(folder: Path, query_ids: list[str]) -> None:
+    """A query judged in no qrels file of the folder is an error (a BEIR queries.jsonl may
+    hold several splits' queries, so the judgements of every split count)."""
+    judged: set[str] = set()
+    for qrels_file in (folder / "qrels").glob("*.tsv"):
+        with qrels_file.open(encoding="utf-8") as handle:
+            judged.update(line.split("\t", 1)[0] for line in handle)
+    for line_no, query_id in enumerate(query_ids, start=1):
+        if query_id not in judged:
+            raise DataError(
+                f"{folder / 'queries.jsonl'}:{line_no}: query {query_id!r} has no judgements in "
+                f"{folder / 'qrels'}; add its qrels or remove the query."
+            )
+
+
+def _unique_ids(rows: list[dict], path: Path) -> list[str]:
+    ids = [str(row["_id"]) for row in rows]
+    seen: set[str] = set()
+    for line_no, doc_id in enumerate(ids, start=1):
+        if doc_id in seen:
+            raise DataError(f"{path}:{line_no}: duplicate _id {doc_id!r}.")
+        seen.add(doc_id)
+    return ids
+
+
+def read_qrels(path: Path, corpus_ids: set[str], query_ids: set[str]) -> dict[str, dict[str, int]]:
+    """qrels TSV (header query-id, corpus-id, score) -> {query_id: {doc_id: score}}."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found (qrels for this split).")
+    qrels: dict[str, dict[str, int]] = {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t")
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header[:3]] != ["query-id", "corpus-id", "score"]:
+            raise DataError(f"{path}:1: expected the header 'query-id<TAB>corpus-id<TAB>score'.")
+        for line_no, fields in enumerate(reader, start=2):
+            if not fields:
+                continue
+            if len(fields) < 3:
+                raise DataError(f"{path}:{line_no}: expected 3 tab-separated fields, got {len(fields)}.")
+            query_id, doc_id, score = fields[0], fields[1], fields[2]
+            if query_id not in query_ids:
+                raise DataError(f"{path}:{line_no}: query-id {query_id!r} is not in queries.jsonl.")
+            if doc_id not in corpus_ids:
+                raise DataError(f"{path}:{line_no}: corpus-id {doc_id!r} is not in corpus.jsonl.")
+            try:
+                qrels.setdefault(query_id, {})[doc_id] = int(float(score))
+            except ValueError as exc:
+                raise DataError(f"{path}:{line_no}: score {score!r} is not a number.") from exc
+    if not qrels:
+        raise DataError(f"{path}: no judgements.")
+    return qrels
+
+
+def load_reranking_split(path: Path) -> dict:
+    """Lines of {query, positive[], negative[]} -> RetrievalSplitData with top_ranked candidates."""
+    from datasets import Dataset
+
+    doc_ids: dict[str, str] = {}
+    queries: list[tuple[str, str]] = []
+    relevant: dict[str, dict[str, int]] = {}
+    top_ranked: dict[str, list[str]] = {}
+    for line_no, row in enumerate(read_jsonl(path, JSONL_FIELDS["Reranking"]), start=1):
+        _expect(isinstance(row["query"], str), f"{path}:{line_no}", "query must be a string")
+        _expect(isinstance(row["positive"], list) and isinstance(row["negative"], list),
+                f"{path}:{line_no}", "positive and negative must be lists of texts")
+        if not row["positive"]:
+            raise DataError(f"{path}:{line_no}: no positive candidates; every query needs at least one.")
+        query_id = f"q{len(queries)}"
+        queries.append((query_id, str(row["query"])))
+        candidates = []
+        for text in list(row["positive"]) + list(row["negative"]):
+            doc_id = doc_ids.setdefault(str(text), f"d{len(doc_ids)}")
+            if doc_id not in candidates:
+                candidates.append(doc_id)
+        top_ranked[query_id] = candidates
+        relevant[query_id] = {doc_ids[str(text)]: 1 for text in row["positive"]}
+    return {
+        "corpus": Dataset.from_dict({"id": list(doc_ids.values()), "text": list(doc_ids.keys())}),
+        "queries": Dataset.from_dict({"id": [q for q, _ in queries], "text": [t for _, t in queries]}),
+        "relevant_docs": relevant,
+        "top_ranked": top_ranked,
+    }

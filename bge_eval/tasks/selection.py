@@ -1,0 +1,199 @@
+"""Task selection: names / benchmark -> mteb registry tasks on the benchmark's split(s).
+
+A task keeps mteb's metadata and metrics; only its evaluated splits are narrowed to the
+ones its benchmark scores (tasks/cmteb.toml for C-MTEB), and its data may come from a
+local folder (local_data.py) instead of the hub.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataError, UnknownNameError, did_you_mean
+from .local_data import has_local_data, task_folder
+
+ENGLISH_BENCHMARK = "MTEB(eng, v1)"
+CHINESE_BENCHMARK = "MTEB(cmn, v1)"
+DEMO_BENCHMARK = "demo"
+
+
+@dataclass(frozen=True)
+class RegistryTask:
+    """One row of a task registry file (tasks/*.toml)."""
+
+    name: str
+    type: str
+    split: str
+    main_score: str
+    instruction: str
+
+
+@dataclass(frozen=True)
+class Registry:
+    benchmark: str
+    aliases: tuple[str, ...]
+    tasks: tuple[RegistryTask, ...]
+
+    def get(self, name: str) -> RegistryTask | None:
+        return next((t for t in self.tasks if t.name == name), None)
+
+
+@cache
+def load_registry(file_name: str = "cmteb.toml") -> Registry:
+    """Read a registry file shipped in tasks/."""
+    text = resources.files("bge_eval._tasks").joinpath(file_name).read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    return Registry(
+        benchmark=data["benchmark"]["name"],
+        aliases=tuple(data["benchmark"].get("aliases", ())),
+        tasks=tuple(RegistryTask(**row) for row in data["task"]),
+    )
+
+
+def benchmark_metric(task_name: str, task_type: str) -> str:
+    """The metric a task's benchmark publishes, as named in our result files: C-MTEB's own
+    main score (MAP over candidates for reranking, AP for pair classification), else mteb's."""
+    if task_type == "Reranking":
+        return "cmteb_map"
+    row = load_registry().get(task_name)
+    if row is not None and row.main_score not in ("map",):
+        return row.main_score
+    return "main_score"
+
+
+@dataclass
+class PlannedTask:
+    """A task ready to run: mteb's task object, the splits scored, where its data comes from."""
+
+    name: str
+    type: str
+    splits: tuple[str, ...]
+    languages: tuple[str, ...]
+    task: Any  # mteb AbsTask
+    data_source: str  # "local", "hub" or "demo"
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    tasks: list[PlannedTask]
+    skipped: list[str]  # tasks of the benchmark with no local data under --data-dir
+    benchmark: str | None
+
+
+def canonical_benchmark(name: str) -> str:
+    """mteb's benchmark name for `name` (our aliases such as C-MTEB included)."""
+    registry = load_registry()
+    if name == DEMO_BENCHMARK:
+        return name
+    if name in registry.aliases or name == registry.benchmark:
+        return registry.benchmark
+    import mteb
+
+    try:
+        return mteb.get_benchmark(name).name
+    except Exception as exc:  # noqa: BLE001 - mteb raises KeyError/ValueError variants
+        known = [b.name for b in mteb.get_benchmarks()] + list(registry.aliases) + [DEMO_BENCHMARK]
+        raise UnknownNameError(
+            f"--benchmark {name!r}: no such benchmark.{did_you_mean(name, known)} "
+            "`python -m bge_eval tasks --benchmark NAME` lists a benchmark's tasks."
+        ) from exc
+
+
+def default_benchmark(language: str) -> str:
+    return CHINESE_BENCHMARK if language == "zh" else ENGLISH_BENCHMARK
+
+
+def benchmark_tasks(name: str) -> list[Any]:
+    """The benchmark's task objects, on the split(s) the benchmark scores."""
+    if name == DEMO_BENCHMARK:
+        from .demo import demo_tasks
+
+        return demo_tasks()
+    import mteb
+
+    tasks = list(mteb.get_benchmark(name).tasks)
+    return [_benchmark_split(task) for task in tasks]
+
+
+def _benchmark_split(task: Any) -> Any:
+    row = load_registry().get(task.metadata.name)
+    if row is not None:
+        task.filter_eval_splits([row.split])
+    return task
+
+
+def _find_task(name: str, benchmark: str | None, language: str) -> Any:
+    import mteb
+
+    candidates = [benchmark] if benchmark else [default_benchmark(language)]
+    candidates += [b for b in (ENGLISH_BENCHMARK, CHINESE_BENCHMARK) if b not in candidates]
+    for bench in candidates:
+        for task in benchmark_tasks(bench):
+            if task.metadata.name == name:
+                return task
+    if benchmark and benchmark != DEMO_BENCHMARK and benchmark not in (ENGLISH_BENCHMARK, CHINESE_BENCHMARK):
+        known = [t.metadata.name for t in benchmark_tasks(benchmark)]
+        raise UnknownNameError(f"--tasks {name!r} is not in {benchmark}.{did_you_mean(name, known)}")
+    try:
+        return _benchmark_split(mteb.get_task(name))
+    except Exception as exc:  # noqa: BLE001
+        known = [t.metadata.name for t in mteb.get_tasks(exclude_superseded=False)]
+        from .demo import demo_tasks
+
+        known += [t.metadata.name for t in demo_tasks()]
+        for task in demo_tasks():
+            if task.metadata.name == name:
+                return task
+        raise UnknownNameError(f"--tasks {name!r}: no such task.{did_you_mean(name, known)}") from exc
+
+
+def plan_tasks(
+    names: tuple[str, ...] | list[str],
+    benchmark: str | None,
+    data_dir: Path | None,
+    language: str = "en",
+) -> TaskPlan:
+    """Resolve the tasks to run and where each one's data comes from.
+
+    With --data-dir, a benchmark's tasks that have no local folder are skipped (and
+    listed); a task named with --tasks that has none is an error.
+    """
+    bench = canonical_benchmark(benchmark) if benchmark else None
+    if names:
+        tasks = [_find_task(name, bench, language) for name in dict.fromkeys(names)]
+    else:
+        bench = bench or default_benchmark(language)
+        tasks = benchmark_tasks(bench)
+    planned, skipped = [], []
+    for task in tasks:
+        name = task.metadata.name
+        if getattr(task, "is_demo", False):
+            source = "demo"
+        elif data_dir is not None:
+            if not has_local_data(data_dir, name):
+                if names:
+                    raise DataError(
+                        f"Task {name}: no local data in --data-dir; expected the folder "
+                        f"{task_folder(data_dir, name)} (layout: see README, 'Local data')."
+                    )
+                skipped.append(name)
+                continue
+            source = "local"
+        else:
+            source = "hub"
+        planned.append(
+            PlannedTask(
+                name=name,
+                type=task.metadata.type,
+                splits=tuple(task.eval_splits),
+                languages=tuple(task.metadata.languages),
+                task=task,
+                data_source=source,
+            )
+        )
+    return TaskPlan(tasks=planned, skipped=skipped, benchmark=bench)
