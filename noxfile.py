@@ -1,14 +1,16 @@
-"""nox sessions: tests, lint, demo, reproduce. Each installs torch's CPU build first."""
+"""nox sessions: tests, hermetic, tests_lowest_mteb, lint, demo, reproduce. Each installs torch's CPU build first."""
 
 import nox
 
 nox.options.sessions = ["tests", "lint"]
 nox.options.default_venv_backend = "venv"
 
+LOWEST_MTEB = "mteb==2.26.0"  # the lower bound of pyproject's mteb requirement
 
-def _install(session: nox.Session) -> None:
+
+def _install(session: nox.Session, *extra: str) -> None:
     session.install("torch==2.13.0")  # before the project: a bare torch pulls a CUDA build
-    session.install("-e", ".[dev]")
+    session.install("-e", ".[dev]", *extra)
 
 
 @nox.session
@@ -19,11 +21,24 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def hermetic(session: nox.Session) -> None:
+    """The tier that needs neither ../shared, model weights nor a browser."""
+    _install(session)
+    session.run("python", "-m", "pytest", "-m", "hermetic", *session.posargs)
+
+
+@nox.session
+def tests_lowest_mteb(session: nox.Session) -> None:
+    """The tests on the lowest mteb the requirement allows (the contract test and Reranking included)."""
+    _install(session, LOWEST_MTEB)
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
 def reproduce(session: nox.Session) -> None:
     """Every published-score reproduction, the slow ones included (minutes on CPU)."""
     _install(session)
-    session.run("python", "-m", "pytest", "-m", "slow or not slow", "tests/test_reproduction.py",
-                *session.posargs)
+    session.run("python", "-m", "pytest", "-m", "slow or not slow", "tests/reproduction", *session.posargs)
 
 
 @nox.session

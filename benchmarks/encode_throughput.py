@@ -166,10 +166,9 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
             token_budget: int | None, compile_model: bool, tokenizer_dir: Path, repeats: int,
             ablate: tuple[str, ...] = (), reference_passages: int | None = None) -> dict:
 
-    from bge_eval.encoding import tokenization
     from bge_eval.encoding.text_embedder import TextEmbedder
     from bge_eval.encoding.tokenization import planned_chunks
-    from bge_eval.models.resolve import resolve_model
+    from bge_eval.models import resolve_model
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -206,7 +205,7 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
                 ablated_times[name].append(timed(lambda other=other: other.embed(texts), device)[0])
         st_s, ours_s = min(st_times), min(ours_times)
         # the device's share alone: the same batches, tokenised and planned beforehand
-        chunks = list(planned_chunks(texts, encoder.token_ids, encoder.batch_plan))
+        chunks = list(planned_chunks(texts, encoder.token_ids, encoder.batch_plan, encoder.pipeline))
         padded_tokens = sum(batch.padded_tokens for chunk in chunks for batch in chunk)
 
         def engine_alone_s(engine) -> float:
@@ -232,9 +231,10 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
         min_cos_st_ref = float(np.min(np.sum(st_emb[: len(sample)] * reference, axis=1)))
         min_cos_st = float(np.min(np.sum(ours_emb * st_emb, axis=1)))
         workers = encoder.tokenizer_process
+        chunking = encoder.pipeline
         pipeline = {"tokenizer_processes": workers and workers.processes, "rust_threads": workers and workers.threads,
-                    "chunk_texts": tokenization.CHUNK_TEXTS, "first_chunk_texts": tokenization.FIRST_CHUNK_TEXTS,
-                    "chunk_growth": tokenization.CHUNK_GROWTH, "chunks_ahead": tokenization.CHUNKS_AHEAD,
+                    "chunk_texts": chunking.chunk_texts, "first_chunk_texts": chunking.first_chunk_texts,
+                    "chunk_growth": chunking.chunk_growth, "chunks_ahead": chunking.chunks_ahead,
                     "rows_kept_back": encoder.batch_plan.keep_back}
         packed = encoder.engine.packs
         for used in (encoder, *ablated.values()):

@@ -23,7 +23,7 @@ import torch
 from encode_throughput import build_checkpoint, default_tokenizer_dir, device_name, synthetic_passages, write_result
 
 from bge_eval.encoding.text_embedder import TextEmbedder
-from bge_eval.models.resolve import resolve_model
+from bge_eval.models import resolve_model
 
 
 def main() -> int:

@@ -25,6 +25,7 @@ from encode_throughput import default_tokenizer_dir, st_padded_tokens, synthetic
 from transformers import AutoTokenizer
 
 from bge_eval.encoding.batching import plan_padded
+from bge_eval.encoding.settings import PipelineSettings
 from bge_eval.encoding.tokenization import BatchLimits, TokenIds, chunk_bounds, planned_chunks
 
 REAL_SETS = {  # name: (file under the data folder, text fields joined)
@@ -55,7 +56,7 @@ def padding_shares(texts: list[str], token_ids: TokenIds, limits: BatchLimits, s
 
     old_chunks = chunk_bounds(len(texts), 1_024, 8_192, growth=2)  # an earlier harness's chunks
     ways = {
-        "harness": padded(b for chunk in planned_chunks(texts, token_ids, limits) for b in chunk),
+        "harness": padded(b for chunk in planned_chunks(texts, token_ids, limits, PipelineSettings()) for b in chunk),
         "chunks_sorted_alone": padded(b for start, end in old_chunks for b in planned(range(start, end))),
         "one_sort": padded(planned(range(len(texts)))),
         "sentence_transformers": st_padded_tokens(ids, texts, st_batch),

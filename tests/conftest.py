@@ -19,9 +19,7 @@ if "BGE_EVAL_CACHE_DIR" not in os.environ:  # keep the tests' embedding cache ou
 
 import pytest  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("BGE_EVAL_SHARED_DATA", REPO.parent / "shared" / "data"))
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+from tests.helpers import SHARED_DATA  # noqa: E402
 
 # bge-base-en-v1.5's config.json (BertModel); weights are random, built by the tests.
 BGE_BASE_CONFIG = dict(

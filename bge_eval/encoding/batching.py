@@ -1,12 +1,9 @@
-"""Batch planning and padding: longest texts first, each batch sized by a token budget
-(padded tokens = batch rows x longest row), capped at a row count; a background iterator,
-so tokenising the next texts overlaps the model's work on the current ones; and a worker
-process's job loop. No torch here: batches are plain numpy values that also travel to
-worker processes."""
+"""Batch planning and padding (longest texts first, each batch sized by a token budget and
+capped at a row count), and a background iterator. No torch here: batches are plain numpy
+values that also travel to worker processes."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import queue
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -136,19 +133,3 @@ def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
     finally:
         stop.set()
         worker.join(timeout=5)
-
-
-def worker_jobs(inbox: mp.Queue, poll_s: float = 1.0) -> Iterator[object]:
-    """A worker process's jobs from its inbox, until a None arrives or the parent process is
-    gone (a killed run must not leave workers holding a device or cores)."""
-    parent = mp.parent_process()
-    while True:
-        try:
-            job = inbox.get(timeout=poll_s)
-        except queue.Empty:
-            if parent is not None and not parent.is_alive():
-                return
-            continue
-        if job is None:
-            return
-        yield job

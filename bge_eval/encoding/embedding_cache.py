@@ -8,12 +8,13 @@ pooling, normalisation, max length, and the exact texts (instruction included).
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from .._util import atomic_write_bytes
 
 MIN_TEXTS = 64  # smaller calls are cheaper to recompute than to store
 
@@ -51,13 +52,6 @@ class EmbeddingCache:
         return array
 
     def put(self, key: str, embeddings: np.ndarray) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".npy.tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.save(handle, embeddings)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        buffer = io.BytesIO()
+        np.save(buffer, embeddings)
+        atomic_write_bytes(self._path(key), buffer.getvalue())

@@ -1,17 +1,9 @@
 """The model on one device: padded batches in, pooled (and L2-normalised) fp32 vectors out.
 
-A chunk's batches are launched back to back without waiting for the device (inputs go
-through pinned memory with non-blocking copies, the attention mask is built on the device),
-and its vectors come back in one copy queued behind them; the next chunk is launched before
-the host waits for that copy, so the device always has work while the host collects. SDPA
-attention, optional torch.compile, fp16 / bf16 / fp32; with CLS pooling the last layer runs
-for the CLS token only (cls_shortcut.py). On CUDA in half precision, BERT-family models run
-on packed tokens (packed_bert.py: no padding computed, FlashAttention per text). On
-out-of-memory the batch budget is halved and the unfinished batches are re-planned; the
-finished ones are kept.
-
-ForwardSettings is a plain value, so a worker process can build the same engine
-(multi_device.py).
+A chunk's batches are launched back to back and its vectors come home in one copy queued behind
+them, the next chunk launched before the host waits; out of memory halves the batch budget and
+re-plans the unfinished batches (docs/performance.md). ForwardSettings is a plain value, so a
+worker process can build the same engine.
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
-"""The encoder adapter: BGE models exposed to mteb's runner.
-
-Implements mteb's EncoderProtocol: texts are gathered from mteb's DataLoader, the query
-instruction is added where the InstructionRouter says, and the texts are embedded by the
-TextEmbedder (embedder.py: tokenising pipeline, model engine, embedding cache) with the
-model's own pooling, L2-normalised, in fp32. On CUDA, similarity scores are computed on
-the GPU. Also mteb's SearchProtocol, so retrieval tasks use corpus_search.CorpusSearch
-(running top-k on the device) instead of mteb's per-chunk Python heaps.
+"""BGE models exposed to mteb's runner (its EncoderProtocol and SearchProtocol): texts from
+mteb's DataLoader get the query instruction where the InstructionRouter says and are embedded
+by the TextEmbedder; retrieval tasks search with CorpusSearch, cosine scores on the GPU there is one.
 """
 
 from __future__ import annotations
@@ -15,15 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from mteb.models.abs_encoder import AbsEncoder
 
+from .._mteb import AbsEncoder
+from ..models import ModelSpec, ResolvedModel
 from ..models.instructions import InstructionRouter
-from ..models.resolve import ModelSpec, ResolvedModel
 from ..search.corpus_search import CorpusSearch
+from .settings import PipelineSettings
 from .text_embedder import TextEmbedder
 
 if TYPE_CHECKING:
-    from mteb.models.model_meta import ModelMeta
+    from .._mteb import ModelMeta
+    from ..config import RunConfig
+    from ..run.manifest import EncoderFacts
 
 
 class BgeEncoder(AbsEncoder):
@@ -41,6 +39,46 @@ class BgeEncoder(AbsEncoder):
         self.embedder = TextEmbedder(resolved.checkpoint, resolved.spec,
                                      identity=(str(meta.name), str(meta.revision)), **embedder_options)
         self.corpus_search = CorpusSearch(self)
+
+    @classmethod
+    def from_config(cls, config: RunConfig, resolved: ResolvedModel | None = None, *,
+                    router: InstructionRouter | None = None, meta: ModelMeta | None = None,
+                    pipeline: PipelineSettings | None = None) -> BgeEncoder:
+        """The encoder a RunConfig asks for (model, device(s), precision, batches, cache)."""
+        from ..models import mteb_meta, resolve_model
+        from .embedding_cache import EmbeddingCache
+
+        resolved = resolved or resolve_model(config.model, config.model_path, config.revision)
+        meta = meta or mteb_meta(resolved)
+        router = router or InstructionRouter.for_config(config, resolved.spec, meta)
+        cache = EmbeddingCache(config.embedding_cache) if config.embedding_cache else None
+        return cls(resolved, router, meta, device=config.device, devices=config.devices, precision=config.precision,
+                   batch_size=config.batch_size, token_budget=config.token_budget, compile_model=config.compile,
+                   packed=config.packed, cache=cache, pipeline=pipeline)
+
+    @property
+    def language(self) -> str:
+        """The model's language ("en", "zh" or "multi"): picks the default benchmark."""
+        return self.spec.language
+
+    def encoder_facts(self) -> EncoderFacts:
+        """For the run manifest: the device(s), compile, packed tokens, precision."""
+        from ..run.manifest import EncoderFacts, host_facts
+
+        device = {**host_facts(str(self.device)), "torch_threads": torch.get_num_threads()}
+        if self.device.type == "cuda":
+            device["gpu"] = torch.cuda.get_device_name(self.device)
+        if self.embedder.devices:
+            device["encoding_devices"] = list(self.embedder.devices)
+        settings = self.embedder.settings
+        return EncoderFacts(device=device, compiled=settings.compile, packed=bool(self.embedder.engine.packs),
+                            precision=settings.precision)
+
+    def __enter__(self) -> BgeEncoder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def device(self) -> torch.device:

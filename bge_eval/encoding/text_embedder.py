@@ -1,48 +1,29 @@
-"""Texts in, embeddings out: the tokenising stage (tokenization.py) in front of the model
-engine, with the embedding cache. Knows nothing of mteb (encoder.py adapts it to mteb's
-runner), so benchmarks and other tools can use it alone.
-
-Texts are tokenised in chunks (longest first by UTF-8 bytes: 32 texts, growing by a quarter
-each chunk up to 512), planned into batches (longest first by tokens, sized by a token budget
-on GPU) and padded, while the engine (forward.ForwardEngine, or one worker process per device
-in multi_device.ShardedEngine) encodes the chunks before: on GPU in tokenizer processes (two
-on 8 cores or more), on CPU in a background thread.
+"""Texts in, embeddings out: the tokenising stage in front of the model engine (one device, or
+one worker per device), with the embedding cache. Knows nothing of mteb (mteb_encoder.py
+adapts it), so benchmarks and other tools can use it alone.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..models.resolve import ModelSpec
+from ..config import batch_limits
+from ..models.spec import ModelSpec
 from .batching import prefetch
 from .embedding_cache import MIN_TEXTS, EmbeddingCache, cache_key
 from .engine import ForwardEngine, ForwardSettings, pick_device, pick_dtype, precision_name, weights_fingerprint
 from .multi_device import ShardedEngine, resolve_devices
+from .settings import PipelineSettings
 from .tokenization import (
-    PROCESS_MIN_TEXTS,
-    PROCESS_VARIABLE,
     BatchLimits,
     TokenIds,
     TokenizerProcesses,
     planned_chunks,
 )
-
-DEFAULT_GPU_TOKEN_BUDGET = 65_536
-DEFAULT_CPU_BATCH_SIZE = 32  # texts per batch on CPU
-DEFAULT_GPU_MAX_ROWS = 1_024  # on GPU the token budget sizes batches; rows are only capped
-
-
-def batch_limits(on_gpu: bool, batch_size: int | None, token_budget: int | None) -> tuple[int, int | None]:
-    """(most texts, padded-token budget) per batch. On GPU the budget sizes batches and the
-    rows are only capped; on CPU batches are counted in texts (no budget unless given)."""
-    if on_gpu:
-        return batch_size or DEFAULT_GPU_MAX_ROWS, token_budget or DEFAULT_GPU_TOKEN_BUDGET
-    return batch_size or DEFAULT_CPU_BATCH_SIZE, token_budget
 
 
 class TextEmbedder:
@@ -58,8 +39,7 @@ class TextEmbedder:
         False runs the full model (benchmarks and tests compare the two).
     packed: on CUDA in half precision, BERT-family models on real tokens alone, no padding
         (packed_bert.py); False runs padded batches (benchmarks compare the two).
-    tokenizer_process: tokenise calls of 2,048 texts or more in child processes
-        (tokenization.py); None: on GPU (BGE_EVAL_TOKENIZER_PROCESS=0: never, =1: on CPU too)."""
+    pipeline: chunking and tokenizer processes (settings.py); default: from the environment."""
 
     def __init__(
         self,
@@ -76,12 +56,13 @@ class TextEmbedder:
         cache: EmbeddingCache | None = None,
         cls_shortcut: bool = True,
         packed: bool = True,
-        tokenizer_process: bool | None = None,
+        pipeline: PipelineSettings | None = None,
     ) -> None:
         from transformers import AutoTokenizer
 
         self.spec = spec
         devices = resolve_devices(devices) if devices else []  # "all" -> cuda:0, cuda:1, ...
+        self.devices = devices if len(devices) > 1 else []
         self.device = pick_device(devices[0] if devices else device)
         self.dtype = pick_dtype(precision, self.device)
         on_gpu = self.device.type == "cuda"
@@ -101,11 +82,10 @@ class TextEmbedder:
         # packed tokens compute no padding: chunks are planned alone, without rows kept back
         self.batch_plan = BatchLimits(*batch_limits(on_gpu, batch_size, token_budget), self.settings.pad_multiple,
                                       self.settings.pad_id, keep_back=not self.engine.packs)
-        if tokenizer_process is None:  # BGE_EVAL_TOKENIZER_PROCESS: 0 never, 1 on CPU too
-            setting = os.environ.get(PROCESS_VARIABLE, "")
-            tokenizer_process = on_gpu if setting == "" else setting != "0"
-        self.tokenizer_process = (TokenizerProcesses(self.token_ids, self.batch_plan)
-                                  if tokenizer_process and self.token_ids.backend_json is not None else None)
+        self.pipeline = pipeline or PipelineSettings.from_environment()
+        wants_processes = self.pipeline.uses_processes(on_gpu) and self.token_ids.backend_json is not None
+        self.tokenizer_process = (TokenizerProcesses(self.token_ids, self.batch_plan, self.pipeline)
+                                  if wants_processes else None)
         self.cache_identity = (*identity, str(self.dtype), spec.pooling, str(spec.normalize),
                                str(spec.max_length), weights_fingerprint(checkpoint))
 
@@ -149,10 +129,10 @@ class TextEmbedder:
 
     def _embed(self, texts: Sequence[str], show_progress: bool) -> np.ndarray:
         out = np.empty((len(texts), self.hidden_size), dtype=np.float32)
-        if self.tokenizer_process is not None and len(texts) >= PROCESS_MIN_TEXTS:
+        if self.tokenizer_process is not None and len(texts) >= self.pipeline.process_min_texts:
             chunks = self.tokenizer_process.planned_chunks(texts)
         else:
-            chunks = prefetch(planned_chunks(texts, self.token_ids, self.batch_plan))
+            chunks = prefetch(planned_chunks(texts, self.token_ids, self.batch_plan, self.pipeline))
         with tqdm(total=len(texts), desc="Encoding", disable=not show_progress or len(texts) < 1000) as bar:
             for rows, vectors in self.engine.encode_stream(chunks):
                 out[rows] = vectors

@@ -1,0 +1,8 @@
+"""Models: their facts (spec), where their checkpoints come from (resolve), and which of their
+inputs get a query instruction (instructions)."""
+
+from .resolve import ResolvedModel, mteb_meta, resolve_model
+from .spec import BGE_MODELS, EN_QUERY_INSTRUCTION, ZH_QUERY_INSTRUCTION, ModelSpec
+
+__all__ = ["BGE_MODELS", "EN_QUERY_INSTRUCTION", "ZH_QUERY_INSTRUCTION", "ModelSpec", "ResolvedModel", "mteb_meta",
+           "resolve_model"]

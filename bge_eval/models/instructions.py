@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .resolve import ModelSpec
+from .spec import ModelSpec
 
 # Tasks whose queries are passages themselves: BGE evaluates them without the instruction.
 BGE_ENGLISH_SKIP = frozenset({"ArguAna", "QuoraRetrieval"})
@@ -32,6 +32,16 @@ class InstructionRouter:
     custom: str | None = None
     mteb_prompts: dict[str, str] | None = None  # mteb registry prompts, for policy "mteb"
 
+    @classmethod
+    def for_config(cls, config: Any, spec: ModelSpec, meta: Any) -> InstructionRouter:
+        """The router a RunConfig asks for (its instruction_policy and instruction)."""
+        prompts = None
+        if config.instruction_policy == "mteb":
+            from .._mteb import registry_prompts
+
+            prompts = registry_prompts(meta)
+        return cls(policy=config.instruction_policy, spec=spec, custom=config.instruction, mteb_prompts=prompts)
+
     @property
     def text(self) -> str | None:
         """The instruction text the bge routing uses."""
@@ -46,7 +56,7 @@ class InstructionRouter:
         if self.policy == "none":
             return None
         if self.policy == "mteb":
-            from mteb.models.abs_encoder import get_prompt_name
+            from .._mteb import get_prompt_name
 
             key = get_prompt_name(self.mteb_prompts, task_metadata, prompt_type)
             return (self.mteb_prompts or {}).get(key) if key else None

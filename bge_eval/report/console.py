@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..results.published import published_value
-from ..run.runner import RunSummary
+from ..run.outcome import RunSummary
+from ..run.second_stage import COMPARED, RerankSummary
 from ..tasks.local_data import has_local_data
 from ..tasks.selection import TaskPlan
 
@@ -51,3 +52,16 @@ def format_task_listing(plan: TaskPlan, data_dir: Path | None) -> str:
         found = sum(1 for r in rows if r[4] == "yes")
         title += f" ({found} with local data in {data_dir})"
     return title + "\n" + _table(["task", "type", "languages", "splits", "local data"], rows)
+
+
+def format_comparison(summary: RerankSummary) -> str:
+    """The second stage beside the first: each compared metric, first -> reranked."""
+    lines = [f"reranker: {summary.reranker} (results: {summary.results_dir})",
+             "task  split  " + "  ".join(f"{m}: first -> reranked" for m in COMPARED)]
+    for c in summary.comparisons:
+        cells = []
+        for metric in COMPARED:
+            before, after = c.first_stage.get(metric), c.second_stage.get(metric)
+            cells.append(f"{'-' if before is None else f'{before:.5f}'} -> {'-' if after is None else f'{after:.5f}'}")
+        lines.append(f"{c.task}  {c.split}  " + "  ".join(cells))
+    return "\n".join(lines)

@@ -15,11 +15,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..metrics.distributions import Distribution, distribution
-from ..results.files import read_result_file
+from ..results.files import read_result_file, read_similarities
 from ..results.published import published_value
-from ..run.manifest import MANIFEST_NAME, read_manifest
-from ..run.similarities import read_similarities
-from ..tasks.selection import benchmark_metric
+from ..run.layout import MANIFEST_NAME, MODEL_META_NAME, ResultsLayout
+from ..run.manifest import Manifest
+from ..tasks.registry import CHINESE_BENCHMARK, ENGLISH_BENCHMARK, benchmark_metric, load_registry
 from .leaderboard import CMTEB_COLUMNS, MTEB_COLUMNS, Cell, delta, is_notable, leaderboard
 
 DETAIL_METRICS = {
@@ -31,7 +31,7 @@ DETAIL_METRICS = {
     "Clustering": ("v_measure",),
     "Summarization": ("cosine_spearman",),
 }
-BENCHMARKS = (("MTEB(eng, v1)", "MTEB", MTEB_COLUMNS), ("MTEB(cmn, v1)", "C-MTEB", CMTEB_COLUMNS))
+BENCHMARKS = ((ENGLISH_BENCHMARK, "MTEB", MTEB_COLUMNS), (CHINESE_BENCHMARK, "C-MTEB", CMTEB_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class Run:
     instruction: str | None
     facts: dict  # versions, device, precision, harness revision
     wall_s: dict[str, float]  # task -> seconds
+    splits: dict[str, list[str]]  # task -> the splits scored
 
 
 @dataclass(frozen=True)
@@ -101,21 +102,21 @@ class ReportData:
 def find_runs(folders: list[Path], models: list[str] | None = None) -> list[Run]:
     runs = []
     for folder in folders:
-        for meta_path in sorted(Path(folder).rglob("model_meta.json")):
+        for meta_path in sorted(Path(folder).rglob(MODEL_META_NAME)):
             revision_dir = meta_path.parent
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
             if models and meta["name"] not in models:
                 continue
-            manifest = read_manifest(revision_dir) or {}
-            instruction = manifest.get("instruction") or {}
-            output = revision_dir.parent.parent.parent
+            layout = ResultsLayout.of_results_dir(revision_dir)
+            manifest = Manifest.read(layout.manifest_file)
+            instruction = (manifest.instruction if manifest else None) or {}
+            facts = {k: getattr(manifest, k, None) for k in ("versions", "device", "precision", "harness_git_revision")}
             runs.append(Run(
                 label=meta["name"], model=meta["name"], revision=meta.get("revision", ""),
-                results_dir=revision_dir,
-                predictions_dir=output / "predictions" / revision_dir.parent.name / revision_dir.name,
-                policy=instruction.get("policy"), instruction=instruction.get("instruction"),
-                facts={k: manifest.get(k) for k in ("versions", "device", "precision", "harness_git_revision")},
-                wall_s={t: v.get("wall_s") for t, v in manifest.get("tasks", {}).items()},
+                results_dir=revision_dir, predictions_dir=layout.predictions_dir,
+                policy=instruction.get("policy"), instruction=instruction.get("instruction"), facts=facts,
+                wall_s={t: record.wall_s for t, record in manifest.tasks.items()} if manifest else {},
+                splits={t: record.splits for t, record in manifest.tasks.items()} if manifest else {},
             ))
     labels = [r.label for r in runs]
     return [_distinct_label(r, labels) for r in runs]
@@ -124,19 +125,18 @@ def find_runs(folders: list[Path], models: list[str] | None = None) -> list[Run]
 def _distinct_label(run: Run, labels: list[str]) -> Run:
     if labels.count(run.label) == 1:
         return run
-    suffix = f"{run.policy or 'run'}, {run.results_dir.parent.parent.parent.name}"
+    suffix = f"{run.policy or 'run'}, {ResultsLayout.of_results_dir(run.results_dir).output.name}"
     return Run(**{**run.__dict__, "label": f"{run.model} [{suffix}]"})
 
 
 def task_rows(run: Run) -> list[TaskRow]:
     rows = []
-    manifest = read_manifest(run.results_dir) or {}
     for path in sorted(run.results_dir.glob("*.json")):
-        if path.name in ("model_meta.json", MANIFEST_NAME):
+        if path.name in (MODEL_META_NAME, MANIFEST_NAME):
             continue
         data = read_result_file(path)
         task = data["task_name"]
-        splits = manifest.get("tasks", {}).get(task, {}).get("splits") or list(data["scores"])
+        splits = run.splits.get(task) or list(data["scores"])
         task_type = task_type_of(task)
         for split in splits:
             entries = data["scores"].get(split, [])
@@ -203,8 +203,6 @@ def leaderboard_tables(runs: list[Run], rows: list[TaskRow]) -> list[Leaderboard
 
 
 def _published_main(model: str, task: str) -> float | None:
-    from ..tasks.selection import load_registry
-
     row = load_registry().get(task)
     split = row.split if row else ("dev" if task == "MSMARCO" else "test")
     return published_value(model, task, split)

@@ -1,4 +1,5 @@
-"""Similarity-distribution figures (matplotlib, headless) as PNG bytes."""
+"""Similarity-distribution figures as PNG bytes, drawn on a standalone matplotlib Figure
+(no pyplot, so a notebook's or application's backend is left as it was)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,10 @@ from ..metrics.distributions import Distribution
 
 
 def histogram_png(dist: Distribution, title: str) -> bytes:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
+    fig = Figure(figsize=(6.4, 3.4), dpi=100)
+    ax = fig.subplots()
     every = dist.positive + dist.negative
     low, high = (min(every), max(every)) if every else (0.0, 1.0)
     bins = [low + (high - low) * i / 40 for i in range(41)] if high > low else 20
@@ -29,5 +28,4 @@ def histogram_png(dist: Distribution, title: str) -> bytes:
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    plt.close(fig)
     return buffer.getvalue()

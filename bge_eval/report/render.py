@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..run.manifest import atomic_write_text
+from .._util import atomic_write_text
 from .data import ReportData
 
 

@@ -1,4 +1,5 @@
-"""Reading saved mteb result files: validation, split checks, and finding them in a folder."""
+"""Reading saved files: mteb result files (validated, split checks, found in a folder) and the
+harness's per-query and similarity files beside the predictions."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
+from ..run.layout import MANIFEST_NAME, MODEL_META_NAME
 
 
 def read_result_file(path: Path) -> dict[str, Any]:
@@ -33,9 +35,25 @@ def has_splits(path: Path, splits: tuple[str, ...] | list[str]) -> bool:
 def result_files(folder: Path) -> list[tuple[Path, dict]]:
     """Every task result file under a folder (any depth), with its model_meta.json as a dict."""
     found = []
-    for meta_path in sorted(Path(folder).rglob("model_meta.json")):
+    for meta_path in sorted(Path(folder).rglob(MODEL_META_NAME)):
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         for path in sorted(meta_path.parent.glob("*.json")):
-            if path.name != "model_meta.json" and not path.name.startswith("bge_eval_"):
+            if path.name not in (MODEL_META_NAME, MANIFEST_NAME):
                 found.append((path, meta))
     return found
+
+
+def read_per_query(path: Path, split: str, metric: str, subset: str = "default") -> dict[str, float] | None:
+    """{query: value} of one metric from a <Task>_per_query.json; None when it has none."""
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    queries = data.get(subset, {}).get(split)
+    if queries is None:
+        return None
+    return {query: values[metric] for query, values in queries.items() if metric in values}
+
+
+def read_similarities(path: Path) -> dict[str, dict[str, Any]]:
+    """A <Task>_similarities.json ({subset: {split: entry}}); empty when there is none."""
+    return json.loads(Path(path).read_text(encoding="utf-8")) if Path(path).is_file() else {}

@@ -1,91 +1,122 @@
-"""Where results live, and how they get there safely.
+"""The one place that knows where a run's files live, and how they get there safely.
 
-mteb writes a task's files into a private staging folder; only when the task has finished
-are they moved into place with atomic renames (predictions first, the result file last), so
-a run killed at any moment leaves either a complete result file or none. A lock file stops
-two runs from writing into the same output folder.
+OUTPUT/results/<org__model>/<revision>/<Task>.json (mteb's ResultCache layout), beside it
+model_meta.json and the run manifest; OUTPUT/predictions/<org__model>/<revision>/ the
+per-task predictions, per-query metrics and similarities. mteb writes a task's files into a
+private staging folder; once the task has finished they are moved into place with atomic
+renames (predictions first, the result file last), so a run killed at any moment leaves
+either a complete result file or none.
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import BgeEvalError
 
-LOCK_NAME = ".bge_eval.lock"
 STAGING_NAME = ".staging"
+MANIFEST_NAME = "bge_eval_manifest.json"
+MODEL_META_NAME = "model_meta.json"
+SETTINGS_NAME = "run_settings.jsonl"  # mteb's log of each evaluation's settings
+EXTRA_SUFFIXES = ("_predictions.json", "_per_query.json", "_similarities.json")
 
 
-def results_location(output: Path, meta: Any) -> tuple[Path, Path]:
-    """(results folder, predictions folder) for a model identity, in mteb's ResultCache layout."""
-    model_dir = Path(meta.model_name_as_path()) / str(meta.revision)
-    return Path(output) / "results" / model_dir, Path(output) / "predictions" / model_dir
+@dataclass(frozen=True)
+class ResultsLayout:
+    """Where one model identity's files live under an output folder.
+
+    model_folder: <org__model>/<revision>, as mteb's ResultCache names it."""
+
+    output: Path
+    model_folder: Path
+
+    @classmethod
+    def for_model(cls, output: Path, meta: Any) -> ResultsLayout:
+        from .._mteb import model_folder
+
+        return cls(Path(output), model_folder(meta))
+
+    @classmethod
+    def of_results_dir(cls, results_dir: Path) -> ResultsLayout:
+        """The layout a results/<org__model>/<revision> folder belongs to."""
+        results_dir = Path(results_dir)
+        return cls(results_dir.parent.parent.parent, Path(results_dir.parent.name) / results_dir.name)
+
+    @property
+    def results_dir(self) -> Path:
+        return self.output / "results" / self.model_folder
+
+    @property
+    def predictions_dir(self) -> Path:
+        return self.output / "predictions" / self.model_folder
+
+    @property
+    def manifest_file(self) -> Path:
+        return self.results_dir / MANIFEST_NAME
+
+    def result_file(self, task: str) -> Path:
+        return self.results_dir / f"{task}.json"
+
+    def predictions_file(self, task: str) -> Path:
+        return self.predictions_dir / f"{task}_predictions.json"
+
+    def per_query_file(self, task: str) -> Path:
+        return self.predictions_dir / f"{task}_per_query.json"
+
+    def similarities_file(self, task: str) -> Path:
+        return self.predictions_dir / f"{task}_similarities.json"
+
+    def second_stage(self, reranker_meta: Any) -> ResultsLayout:
+        """Where a reranker's results over this model's first stage go: OUTPUT/rerank/<org__model>/..."""
+        return ResultsLayout.for_model(self.output / "rerank" / self.model_folder.parent.name, reranker_meta)
+
+    def staged(self, staging: Path) -> ResultsLayout:
+        """The same identity's layout inside a staging folder (where mteb writes)."""
+        return ResultsLayout(staging, self.model_folder)
 
 
-@contextmanager
-def output_lock(output: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the output folder (released by the OS if the process dies)."""
-    output.mkdir(parents=True, exist_ok=True)
-    path = output / LOCK_NAME
-    handle = path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        handle.seek(0)
-        holder = handle.read().strip() or "unknown"
-        handle.close()
-        if exc.errno in (errno.EAGAIN, errno.EACCES):
-            raise BgeEvalError(
-                f"{output}: another bge_eval run (pid {holder}) is writing to this folder; "
-                "wait for it or use another --output."
-            ) from exc
-        raise
-    try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+def staged_predictions_dir(staging: Path) -> Path:
+    """Where mteb is told to write predictions inside a staging folder (no model folder)."""
+    return staging / "predictions"
 
 
 def staging_folder(output: Path) -> Path:
-    """A fresh private folder for this process (leftovers of killed runs are removed)."""
+    """A fresh private folder for this process (leftovers of killed runs are removed; the
+    caller holds the output lock, so nobody else is using them)."""
     root = Path(output) / STAGING_NAME
     if root.is_dir():
-        shutil.rmtree(root, ignore_errors=True)  # we hold the lock: nobody else is using it
+        shutil.rmtree(root, ignore_errors=True)
     folder = root / str(os.getpid())
     folder.mkdir(parents=True)
     return folder
 
 
-def commit_task(staging: Path, model_dir: Path, results_dir: Path, predictions_dir: Path, task: str) -> None:
+def remove_staging(staging: Path) -> None:
+    shutil.rmtree(staging.parent, ignore_errors=True)
+
+
+def commit_task(staging: Path, layout: ResultsLayout, task: str) -> None:
     """Move one finished task's files from staging into place, the result file last."""
-    for name in (f"{task}_predictions.json", f"{task}_per_query.json", f"{task}_similarities.json"):
-        staged = staging / "predictions" / name
+    for suffix in EXTRA_SUFFIXES:
+        staged = staged_predictions_dir(staging) / f"{task}{suffix}"
         if staged.is_file():
-            predictions_dir.mkdir(parents=True, exist_ok=True)
-            os.replace(staged, predictions_dir / name)
-    staged_results = staging / "results" / model_dir
-    results_dir.mkdir(parents=True, exist_ok=True)
-    meta = staged_results / "model_meta.json"
+            layout.predictions_dir.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, layout.predictions_dir / staged.name)
+    staged_results = layout.staged(staging).results_dir
+    layout.results_dir.mkdir(parents=True, exist_ok=True)
+    meta = staged_results / MODEL_META_NAME
     if meta.is_file():
-        os.replace(meta, results_dir / meta.name)
-    settings = staged_results / "run_settings.jsonl"
+        os.replace(meta, layout.results_dir / MODEL_META_NAME)
+    settings = staged_results / SETTINGS_NAME
     if settings.is_file():
-        with (results_dir / settings.name).open("a", encoding="utf-8") as out:
+        with (layout.results_dir / SETTINGS_NAME).open("a", encoding="utf-8") as out:
             out.write(settings.read_text(encoding="utf-8"))
         settings.unlink()
     result = staged_results / f"{task}.json"
     if not result.is_file():
         raise BgeEvalError(f"mteb wrote no result file for {task} (looked for {result}).")
-    os.replace(result, results_dir / result.name)
+    os.replace(result, layout.result_file(task))

@@ -1,6 +1,6 @@
-"""The run manifest beside the results: config, instruction policy, versions, device,
-harness revision and wall time per task. One file per results folder, merged run to run.
-"""
+"""The run manifest beside the results (bge_eval_manifest.json): config, instruction policy,
+versions, device, harness revision and wall time per task. One file per results folder,
+carried over from run to run (earlier tasks' records are kept)."""
 
 from __future__ import annotations
 
@@ -8,46 +8,95 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-MANIFEST_NAME = "bge_eval_manifest.json"
+from .._util import atomic_write_json
+
+FORMAT = 1
 _PACKAGES = ("bge_eval", "mteb", "torch", "transformers", "sentence-transformers", "datasets", "numpy")
 
 
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file in the same folder, then rename over `path`."""
-    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False))
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write text to a temporary file in the same folder, then rename over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+@dataclass(frozen=True)
+class EncoderFacts:
+    """What the encoder ran on: device facts, compiled, packed tokens, precision."""
+
+    device: dict[str, Any]
+    compiled: bool
+    packed: bool
+    precision: str
 
 
-def read_manifest(results_dir: Path) -> dict[str, Any] | None:
-    path = results_dir / MANIFEST_NAME
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
+@dataclass(frozen=True)
+class TaskRecord:
+    """One task's last computation."""
+
+    type: str
+    splits: list[str]
+    data_source: str  # "local", "hub" or "demo"
+    seed: int | None  # the task's own seed (mteb's, for its sampling)
+    wall_s: float
+    finished: str
+
+
+@dataclass
+class Manifest:
+    """Fields are written as JSON under the same names."""
+
+    config: dict[str, Any]
+    instruction: dict[str, Any] | None  # policy, instruction text, custom or not
+    benchmark: str | None
+    skipped_tasks: list[str]
+    versions: dict[str, str | None]
+    harness_git_revision: str | None
+    model: dict[str, Any] | None = None  # name, source, checkpoint, spec
+    device: dict[str, Any] | None = None
+    compiled: bool | None = None
+    packed: bool | None = None
+    precision: str | None = None
+    tasks: dict[str, TaskRecord] = field(default_factory=dict)
+    runs: list[dict[str, str | None]] = field(default_factory=list)  # started / finished per run
+
+    def start_run(self, previous: Manifest | None) -> None:
+        """Carry over the earlier runs and task records; open this run."""
+        if previous is not None:
+            self.tasks = {**previous.tasks, **self.tasks}
+            self.runs = [*previous.runs, *self.runs]
+        self.runs.append({"started": now(), "finished": None})
+
+    def record_encoder(self, facts: EncoderFacts) -> None:
+        self.device, self.compiled = facts.device, facts.compiled
+        self.packed, self.precision = facts.packed, facts.precision
+
+    def record_task(self, name: str, record: TaskRecord) -> None:
+        self.tasks[name] = record
+
+    def finish_run(self) -> None:
+        self.runs[-1]["finished"] = now()
+
+    def write(self, path: Path) -> None:
+        atomic_write_json(path, {"bge_eval_manifest": FORMAT, **asdict(self)})
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest | None:
+        """The manifest at `path`; None when there is none or it cannot be read as one."""
+        if not Path(path).is_file():
+            return None
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            data.pop("bge_eval_manifest", None)
+            data.pop("seed", None)  # written by earlier releases; each task's seed is in its record
+            data["tasks"] = {name: TaskRecord(**record) for name, record in data.get("tasks", {}).items()}
+            return cls(**data)
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, AttributeError):
+            return None
 
 
 def package_versions() -> dict[str, str | None]:
@@ -60,48 +109,34 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def harness_git_revision() -> str | None:
-    """The git commit of the bge_eval checkout, when it is one (with '+dirty' if modified)."""
-    root = Path(__file__).resolve().parent.parent
+def harness_git_revision(root: Path | None = None) -> str | None:
+    """The git commit of the bge_eval checkout the package runs from (with '+dirty' if modified);
+    None for an installed package, even one installed inside some other git repository.
+    root: the folder above the package (given by tests)."""
+    root = Path(root).resolve() if root is not None else Path(__file__).resolve().parents[2]
+    if 'name = "bge_eval"' not in _read(root / "pyproject.toml"):
+        return None
     try:
-        rev = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
-        )
-        if rev.returncode != 0:
+        top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"],
+                             capture_output=True, text=True, timeout=5)
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != root:
             return None
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=5,
-        )
-        return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5)
+        return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") if rev.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
 
 
-def device_facts(device: Any) -> dict[str, Any]:
-    import torch
-
-    facts: dict[str, Any] = {
-        "device": str(device),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-    }
-    if getattr(device, "type", None) == "cuda":
-        facts["gpu"] = torch.cuda.get_device_name(device)
-    return facts
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def new_manifest(base: dict[str, Any] | None, facts: dict[str, Any]) -> dict[str, Any]:
-    """Start this run's manifest from the previous one (its task timings are kept)."""
-    manifest = dict(base or {})
-    manifest.update(facts)
-    manifest.setdefault("tasks", {})
-    manifest.setdefault("runs", [])
-    manifest["runs"] = list(manifest["runs"]) + [{"started": now(), "finished": None}]
-    return manifest
+def host_facts(device: str) -> dict[str, Any]:
+    """The machine beside the device name (torch's facts are added by the encoder)."""
+    return {"device": device, "platform": platform.platform(), "python": platform.python_version(),
+            "cpu_count": os.cpu_count()}

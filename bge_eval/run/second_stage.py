@@ -8,21 +8,23 @@ layout), and both stages' nDCG@10, MAP@100 and MRR@10 are put side by side.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import RunConfig
+from .._mteb import convert_to_reranking
+from .._util import output_lock
+from ..config import DEFAULT_DATALOADER_BATCH_SIZE, RERANK_TOP_K, RunConfig
 from ..errors import DataError
-from ..models.resolve import mteb_meta, resolve_model
+from ..models import mteb_meta, resolve_model
 from ..results.files import has_splits, read_result_file
 from ..tasks.selection import plan_tasks
-from .layout import output_lock, results_location, staging_folder
-from .runner import RunSummary, evaluate_task
+from ..tasks.types import RANKING_TYPES
+from .layout import ResultsLayout, remove_staging, staging_folder
+from .outcome import RunSummary
+from .task_eval import evaluate_task
 
 COMPARED = ("ndcg_at_10", "map_at_100", "mrr_at_10")
-RERANKABLE = frozenset({"Retrieval", "Reranking"})
 
 
 @dataclass(frozen=True)
@@ -41,61 +43,54 @@ class RerankSummary:
 
 
 def run_reranker(config: RunConfig, first: RunSummary, reranker_name: str, reranker_path: Path | None = None,
-                 top_k: int = 100, reranker: Any = None) -> RerankSummary:
-    """Rerank the first stage's retrieval tasks and score the reranking tasks with `reranker_name`."""
-    from ..encoding.cross_encoder import CrossEncoderReranker
+                 top_k: int = RERANK_TOP_K, reranker: Any = None) -> RerankSummary:
+    """Rerank the first stage's retrieval tasks and score the reranking tasks with `reranker_name`.
 
+    reranker: an already-built mteb cross-encoder to use instead of loading reranker_name."""
     resolved = resolve_model(reranker_name, reranker_path)
     meta = mteb_meta(resolved)
     if reranker is None:
+        from ..encoding.cross_encoder import CrossEncoderReranker
+
         reranker = CrossEncoderReranker(resolved.checkpoint, meta, device=config.device,
                                         precision=config.precision, batch_size=config.batch_size)
-    root = Path(config.output) / "rerank" / first.results_dir.parent.name
-    results_dir, predictions_dir = results_location(root, meta)
-    names = tuple(o.name for o in first.outcomes if o.type in RERANKABLE)
+    first_layout = ResultsLayout.of_results_dir(first.results_dir)
+    layout = first_layout.second_stage(meta)
+    names = tuple(o.name for o in first.outcomes if o.type in RANKING_TYPES)
     plan = plan_tasks(names, config.benchmark, config.data_dir) if names else None
     comparisons = []
-    with output_lock(root):
-        staging = staging_folder(root)
+    with output_lock(layout.output):
+        staging = staging_folder(layout.output)
         try:
             for planned in plan.tasks if plan else []:
-                first_predictions = first.predictions_dir / planned.task.prediction_file_name
                 prepare = None
                 if planned.type == "Retrieval":
-                    if not first_predictions.is_file():
-                        raise DataError(f"{first_predictions}: the first stage's rankings are missing; "
+                    rankings = first_layout.predictions_file(planned.name)
+                    if not rankings.is_file():
+                        raise DataError(f"{rankings}: the first stage's rankings are missing; "
                                         "run the embedder without --no-predictions.")
 
-                    def prepare(task, path=first_predictions):
-                        task.convert_to_reranking(path, top_k=top_k)
+                    def prepare(task, path=rankings):
+                        convert_to_reranking(task, path, top_k)
 
-                if config.overwrite or not has_splits(results_dir / f"{planned.name}.json", planned.splits):
-                    evaluate_task(planned, reranker, config, staging, results_dir, predictions_dir, meta, prepare)
-                comparisons += _compare(planned, first.results_dir, results_dir)
+                if config.overwrite or not has_splits(layout.result_file(planned.name), planned.splits):
+                    evaluate_task(planned, reranker, layout, staging, data_dir=config.data_dir,
+                                  save_predictions=config.save_predictions,
+                                  dataloader_batch_size=config.batch_size or DEFAULT_DATALOADER_BATCH_SIZE,
+                                  prepare=prepare)
+                comparisons += _compare(planned, first_layout, layout)
         finally:
-            shutil.rmtree(staging.parent, ignore_errors=True)
-    return RerankSummary(meta.name, results_dir, comparisons)
+            remove_staging(staging)
+    return RerankSummary(meta.name, layout.results_dir, comparisons)
 
 
-def _compare(planned: Any, first_dir: Path, second_dir: Path) -> list[StageComparison]:
-    second = read_result_file(second_dir / f"{planned.name}.json")["scores"]
-    first = read_result_file(first_dir / f"{planned.name}.json")["scores"] if planned.type == "Retrieval" else {}
-    return [StageComparison(planned.name, split, _pick(first.get(split, [])), _pick(second.get(split, [])))
+def _compare(planned: Any, first: ResultsLayout, second: ResultsLayout) -> list[StageComparison]:
+    second_scores = read_result_file(second.result_file(planned.name))["scores"]
+    first_scores = read_result_file(first.result_file(planned.name))["scores"] if planned.type == "Retrieval" else {}
+    return [StageComparison(planned.name, split, _pick(first_scores.get(split, [])),
+                            _pick(second_scores.get(split, [])))
             for split in planned.splits]
 
 
 def _pick(entries: list[dict]) -> dict[str, float]:
     return {m: entries[0][m] for m in COMPARED if entries and m in entries[0]}
-
-
-def format_comparison(summary: RerankSummary) -> str:
-    lines = [f"reranker: {summary.reranker} (results: {summary.results_dir})",
-             "task  split  " + "  ".join(f"{m}: first -> reranked" for m in COMPARED)]
-    for c in summary.comparisons:
-        cells = []
-        for metric in COMPARED:
-            before = c.first_stage.get(metric)
-            after = c.second_stage.get(metric)
-            cells.append(f"{'-' if before is None else f'{before:.5f}'} -> {'-' if after is None else f'{after:.5f}'}")
-        lines.append(f"{c.task}  {c.split}  " + "  ".join(cells))
-    return "\n".join(lines)

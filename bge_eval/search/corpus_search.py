@@ -1,20 +1,9 @@
 """Full-corpus retrieval for mteb's runner (its SearchProtocol), with the top-k kept on the device.
 
-mteb's own search (SearchEncoderWrapper) merges every corpus chunk's top-k (k = 1,000) into
-per-query Python heaps: a Python loop of queries x k per chunk, which on a large corpus
-(MSMARCO: 177 chunks of 50,000 passages, 6,980 queries) takes longer than encoding it. Here
-each corpus chunk is encoded (one embedding-cache entry per chunk, so a killed run resumes
-where it stopped), scored with the encoder's own similarity (the same numbers as mteb's path)
-and merged into a running top-k on the scores' device (search.RunningTopK); the per-query lists
-are built once, at the end. Only documents tied in score at rank k may differ from mteb's choice.
-
-The texts are the ones mteb's DataLoader gives ("title text", queries with their instruction
-column), built from the columns at once (`mteb_texts`): mteb builds them row by row through
-`datasets.map`, about 100 µs a document, which on an 8.8M-passage corpus is longer than
-encoding it on a GPU. Inputs of any other shape go through mteb's DataLoader.
-
-Reranking tasks (each query's candidates given) go to mteb's own wrapper: their candidate
-lists are short.
+Each corpus chunk is encoded (one embedding-cache entry per chunk: a killed run resumes where
+it stopped), scored with the encoder's own similarity and merged into a running top-k on the
+device, instead of mteb's per-chunk Python heaps; the texts are mteb's own ("title text"),
+built from whole columns. Reranking tasks (candidates given) use mteb's own search.
 """
 
 from __future__ import annotations
@@ -22,12 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from mteb._create_dataloaders import create_dataloader
-from mteb.models.search_wrappers import SearchEncoderWrapper
-from mteb.timing import TimingStack
-from mteb.types import PromptType
 from tqdm.auto import tqdm
 
+from .._mteb import CandidateSearch, PromptType, TimingStack, create_dataloader
 from .dense import RunningTopK
 
 CORPUS_CHUNK_DOCS = 50_000  # as mteb's, so embedding-cache entries of runs through mteb's search still hit
@@ -58,11 +44,9 @@ class CorpusSearch:
             raise ValueError("CorpusSearch.search: call index(corpus) first.")
         corpus, self.corpus = self.corpus, None  # released after this search, as mteb does
         if top_ranked is not None:
-            wrapper = SearchEncoderWrapper(self.encoder)
-            wrapper.task_corpus = corpus
-            return wrapper.search(queries, task_metadata=task_metadata, hf_split=hf_split, hf_subset=hf_subset,
-                                  top_k=top_k, encode_kwargs=encode_kwargs, top_ranked=top_ranked,
-                                  num_proc=num_proc, timer=timer)
+            return CandidateSearch(self.encoder).search(
+                corpus, queries, task_metadata=task_metadata, hf_split=hf_split, hf_subset=hf_subset, top_k=top_k,
+                encode_kwargs=encode_kwargs, top_ranked=top_ranked, num_proc=num_proc, timer=timer)
         timer = timer or TimingStack()
         where = {"task_metadata": task_metadata, "hf_split": hf_split, "hf_subset": hf_subset}
         with timer("Encoding queries", split=hf_split, subset=hf_subset):

@@ -11,9 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from mteb.abstasks import AbsTaskPairClassification, AbsTaskRetrieval, AbsTaskSTS
-from mteb.abstasks.task_metadata import TaskMetadata
-
+from .._mteb import AbsTaskPairClassification, AbsTaskRetrieval, AbsTaskSTS, TaskMetadata
 from .local_data import attach_local_data
 
 DEMO_NOTE = "bge_eval demo suite (written by the bge_eval team; a smoke test, not a benchmark)."

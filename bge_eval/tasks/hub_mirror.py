@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .. import _mteb
 from ..errors import DataError
 
 
@@ -26,15 +27,14 @@ def load_hub_mirror(task: Any, folder: Path) -> None:
             else:
                 dataset[subset][split] = _read(configs, subset, split, folder)
         if task.metadata.type == "Classification":
-            train = getattr(task, "train_split", "train")
+            train = _mteb.train_split(task)
             dataset[subset][train] = _read(configs, subset, train, folder)
     if not task.metadata.is_multilingual and task.metadata.type not in {"Retrieval", "Reranking"}:
         from datasets import DatasetDict
 
         dataset = DatasetDict(dataset["default"])
-    task.dataset = dataset
-    task.dataset_transform()
-    task.data_loaded = True
+    _mteb.set_task_data(task, dataset)
+    _mteb.transform_dataset(task)
 
 
 def _split_files(config: dict, folder: Path) -> dict[str, list[Path]]:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import _mteb
 from ..errors import DataError
 
 JSONL_FIELDS: dict[str, tuple[str, ...]] = {
@@ -60,15 +61,14 @@ def attach_local_data(task: Any, data_dir: Path) -> str:
         dataset[subset] = {
             split: _load_split(task, subset_folder, split) for split in _splits_to_load(task)
         }
-    task.dataset = dataset
-    task.data_loaded = True
+    _mteb.set_task_data(task, dataset)
     return "jsonl"
 
 
 def _splits_to_load(task: Any) -> list[str]:
     splits = list(task.eval_splits)
     if task.metadata.type == "Classification":
-        train = getattr(task, "train_split", "train")
+        train = _mteb.train_split(task)
         if train not in splits:
             splits.append(train)
     return splits
@@ -105,7 +105,7 @@ def _load_split(task: Any, folder: Path, split: str) -> Any:
     if task_type == "Classification" and len({row["label"] for row in rows}) < 2:
         raise DataError(f"{path}: every row has the label {rows[0]['label']!r}; a classification split "
                         "needs at least two labels.")
-    columns = _columns(task, task_type)
+    columns = _mteb.column_names(task)
     data = {columns.get(field, field): [row[field] for row in rows] for field in fields}
     return Dataset.from_dict(data)
 
@@ -119,7 +119,7 @@ def _check_row(task: Any, task_type: str, row: dict, path: Path, line_no: int) -
     if task_type == "STS":
         score = row["score"]
         _expect(isinstance(score, (int, float)) and not isinstance(score, bool), where, "score must be a number")
-        low, high = getattr(task, "min_score", None), getattr(task, "max_score", None)
+        low, high = _mteb.score_range(task)
         if low is not None and high is not None:
             _expect(low <= score <= high, where, f"score {score} is outside this task's range [{low}, {high}]")
     elif task_type == "PairClassification":
@@ -137,22 +137,6 @@ def _check_row(task: Any, task_type: str, row: dict, path: Path, line_no: int) -
 def _expect(condition: bool, where: str, message: str) -> None:
     if not condition:
         raise DataError(f"{where}: {message}.")
-
-
-def _columns(task: Any, task_type: str) -> dict[str, str]:
-    """Our field names -> the column names this task reads."""
-    if task_type == "PairClassification":
-        return {
-            "sentence1": task.input1_column_name,
-            "sentence2": task.input2_column_name,
-            "label": task.label_column_name,
-        }
-    if task_type == "STS":
-        first, second = task.column_names
-        return {"sentence1": first, "sentence2": second}
-    if task_type == "Classification":
-        return {"text": task.input_column_name, "label": task.label_column_name}
-    return {}
 
 
 def read_jsonl(path: Path, required: tuple[str, ...]) -> Iterator[dict]:

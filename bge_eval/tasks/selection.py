@@ -7,63 +7,15 @@ local folder (local_data.py) instead of the hub.
 
 from __future__ import annotations
 
-import tomllib
+import copy
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..config import DEMO_BENCHMARK
 from ..errors import DataError, UnknownNameError, did_you_mean
 from .local_data import has_local_data, task_folder
-
-ENGLISH_BENCHMARK = "MTEB(eng, v1)"
-CHINESE_BENCHMARK = "MTEB(cmn, v1)"
-DEMO_BENCHMARK = "demo"
-
-
-@dataclass(frozen=True)
-class RegistryTask:
-    """One row of a task registry file (tasks/*.toml)."""
-
-    name: str
-    type: str
-    split: str
-    main_score: str
-    instruction: str
-
-
-@dataclass(frozen=True)
-class Registry:
-    benchmark: str
-    aliases: tuple[str, ...]
-    tasks: tuple[RegistryTask, ...]
-
-    def get(self, name: str) -> RegistryTask | None:
-        return next((t for t in self.tasks if t.name == name), None)
-
-
-@cache
-def load_registry(file_name: str = "cmteb.toml") -> Registry:
-    """Read a registry file shipped in tasks/."""
-    text = resources.files("bge_eval._tasks").joinpath(file_name).read_text(encoding="utf-8")
-    data = tomllib.loads(text)
-    return Registry(
-        benchmark=data["benchmark"]["name"],
-        aliases=tuple(data["benchmark"].get("aliases", ())),
-        tasks=tuple(RegistryTask(**row) for row in data["task"]),
-    )
-
-
-def benchmark_metric(task_name: str, task_type: str) -> str:
-    """The metric a task's benchmark publishes, as named in our result files: C-MTEB's own
-    main score (MAP over candidates for reranking, AP for pair classification), else mteb's."""
-    if task_type == "Reranking":
-        return "cmteb_map"
-    row = load_registry().get(task_name)
-    if row is not None and row.main_score not in ("map",):
-        return row.main_score
-    return "main_score"
+from .registry import CHINESE_BENCHMARK, ENGLISH_BENCHMARK, load_registry
 
 
 @dataclass
@@ -172,6 +124,7 @@ def plan_tasks(
     planned, skipped = [], []
     for task in tasks:
         name = task.metadata.name
+        task = copy.deepcopy(task)  # mteb hands out the same objects every call; a run may change its own
         if getattr(task, "is_demo", False):
             source = "demo"
         elif data_dir is not None:
@@ -179,7 +132,7 @@ def plan_tasks(
                 if names:
                     raise DataError(
                         f"Task {name}: no local data in --data-dir; expected the folder "
-                        f"{task_folder(data_dir, name)} (layout: see README, 'Local data')."
+                        f"{task_folder(data_dir, name)} (layout: docs/data-formats.md)."
                     )
                 skipped.append(name)
                 continue
@@ -197,3 +150,11 @@ def plan_tasks(
             )
         )
     return TaskPlan(tasks=planned, skipped=skipped, benchmark=bench)
+
+
+def plan_given_tasks(tasks: list[Any]) -> TaskPlan:
+    """mteb task objects handed in (the Python API, tests with mteb's mock tasks), loaded by
+    their own load_data."""
+    planned = [PlannedTask(name=t.metadata.name, type=t.metadata.type, splits=tuple(t.eval_splits),
+                           languages=tuple(t.metadata.languages), task=t, data_source="task") for t in tasks]
+    return TaskPlan(tasks=planned, skipped=[], benchmark=None)

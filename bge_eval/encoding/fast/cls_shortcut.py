@@ -1,14 +1,7 @@
-"""CLS pooling reads one token of the last layer, so that layer is computed for that token
-alone: its keys and values still span every token, but its query, attention output and
-feed-forward run on one row per text instead of all of them. Per token that layer then costs
-2 of its 12 h x h products (the key and value projections): about 7% less work for a
-12-layer BGE model, 3.5% for bge-large, with the same vectors up to float rounding.
-
-Applies to BERT-family encoders (BGE v1.5 and earlier: BERT; bge-m3: XLM-RoBERTa) with
-absolute positions; anything else runs the full model. The last layer is re-implemented
-from the model's own submodules, so `build` checks it against the full model on a probe
-batch and keeps the full model if they disagree (a transformers release that changes the
-layer's internals then costs speed, never correctness).
+"""CLS pooling reads one token of the last layer, so that layer is computed for that token alone
+(its keys and values still span every token): the same vectors with about 7% less work for a
+12-layer model. `build` checks it against the full model on a probe batch and keeps the full
+model if they disagree.
 """
 
 from __future__ import annotations

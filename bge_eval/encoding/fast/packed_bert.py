@@ -1,16 +1,8 @@
-"""BERT-family encoders on packed tokens: a batch's texts laid end to end, with no padding.
+"""BERT-family encoders on packed tokens: a batch's texts laid end to end, no padding computed,
+attention per text through FlashAttention's variable-length kernel (CUDA, fp16 / bf16).
 
-The padded model computes every padding token in every layer and masks it in attention;
-here the dense layers see only real tokens, attention runs per text through FlashAttention's
-variable-length kernel (CUDA, fp16 / bf16), and the query, key and value projections are one
-matrix product. With CLS pooling the last layer runs for each text's first token only (as in
-cls_shortcut.py); mean pooling sums each text's tokens.
-
-The layers are re-assembled from the model's own modules and weights, so `build` checks the
-result against the full model on a probe batch and gives None when they disagree (then the
-padded model runs: a transformers release that changes the layers costs speed, never
-correctness). Applies to BERT (BGE v1.5 and earlier) and XLM-RoBERTa (bge-m3) with absolute
-positions.
+Re-assembled from the model's own modules and weights; `build` checks it against the full
+model on a probe batch and gives None when they disagree (then the padded model runs).
 """
 
 from __future__ import annotations

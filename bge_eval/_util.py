@@ -1,0 +1,197 @@
+"""What every stage shares: one atomic write, the output folder's lock, and one pool of
+worker processes (the tokenizer processes and the multi-device engine both run on it)."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import multiprocessing as mp
+import os
+import queue
+import socket
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .errors import BgeEvalError
+
+LOCK_NAME = ".bge_eval.lock"
+POLL_S = 1.0  # how often a waiting side checks that the other is still alive
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync it, then rename it over `path`:
+    a reader sees the old file or the new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@contextmanager
+def output_lock(output: Path) -> Iterator[None]:
+    """Hold an exclusive lock on an output folder (released by the OS if the process dies)."""
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    handle = (output / LOCK_NAME).open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        if exc.errno in (errno.EAGAIN, errno.EACCES):
+            raise BgeEvalError(f"{output}: another bge_eval run (pid {holder}) is writing to this folder; "
+                               "wait for it or use another --output.") from exc
+        raise
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+# --- worker processes ---------------------------------------------------------------
+# A worker sends ("ready", index, facts) once, then ("done", job_id, result) per job, or
+# ("error", index, traceback) and stops. A None in its inbox, or its parent gone, stops it.
+
+Serve = Callable[[Iterator[tuple[int, Any]]], Iterator[tuple[int, Any]]]
+
+
+def _jobs(inbox: mp.Queue) -> Iterator[tuple[int, Any]]:
+    """(job_id, job) from the inbox until a None arrives or the parent process is gone (a
+    killed run must not leave workers holding a device or cores)."""
+    parent = mp.parent_process()
+    while True:
+        try:
+            job = inbox.get(timeout=POLL_S)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                return
+            continue
+        if job is None:
+            return
+        yield job
+
+
+def _worker_main(index: int, setup: Callable[..., tuple[Any, Serve]], args: tuple, inbox: mp.Queue,
+                 outbox: mp.Queue) -> None:
+    try:
+        facts, serve = setup(*args)
+        outbox.put(("ready", index, facts))
+        for job_id, result in serve(_jobs(inbox)):
+            outbox.put(("done", job_id, result))
+    except BaseException:
+        outbox.put(("error", index, traceback.format_exc(limit=6)))
+
+
+class WorkerPool:
+    """Spawned worker processes, each with its own inbox and one shared outbox.
+
+    setup: a module-level function (it is pickled by name) called in each worker with that
+    worker's args; it returns (facts sent back as the ready message, serve), where serve maps
+    the stream of (job_id, job) to a stream of (job_id, result).
+    what: how errors name a worker ("tokenizer process", "encoder worker on cuda:1").
+    hint: what the user can do when a worker fails."""
+
+    def __init__(self, setup: Callable[..., tuple[Any, Serve]], args_per_worker: list[tuple],
+                 names: list[str], hint: str) -> None:
+        context = mp.get_context("spawn")  # never fork a process that may hold CUDA
+        self.names, self.hint = names, hint
+        self._outbox = context.Queue()
+        self._inboxes = [context.Queue() for _ in args_per_worker]
+        self._processes = [
+            context.Process(target=_worker_main, name=f"bge_eval-{name}", daemon=True,
+                            args=(index, setup, args, inbox, self._outbox))
+            for index, (name, args, inbox) in enumerate(zip(names, args_per_worker, self._inboxes, strict=True))
+        ]
+        for process in self._processes:
+            process.start()
+        ready: dict[int, Any] = {}
+        while len(ready) < len(self._processes):
+            _, index, facts = self._next("ready")
+            ready[index] = facts
+        self.facts = [ready[i] for i in range(len(self._processes))]  # each worker's ready facts
+
+    def __len__(self) -> int:
+        return len(self._processes)
+
+    @property
+    def processes(self) -> list:
+        """The worker processes (multiprocessing.Process), in worker order."""
+        return list(self._processes)
+
+    def send(self, worker: int, job_id: int, job: Any) -> None:
+        self._inboxes[worker].put((job_id, job))
+
+    def receive(self) -> tuple[int, Any]:
+        """The next finished job, from any worker: (job_id, result)."""
+        _, job_id, result = self._next("done")
+        return job_id, result
+
+    def close(self) -> None:
+        for inbox, process in zip(self._inboxes, self._processes, strict=True):
+            if process.is_alive():
+                inbox.put(None)
+        for process in self._processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.terminate()
+
+    def _next(self, kind: str) -> tuple:
+        while True:
+            try:
+                message = self._outbox.get(timeout=POLL_S)
+            except queue.Empty:
+                dead = next((i for i, p in enumerate(self._processes) if not p.is_alive()), None)
+                if dead is not None:
+                    code = self._processes[dead].exitcode
+                    self.close()
+                    raise BgeEvalError(f"{self.names[dead]} exited with code {code}; see its output above, "
+                                       f"or {self.hint}.") from None
+                continue
+            if message[0] == "error":
+                self.close()
+                raise BgeEvalError(f"{self.names[message[1]]} failed ({self.hint}):\n{message[2]}")
+            if message[0] == kind:
+                return message
+
+
+# --- the Hugging Face hub -------------------------------------------------------------
+def env_flag(name: str) -> bool:
+    """An on/off environment variable as the Hugging Face libraries read them (HF_HUB_OFFLINE)."""
+    return os.environ.get(name, "").lower() in {"1", "true", "yes", "on"}
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether huggingface.co answers within `timeout` seconds (never hangs a run offline)."""
+    try:
+        with socket.create_connection(("huggingface.co", 443), timeout=timeout):
+            return True
+    except Exception:  # noqa: BLE001 - OSError, or a test harness that forbids sockets
+        return False

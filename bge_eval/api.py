@@ -1,0 +1,147 @@
+"""The public Python API (re-exported lazily by bge_eval/__init__.py); the CLI is a thin layer over it.
+
+    import bge_eval
+    summary = bge_eval.evaluate("BAAI/bge-base-en-v1.5", ["SciFact"], data_dir="../shared/data")
+    encoder = bge_eval.get_encoder("BAAI/bge-base-en-v1.5")   # for mteb.evaluate directly
+    frame = bge_eval.load_results("results")
+    bge_eval.build_report("results", output="reports/latest")
+    bge_eval.gate("results", ".ci/baselines/scifact-minilm.json").passed
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import DEMO_BENCHMARK, DEMO_MODEL, GATE_ALPHA, GATE_METRIC, GATE_TOLERANCE, RERANK_TOP_K, RunConfig
+
+if TYPE_CHECKING:
+    import pandas
+
+    from .encoding.mteb_encoder import BgeEncoder
+    from .gating import BaselineEntry, GateReport
+    from .report.data import ReportData
+    from .run.outcome import RunSummary
+    from .run.second_stage import RerankSummary
+
+_CONFIG_FIELDS = {f.name for f in dataclasses.fields(RunConfig)} - {"model", "tasks", "benchmark"}
+
+
+def make_config(model: str | None = None, tasks: Iterable[str] = (), benchmark: str | None = None,
+                **options: Any) -> RunConfig:
+    """A RunConfig from keyword options (RunConfig's field names); no model, tasks or benchmark
+    means the bundled demo suite with its default model."""
+    unknown = sorted(set(options) - _CONFIG_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown option(s) {', '.join(unknown)}; options are RunConfig's fields: "
+                        f"{', '.join(sorted(_CONFIG_FIELDS))}")
+    tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
+    if model is None and not tasks and benchmark is None:
+        benchmark = DEMO_BENCHMARK
+    for key in ("model_path", "data_dir", "output", "embedding_cache"):
+        if isinstance(options.get(key), str):
+            options[key] = Path(options[key])
+    if "devices" in options:
+        options["devices"] = tuple(options["devices"])
+    return RunConfig(model=model or DEMO_MODEL, tasks=tasks, benchmark=benchmark, **options)
+
+
+def evaluate(model: str | Any | None = None, tasks: Iterable[str | Any] = (), *, benchmark: str | None = None,
+             **options: Any) -> RunSummary:
+    """Evaluate a model on tasks (or a benchmark) with the same runner as `python -m bge_eval run`.
+
+    model: a model name (its identity in the results), or an already-built mteb model such as
+        get_encoder's; None with no tasks or benchmark: the bundled demo suite.
+    tasks: mteb task names, or mteb task objects (loaded by their own load_data); empty: the
+        benchmark's tasks (default: the model language's benchmark).
+    options: any RunConfig field (model_path, data_dir, output, device, precision, ...).
+    Returns the RunSummary (per-task scores, status, wall time, folders); resumes like the CLI."""
+    from .run.runner import run
+
+    tasks = [tasks] if isinstance(tasks, str) else list(tasks)
+    objects = [t for t in tasks if not isinstance(t, str)]
+    if objects and len(objects) != len(tasks):
+        raise TypeError("tasks: give task names or mteb task objects, not both")
+    names = [t.metadata.name for t in objects] if objects else tasks
+    given = objects or None
+    if model is None or isinstance(model, str):
+        return run(make_config(model, names, benchmark, **options), tasks=given)
+    return run(make_config(model.mteb_model_meta.name, names, benchmark, **options), encoder=model, tasks=given)
+
+
+def rerank(summary: RunSummary, reranker: str, *, reranker_path: str | Path | None = None,
+           top_k: int = RERANK_TOP_K, **options: Any) -> RerankSummary:
+    """The second stage over a first stage's results: `reranker` (a cross-encoder) reranks
+    the retrieval tasks' top_k and scores the reranking tasks. options: as for evaluate."""
+    from .run.second_stage import run_reranker
+
+    config = make_config(summary.model, [o.name for o in summary.outcomes], **options)
+    return run_reranker(config, summary, reranker, Path(reranker_path) if reranker_path else None, top_k)
+
+
+def get_encoder(model: str, **options: Any) -> BgeEncoder:
+    """The harness's fast encoder for `model`, as an mteb model: usable with mteb.evaluate
+    directly (with BGE's instruction routing) or with evaluate(encoder, ...).
+
+    options: RunConfig's model and encoding fields (model_path, revision, device, devices,
+    precision, batch_size, token_budget, instruction_policy, instruction, compile, packed,
+    embedding_cache). Close it (or use it in a with block) to stop any worker processes."""
+    from .encoding.mteb_encoder import BgeEncoder
+
+    return BgeEncoder.from_config(make_config(model, **options))
+
+
+def demo_tasks() -> list[Any]:
+    """The bundled demo suite as mteb task objects (a smoke test written by the bge_eval team)."""
+    from .tasks.demo import demo_tasks as tasks
+
+    return tasks()
+
+
+def load_results(*folders: str | Path, models: Sequence[str] | None = None,
+                 as_frame: bool = True) -> pandas.DataFrame | list[Any]:
+    """Every score under the results folders as tidy rows: model, revision, task, type, split,
+    subset, metric, value (a pandas DataFrame, or a list of ResultRow with as_frame=False)."""
+    from .results.tidy import tidy_rows
+
+    rows = tidy_rows([Path(f) for f in folders or ("results",)], models)
+    if not as_frame:
+        return rows
+    import pandas as pd
+
+    return pd.DataFrame([dataclasses.asdict(row) for row in rows],
+                        columns=[f.name for f in dataclasses.fields(rows[0])] if rows else None)
+
+
+def build_report(*folders: str | Path, output: str | Path | None = None,
+                 models: Sequence[str] | None = None) -> ReportData:
+    """What a report shows, from saved results only (no model, no data); with `output`, also
+    written there as index.html (self-contained) and README.md."""
+    from .report.data import build_report as build
+    from .report.render import render
+
+    data = build([Path(f) for f in folders or ("results",)], list(models) if models else None)
+    if output is not None:
+        render(data, Path(output))
+    return data
+
+
+def gate(results: str | Path, baseline: str | Path, *, tasks: Sequence[str] | None = None,
+         metric: str | None = None, max_drop: float | None = None, alpha: float = GATE_ALPHA,
+         require_significance: bool = False) -> GateReport:
+    """The regression gate: saved results against a baseline file; .passed, .exit_code,
+    .verdicts, .markdown(), .junit()."""
+    from .gating import GateReport, run_gate
+
+    return GateReport(run_gate(Path(results), Path(baseline), tasks=list(tasks) if tasks else None, metric=metric,
+                               max_drop=max_drop, alpha=alpha, require_significance=require_significance))
+
+
+def write_baseline(baseline: str | Path, results: str | Path, *, tasks: Sequence[str] | None = None,
+                   metric: str = GATE_METRIC, tolerance: float = GATE_TOLERANCE) -> list[BaselineEntry]:
+    """Create or update a gate baseline (and its per-query sidecar) from saved results."""
+    from .gating import write_baseline as write
+
+    return write(Path(baseline), Path(results), list(tasks) if tasks else None, metric, tolerance)

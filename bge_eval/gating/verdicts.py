@@ -1,0 +1,138 @@
+"""The regression gate's verdicts: saved results against a baseline, one verdict per entry.
+
+Exit codes: 0 every gated task holds; 1 a task regressed beyond its tolerance; 2 the input is
+unusable (missing results or metric, another model or dataset revision, a bad baseline).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import GATE_ALPHA
+from ..errors import DataError
+from ..metrics.significance import PairedTest, paired_test
+from ..results.files import read_per_query, read_result_file, result_files
+from .baseline import BaselineEntry, entry_key, per_query_file, read_baseline, read_sidecar
+
+
+@dataclass(frozen=True)
+class FoundResult:
+    model: str
+    revision: str
+    value: float | None
+    dataset_revision: str | None
+    per_query: dict[str, float] | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    entry: BaselineEntry
+    status: str  # "pass", "improvement", "regression", "unusable"
+    message: str
+    new_value: float | None = None
+    test: PairedTest | None = None
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.new_value is None else self.new_value - self.entry.value
+
+
+def find_result(results: Path, entry: BaselineEntry) -> list[FoundResult]:
+    """Every saved result for the entry's task (any model), newest layout first."""
+    found = []
+    for path, meta in result_files(results):
+        if path.stem != entry.task:
+            continue
+        data = read_result_file(path)
+        value = None
+        for score in data["scores"].get(entry.split, []):
+            if score.get("hf_subset", "default") == entry.subset and entry.metric in score:
+                value = float(score[entry.metric])
+        per_query = read_per_query(per_query_file(path, entry.task), entry.split, entry.metric, entry.subset)
+        found.append(FoundResult(meta["name"], meta.get("revision", ""), value,
+                                 data.get("dataset_revision"), per_query))
+    return found
+
+
+# --- verdicts ----------------------------------------------------------------------
+def judge(entry: BaselineEntry, results: Path, baseline_per_query: dict[str, float] | None,
+          max_drop: float | None, alpha: float, require_significance: bool) -> Verdict:
+    found = find_result(results, entry)
+    where = f"{entry.task} ({entry.split}, {entry.metric})"
+    if not found:
+        return Verdict(entry, "unusable", f"{where}: no result for this task under {results}.")
+    mine = [f for f in found if f.model == entry.model]
+    if not mine:
+        models = ", ".join(sorted({f.model for f in found}))
+        return Verdict(entry, "unusable",
+                       f"{where}: results are for {models}, the baseline is for {entry.model}.")
+    result = mine[0]
+    if result.value is None:
+        return Verdict(entry, "unusable", f"{where}: the result file has no {entry.metric} for this split.")
+    if entry.dataset_revision and result.dataset_revision and entry.dataset_revision != result.dataset_revision:
+        return Verdict(entry, "unusable", f"{where}: dataset revision {result.dataset_revision} differs "
+                       f"from the baseline's {entry.dataset_revision}.")
+    tolerance = entry.tolerance if max_drop is None else max_drop
+    test = None
+    if baseline_per_query and result.per_query:
+        test = paired_test(baseline_per_query, result.per_query)
+    delta = result.value - entry.value
+    facts = f"baseline {entry.value:.5f}, new {result.value:.5f}, delta {delta:+.5f} (tolerance {tolerance:.5f})"
+    if test is not None:
+        facts += (f"; paired test over {test.n_queries} queries: p={test.p_value:.4f}, "
+                  f"95% CI [{test.ci_low:+.5f}, {test.ci_high:+.5f}]")
+    significant = test is not None and test.p_value < alpha
+    if delta < -tolerance and (significant or not require_significance):
+        return Verdict(entry, "regression", f"{where}: regressed: {facts}.", result.value, test)
+    if delta < -tolerance:
+        return Verdict(entry, "pass", f"{where}: drop beyond tolerance but not significant: {facts}.",
+                       result.value, test)
+    status = "improvement" if delta > tolerance else "pass"
+    return Verdict(entry, status, f"{where}: {'improved' if status == 'improvement' else 'holds'}: {facts}.",
+                   result.value, test)
+
+
+def run_gate(results: Path, baseline: Path, *, tasks: list[str] | None = None, metric: str | None = None,
+             max_drop: float | None = None, alpha: float = GATE_ALPHA,
+             require_significance: bool = False) -> list[Verdict]:
+    entries = [e for e in read_baseline(baseline)
+               if (not tasks or e.task in tasks) and (metric is None or e.metric == metric)]
+    if not entries:
+        raise DataError(f"--baseline {baseline}: no entry for the tasks/metric asked for.")
+    per_query = read_sidecar(baseline)
+    return [judge(e, results, per_query.get(entry_key(e)), max_drop, alpha, require_significance)
+            for e in entries]
+
+
+def exit_code(verdicts: list[Verdict]) -> int:
+    if any(v.status == "unusable" for v in verdicts):
+        return 2
+    return 1 if any(v.status == "regression" for v in verdicts) else 0
+
+
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """Every verdict of one gate, with what CI needs of them."""
+
+    verdicts: list[Verdict]
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code(self.verdicts)
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0
+
+    def markdown(self) -> str:
+        from .outputs import markdown_summary
+
+        return markdown_summary(self.verdicts)
+
+    def junit(self) -> str:
+        from .outputs import junit_xml
+
+        return junit_xml(self.verdicts)

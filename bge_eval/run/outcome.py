@@ -1,0 +1,38 @@
+"""What a run returns: each task's outcome and where its files went (plain values, no mteb)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """What happened to one task in a run."""
+
+    name: str
+    type: str
+    status: str  # "computed" or "cached"
+    wall_s: float
+    main_scores: dict[str, float]  # split -> the benchmark's main score (mean over subsets)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One model's run: its identity, its folders, and every task's outcome."""
+
+    model: str
+    revision: str
+    results_dir: Path
+    predictions_dir: Path
+    outcomes: list[TaskOutcome]
+    skipped: list[str] = field(default_factory=list)  # benchmark tasks with no local data
+
+    def score(self, task: str, split: str | None = None) -> float | None:
+        """A task's main score (its only split, or the one named); None when not run."""
+        outcome = next((o for o in self.outcomes if o.name == task), None)
+        if outcome is None or not outcome.main_scores:
+            return None
+        if split is None:
+            split = next(iter(outcome.main_scores))
+        return outcome.main_scores.get(split)

@@ -1,0 +1,55 @@
+"""The task registry files shipped in tasks/ (the C-MTEB table: each task's type, the split
+C-MTEB scores and the metric it publishes), and the metric each benchmark reports."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+ENGLISH_BENCHMARK = "MTEB(eng, v1)"
+CHINESE_BENCHMARK = "MTEB(cmn, v1)"
+
+@dataclass(frozen=True)
+class RegistryTask:
+    """One row of a task registry file (tasks/*.toml)."""
+
+    name: str
+    type: str
+    split: str
+    main_score: str
+    instruction: str
+
+
+@dataclass(frozen=True)
+class Registry:
+    benchmark: str
+    aliases: tuple[str, ...]
+    tasks: tuple[RegistryTask, ...]
+
+    def get(self, name: str) -> RegistryTask | None:
+        return next((t for t in self.tasks if t.name == name), None)
+
+
+@cache
+def load_registry(file_name: str = "cmteb.toml") -> Registry:
+    """Read a registry file shipped in tasks/."""
+    text = resources.files("bge_eval._tasks").joinpath(file_name).read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    return Registry(
+        benchmark=data["benchmark"]["name"],
+        aliases=tuple(data["benchmark"].get("aliases", ())),
+        tasks=tuple(RegistryTask(**row) for row in data["task"]),
+    )
+
+
+def benchmark_metric(task_name: str, task_type: str) -> str:
+    """The metric a task's benchmark publishes, as named in our result files: C-MTEB's own
+    main score (MAP over candidates for reranking, AP for pair classification), else mteb's."""
+    if task_type == "Reranking":
+        return "cmteb_map"
+    row = load_registry().get(task_name)
+    if row is not None and row.main_score not in ("map",):
+        return row.main_score
+    return "main_score"

@@ -1,0 +1,98 @@
+"""Reports from real saved results: numbers match the result files, Markdown is pipe tables,
+and the HTML opens in a real headless Chromium with no console errors and decodable images."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bge_eval.cli import main
+from bge_eval.config import RunConfig
+from bge_eval.report.data import build_report
+from bge_eval.run.runner import run
+from tests.helpers import MINILM, REPO
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def two_runs(scifact_subset, tmp_path_factory):
+    """MiniLM on STSBenchmark, a SciFact subset and the demo suite (policy bge), and the demo
+    suite again with policy none (for the ablation)."""
+    first = tmp_path_factory.mktemp("run-bge")
+    run(RunConfig(model=MINILM, tasks=("STSBenchmark", "SciFact"), data_dir=scifact_subset, output=first,
+                  device="cpu"))
+    run(RunConfig(model=MINILM, benchmark="demo", output=first, device="cpu"))
+    second = tmp_path_factory.mktemp("run-none")
+    run(RunConfig(model=MINILM, benchmark="demo", output=second, device="cpu", instruction_policy="none"))
+    return first, second
+
+
+@pytest.fixture(scope="module")
+def report_dir(two_runs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    assert main(["report", str(two_runs[0]), "--baseline", str(two_runs[1]), "--output", str(out)]) == 0
+    return out
+
+
+def test_report_numbers_equal_the_result_files(two_runs):
+    data = build_report(list(two_runs))
+    assert len(data.runs) == 2
+    for row in data.task_rows:
+        run_ = next(r for r in data.runs if r.label == row.run)
+        saved = json.loads((run_.results_dir / f"{row.task}.json").read_text())["scores"][row.split][0]
+        assert row.score == pytest.approx(saved["main_score"], abs=1e-12)
+        for metric, value in row.metrics.items():
+            assert value == pytest.approx(saved[metric], abs=1e-12)
+    sts = next(r for r in data.task_rows if r.task == "STSBenchmark")
+    assert sts.published == pytest.approx(0.820325) and abs(sts.delta) < 5e-4 and not sts.notable
+    (mteb_table,) = [t for t in data.leaderboards if t.title.startswith("MTEB:")]
+    assert "Retrieval (15)" in mteb_table.headers and "STS (10)" in mteb_table.headers
+    ours = next(row for row in mteb_table.rows
+                if row[1].startswith(MINILM + " [bge") and not row[1].endswith("(published)"))
+    assert ours[2].n == 2 and ours[2].expected == 56 and ours[2].partial
+    assert {(a.task, a.split) for a in data.ablation} >= {("BgeEvalDemoRetrieval", "test")}
+    assert all(a.delta == pytest.approx(a.with_instruction - a.without) for a in data.ablation)
+    assert {f.task for f in data.figures} >= {"STSBenchmark", "SciFact", "BgeEvalDemoPairClassification"}
+
+
+def test_markdown_is_pipe_tables(report_dir):
+    text = (report_dir / "README.md").read_text()
+    assert "<table" not in text and "<img" not in text
+    tables = re.findall(r"((?:^\|.*\|\n)+)", text, flags=re.M)
+    assert len(tables) >= 5
+    for table in tables:
+        lines = table.strip().splitlines()
+        assert re.fullmatch(r"\|( -+:? \|| -+ \|)+", lines[1]), lines[1]
+        assert len({line.count(" | ") for line in lines}) == 1, table  # same column count
+
+
+def test_html_opens_in_headless_chromium(report_dir):
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Chromium is needed (apt-get install chromium; .ci/run installs it)"
+    html = (report_dir / "index.html").read_text()
+    assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html  # self-contained
+    errors = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto((report_dir / "index.html").as_uri())
+        page.wait_for_load_state("load")
+        assert page.locator("table.leaderboard").count() >= 1
+        assert page.locator("table.tasks tr").count() > 5
+        assert page.locator("table.ablation").count() == 1
+        images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+        assert len(images) >= 3 and all(done and width > 0 for done, width in images)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        browser.close()
+    assert errors == []
+    assert (ARTIFACTS / "report.png").stat().st_size > 10_000

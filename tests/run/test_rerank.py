@@ -1,0 +1,77 @@
+"""Cross-encoder plumbing: reranking tasks directly, retrieval in two stages. The reranker is a
+small randomly initialised cross-encoder built here (no reranker weights exist offline), so
+these tests check plumbing and invariants, not scores."""
+
+import json
+import shutil
+
+import pytest
+
+from bge_eval.config import RunConfig
+from bge_eval.encoding.cross_encoder import CrossEncoderReranker, FunctionReranker
+from bge_eval.models import mteb_meta, resolve_model
+from bge_eval.run.runner import run
+from bge_eval.run.second_stage import run_reranker
+from tests.helpers import MINILM, write_jsonl
+
+
+@pytest.fixture(scope="module")
+def tiny_cross_encoder(tmp_path_factory, minilm_path):
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-reranker")
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=1)
+    BertForSequenceClassification(config).eval().save_pretrained(folder)
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(minilm_path / name, folder / name)
+    return folder
+
+
+def test_scores_follow_pair_order_and_batching(tiny_cross_encoder):
+    resolved = resolve_model("someone/tiny-reranker", tiny_cross_encoder)
+    pairs = [("q one", "a passage " * n) for n in range(1, 12)]
+    one = CrossEncoderReranker(tiny_cross_encoder, mteb_meta(resolved), device="cpu", batch_size=1)
+    many = CrossEncoderReranker(tiny_cross_encoder, mteb_meta(resolved), device="cpu", batch_size=4)
+    assert one.compute_score(pairs) == pytest.approx(many.compute_score(pairs), abs=1e-5)
+
+
+def test_two_stage_retrieval(scifact_subset, tiny_cross_encoder, tmp_path):
+    config = RunConfig(model=MINILM, tasks=("SciFact",), data_dir=scifact_subset, output=tmp_path, device="cpu")
+    first = run(config)
+    summary = run_reranker(config, first, "someone/tiny-reranker", tiny_cross_encoder, top_k=5)
+    (comparison,) = summary.comparisons
+    assert set(comparison.first_stage) == set(comparison.second_stage) == {"ndcg_at_10", "map_at_100", "mrr_at_10"}
+    assert summary.results_dir.is_relative_to(tmp_path / "rerank")
+
+    first_ranked = json.loads((first.predictions_dir / "SciFact_predictions.json").read_text())["default"]["test"]
+    (second_file,) = (tmp_path / "rerank").rglob("SciFact_predictions.json")
+    second_ranked = json.loads(second_file.read_text())["default"]["test"]
+    assert set(second_ranked) == set(first_ranked)
+    for query, scores in second_ranked.items():
+        top5 = sorted(first_ranked[query], key=first_ranked[query].get, reverse=True)[:5]
+        assert set(scores) == set(top5)  # the reranker saw exactly the first stage's top 5
+    first_scores = json.loads((first.results_dir / "SciFact.json").read_text())["scores"]["test"][0]
+    second_scores = json.loads((summary.results_dir / "SciFact.json").read_text())["scores"]["test"][0]
+    assert second_scores["recall_at_5"] == pytest.approx(first_scores["recall_at_5"])  # reordering only
+
+
+def test_reranking_task_directly_with_a_compute_score_model(tmp_path):
+    class WordOverlap:  # a FlagEmbedding-style scorer
+        def compute_score(self, pairs):
+            return [len(set(q.split()) & set(p.split())) for q, p in pairs]
+
+    write_jsonl(tmp_path / "data" / "T2Reranking" / "dev.jsonl", [
+        {"query": "cats sleep", "positive": ["cats sleep a lot"], "negative": ["dogs run", "birds sing"]},
+        {"query": "dogs run fast", "positive": ["dogs run"], "negative": ["dogs run fast and far away", "x"]},
+    ])
+    config = RunConfig(model=MINILM, tasks=("T2Reranking",), data_dir=tmp_path / "data", output=tmp_path / "out",
+                       device="cpu")
+    first = run(config)
+    meta = mteb_meta(resolve_model(MINILM))
+    summary = run_reranker(config, first, MINILM, reranker=FunctionReranker(WordOverlap(), meta))
+    scores = json.loads((summary.results_dir / "T2Reranking.json").read_text())["scores"]["dev"][0]
+    # query 1: positive first (AP 1, RR 1); query 2: positive second (AP 1/2, RR 1/2)
+    assert scores["cmteb_map"] == pytest.approx(0.75) and scores["cmteb_mrr_at_10"] == pytest.approx(0.75)

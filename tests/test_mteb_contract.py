@@ -1,0 +1,109 @@
+"""The contract with mteb: every private or undocumented mteb name bge_eval/_mteb.py uses
+exists in the installed mteb with the shape the adapter relies on. An mteb upgrade that
+moves or changes one fails here, in one obvious place."""
+
+import inspect
+
+import mteb
+import pytest
+
+from bge_eval import _mteb
+
+
+def parameters(function) -> set[str]:
+    return set(inspect.signature(function).parameters)
+
+
+def test_the_pinned_range_is_what_is_installed():
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    requirement = next(Requirement(r) for r in metadata.requires("bge_eval") if r.startswith("mteb"))
+    assert requirement.specifier.contains(mteb.__version__), (mteb.__version__, str(requirement.specifier))
+
+
+def test_model_names():
+    empty = _mteb.ModelMeta.create_empty(overwrites={"name": "someone/model"})
+    assert empty.revision == _mteb.NO_REVISION  # what a model without a revision carries
+    assert {"revision", "embed_dim", "max_tokens", "similarity_fn_name", "loader_kwargs"} <= set(
+        _mteb.ModelMeta.model_fields)
+    assert _mteb.model_folder(empty.model_copy(update={"revision": "r1"})).as_posix() == "someone__model/r1"
+    assert _mteb.ScoringFunction.COSINE.value == "cosine"
+    bge = _mteb.registry_model_meta("BAAI/bge-base-en-v1.5")
+    assert _mteb.registry_revision(bge) and "query" in (_mteb.registry_prompts(bge) or {})
+    assert _mteb.registry_model_meta("nobody/unknown-model").name == "nobody/unknown-model"
+
+
+def test_encoder_and_search_names():
+    assert {"model_prompts", "task_metadata", "prompt_type"} <= parameters(_mteb.get_prompt_name)
+    assert callable(_mteb.AbsEncoder.similarity) and callable(_mteb.AbsEncoder.similarity_pairwise)
+    assert {"dataset", "task_metadata", "prompt_type", "num_proc", "batch_size"} <= parameters(_mteb.create_dataloader)
+    assert {_mteb.PromptType.query.value, _mteb.PromptType.document.value} == {"query", "document"}
+    wrapper = _mteb.SearchEncoderWrapper
+    assert {"corpus", "task_metadata", "hf_split", "hf_subset", "encode_kwargs", "num_proc"} <= parameters(
+        wrapper.index)
+    assert {"queries", "task_metadata", "hf_split", "hf_subset", "top_k", "encode_kwargs", "top_ranked",
+            "num_proc"} <= parameters(wrapper.search)
+    timer = _mteb.TimingStack()
+    with timer("Encoding queries", split="test", subset="default"):
+        pass
+
+
+def test_evaluate_and_result_cache_arguments():
+    assert {"cache", "overwrite_strategy", "prediction_folder", "co2_tracker", "encode_kwargs",
+            "show_progress_bar"} <= parameters(mteb.evaluate)
+    assert "cache_path" in parameters(mteb.ResultCache)
+
+
+@pytest.mark.parametrize("name,columns", [
+    ("STSBenchmark", {"sentence1": "sentence1", "sentence2": "sentence2"}),
+    ("Ocnli", {"sentence1": "sentence1", "sentence2": "sentence2", "label": "labels"}),
+    ("Banking77Classification", {"text": "text", "label": "label"}),
+    ("SciFact", {}),
+])
+def test_task_attributes(name, columns):
+    task = mteb.get_task(name)
+    assert _mteb.column_names(task) == columns
+    assert _mteb.prediction_file_name(task) == f"{name}_predictions.json"
+    assert task.data_loaded is False and callable(task.unload_data) and callable(task.dataset_transform)
+    assert "eval_splits" in parameters(task.filter_eval_splits)
+    if task.metadata.type == "STS":
+        assert _mteb.score_range(task) == (0, 5)
+    if task.metadata.type == "Classification":
+        assert _mteb.train_split(task) == "train"
+    if task.metadata.type == "Retrieval":
+        assert {"top_ranked_path", "top_k"} <= parameters(task.convert_to_reranking)
+
+
+def test_task_data_set_and_unloaded_as_mteb_does():
+    task = mteb.get_task("STSBenchmark")
+    _mteb.set_task_data(task, {"default": {"test": []}})
+    assert task.data_loaded and task.dataset == {"default": {"test": []}}
+    _mteb.unload_task_data(task)
+    assert not task.data_loaded and task.dataset is None
+    _mteb.unload_task_data(task)  # unloading twice is harmless
+
+
+def test_candidate_search_runs_on_this_mteb(tmp_path):
+    """mteb's own reranking search (given candidates) through the adapter, on mteb's mock task."""
+    import numpy as np
+    from mteb.mocks.mock_tasks.retrieval import MockRetrievalTask
+
+    class Letters:
+        mteb_model_meta = _mteb.ModelMeta.create_empty(overwrites={"name": "test/letters"})
+
+        def encode(self, inputs, **kwargs):
+            texts = [text for batch in inputs for text in batch["text"]]
+            return np.array([[text.count("a"), text.count("o"), 1.0] for text in texts], dtype=np.float32)
+
+        def similarity(self, a, b):
+            return _mteb.AbsEncoder.similarity(self, a, b)
+
+    task = MockRetrievalTask()
+    task.load_data()
+    data = task.dataset["default"]["test"]
+    scores = _mteb.CandidateSearch(Letters()).search(
+        data["corpus"], data["queries"], task_metadata=task.metadata, hf_split="test", hf_subset="default",
+        top_k=10, encode_kwargs={"batch_size": 8}, top_ranked=data["top_ranked"])
+    assert set(scores) == {"q1", "q2"} and all(set(docs) == {"d1", "d2"} for docs in scores.values())
