@@ -1,11 +1,5 @@
 """The public Python API (re-exported lazily by bge_eval/__init__.py); the CLI is a thin layer over it.
-
-    import bge_eval
-    summary = bge_eval.evaluate("BAAI/bge-base-en-v1.5", ["SciFact"], data_dir="../shared/data")
-    encoder = bge_eval.get_encoder("BAAI/bge-base-en-v1.5")   # for mteb.evaluate directly
-    frame = bge_eval.load_results("results")
-    bge_eval.build_report("results", output="reports/latest")
-    bge_eval.gate("results", ".ci/baselines/scifact-minilm.json").passed
+README.md shows it in use; every function takes RunConfig's fields as keyword options.
 """
 
 from __future__ import annotations

@@ -22,3 +22,31 @@ def beir(folder, corpus, queries, qrels, split="test"):
     (folder / "qrels").mkdir(parents=True, exist_ok=True)
     lines = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{s}" for q, d, s in qrels]
     (folder / "qrels" / f"{split}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def assert_workers_exit_when_parent_killed(script_path: Path, body: str) -> None:
+    """Run `body` (the main block of a script that starts worker processes and prints their pids
+    on one line), SIGKILL it, and check that every worker exits within 30 s."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script_path.write_text(body + "    sys.stdin.read()\n", encoding="utf-8")
+    parent = subprocess.Popen([sys.executable, str(script_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    workers = [int(pid) for pid in parent.stdout.readline().split()]
+    assert len(workers) == 2, workers
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+
+    def running(pid: int) -> bool:
+        try:
+            return open(f"/proc/{pid}/status").read().split("State:")[1].split()[0] != "Z"
+        except (FileNotFoundError, IndexError):
+            return False
+
+    deadline = time.monotonic() + 30
+    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(running(pid) for pid in workers)

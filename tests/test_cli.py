@@ -1,7 +1,6 @@
 """The command line, in process (sockets forbidden) and as the README runs it."""
 
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 
@@ -57,13 +56,42 @@ def test_bad_options_are_argparse_errors(argv, capsys):
     assert "error:" in capsys.readouterr().err
 
 
-def test_help_documents_every_run_option():
-    out = subprocess.run([sys.executable, "-m", "bge_eval", "run", "--help"],
-                         capture_output=True, text=True, check=True).stdout
-    for option in ("--model", "--model-path", "--tasks", "--benchmark", "--data-dir", "--output",
-                   "--device", "--devices", "--compile", "--token-budget", "--batch-size", "--precision",
-                   "--instruction-policy", "--instruction", "--padded"):
-        assert option in out
+def test_every_run_flag_reaches_its_runconfig_field(tmp_path):
+    """Each flag of `run` changes the RunConfig field it documents (and nothing is dropped on the way)."""
+    import dataclasses
+
+    from bge_eval.api import make_config
+    from bge_eval.cli import build_parser, run_options
+    from bge_eval.config import RunConfig
+
+    parser = build_parser()
+
+    def config(*argv):
+        args = parser.parse_args(["run", *argv])
+        return make_config(args.model, args.tasks, args.benchmark, **run_options(args, parser))
+
+    base = config("--model", "m/x")
+    data = tmp_path / "data"
+    data.mkdir()
+    flags = {
+        "model_path": (["--model-path", "ckpt"], Path("ckpt")), "revision": (["--revision", "r7"], "r7"),
+        "tasks": (["--tasks", "SciFact", "STS12"], ("SciFact", "STS12")),
+        "benchmark": (["--benchmark", "C-MTEB"], "C-MTEB"),
+        "data_dir": (["--data-dir", str(data)], data), "output": (["--output", "out"], Path("out")),
+        "device": (["--device", "cuda:1"], "cuda:1"), "devices": (["--devices", "cpu", "cpu"], ("cpu", "cpu")),
+        "batch_size": (["--batch-size", "7"], 7), "precision": (["--precision", "bf16"], "bf16"),
+        "instruction_policy": (["--instruction-policy", "none"], "none"),
+        "instruction": (["--instruction", "Q: "], "Q: "), "token_budget": (["--token-budget", "999"], 999),
+        "compile": (["--compile"], True), "packed": (["--padded"], False),
+        "embedding_cache": (["--no-embedding-cache"], None), "overwrite": (["--overwrite"], True),
+        "save_predictions": (["--no-predictions"], False),
+    }
+    assert set(flags) == {f.name for f in dataclasses.fields(RunConfig)} - {"model"}
+    for field, (argv, expected) in flags.items():
+        changed = config("--model", "m/x", *argv)
+        assert getattr(changed, field) == expected != getattr(base, field), field
+        others = {f: v for f, v in dataclasses.asdict(changed).items() if f != field}
+        assert others == {f: v for f, v in dataclasses.asdict(base).items() if f != field}, field
 
 
 def test_cli_keeps_tokenizer_parallelism_on(monkeypatch):

@@ -1,14 +1,7 @@
-"""Which inputs get a query instruction, under each instruction policy.
-
-bge (default), as BGE's own evaluation scripts do:
-  English models: the instruction on Retrieval queries, except ArguAna and QuoraRetrieval
-  (symmetric tasks where the query is itself a passage);
-  Chinese models: the instruction on Retrieval and Reranking queries.
-  Never on documents/passages, never on other task types.
-mteb: the prompts mteb's model registry gives the model (mteb puts BGE's instruction on
-  every Retrieval and Reranking query, ArguAna and Quora included).
-none: no instruction anywhere.
-A custom instruction replaces the model's own text and follows the bge routing.
+"""Which inputs get a query instruction, under each instruction policy: `bge` as BGE's own
+evaluation scripts (English models: Retrieval queries except ArguAna and QuoraRetrieval; Chinese
+models: Retrieval and Reranking queries; never passages), `mteb` as mteb's registry prompts,
+`none`. A custom instruction replaces the model's text and follows the bge routing.
 """
 
 from __future__ import annotations

@@ -1,15 +1,7 @@
-"""Read task data from a local folder and attach it to mteb's registry task.
-
-Two layouts are understood (see README, "Local data"):
-- the JSON Lines layout of shared/data: `<Task>/[<subset>/]<split>.jsonl`, retrieval as
-  `corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`;
-- a mirror of the hub dataset (`<Task>/README.md` whose YAML `configs:` names the files).
-
-Data is built in memory (no datasets cache, so an edited file is never served stale) and
-set on the task instance, so mteb's metadata, metrics and splits stay untouched. The
-JSON Lines layout holds the evaluated data as mteb uses it (after the task's own
-transform); a hub mirror holds the hub's raw columns, so the task's transform is run.
-Every problem found is a DataError naming the file and line.
+"""Task data from a local folder, attached to mteb's own task object (its metadata, metrics and
+splits untouched): the JSON Lines / BEIR layout of shared/data, or a mirror of the hub dataset
+(docs/data-formats.md). Built in memory, so an edited file is never served stale; every problem
+is a DataError naming the file and line.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from bge_eval.encoding.multi_device import resolve_devices, share_batches
 from bge_eval.encoding.text_embedder import TextEmbedder
 from bge_eval.errors import BgeEvalError
 from bge_eval.models import resolve_model
+from tests.helpers import assert_workers_exit_when_parent_killed
 
 TEXTS = [("gamma delta " * (i % 23 + 1)).strip() + f" {i}" for i in range(200)]
 
@@ -98,37 +99,11 @@ def test_cuda_devices_without_cuda_are_a_clear_error():
 
 def test_workers_exit_when_the_run_is_killed(tiny_bge, tmp_path):
     """A SIGKILLed run must not leave workers holding the devices."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    script = tmp_path / "hold.py"
-    script.write_text(
+    assert_workers_exit_when_parent_killed(tmp_path / "hold.py", (
         "import sys\n"
         "from bge_eval.encoding.text_embedder import TextEmbedder\n"
         "from bge_eval.models import resolve_model\n"
         "if __name__ == '__main__':\n"
         f"    spec = resolve_model('BAAI/bge-small-en-v1.5', model_path={str(tiny_bge)!r}).spec\n"
         f"    e = TextEmbedder({str(tiny_bge)!r}, spec, devices=('cpu', 'cpu'))\n"
-        "    print(' '.join(str(p.pid) for p in e.engine.processes), flush=True)\n"
-        "    sys.stdin.read()\n"
-    )
-    run = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    worker_pids = [int(p) for p in run.stdout.readline().split()]
-    assert len(worker_pids) == 2
-    os.kill(run.pid, signal.SIGKILL)
-    run.wait()
-
-    def running(pid: int) -> bool:
-        try:
-            state = open(f"/proc/{pid}/status").read().split("State:")[1].split()[0]
-        except (FileNotFoundError, IndexError):
-            return False
-        return state != "Z"
-
-    deadline = time.monotonic() + 30
-    while any(running(pid) for pid in worker_pids) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not any(running(pid) for pid in worker_pids)
+        "    print(' '.join(str(p.pid) for p in e.engine.processes), flush=True)\n"))

@@ -22,6 +22,7 @@ from bge_eval.encoding.tokenization import (
 )
 from bge_eval.errors import BgeEvalError
 from bge_eval.models import resolve_model
+from tests.helpers import assert_workers_exit_when_parent_killed
 
 TEXTS = [f"{'Ünïcode café 北京 ' * (i % 5)}passage {i} " + "alpha beta gamma " * (i % 97) for i in range(400)]
 LIMITS = BatchLimits(max_rows=16, token_budget=None, pad_multiple=1, pad_id=0)
@@ -175,14 +176,7 @@ def test_a_failing_tokenizer_process_is_a_clear_error(minilm_path):
 
 
 def test_the_tokenizer_process_exits_when_the_run_is_killed(minilm_path, tmp_path):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    script = tmp_path / "hold.py"
-    script.write_text(
+    assert_workers_exit_when_parent_killed(tmp_path / "hold.py", (
         "import sys\n"
         "from transformers import AutoTokenizer\n"
         "from bge_eval.encoding.settings import PipelineSettings\n"
@@ -192,28 +186,7 @@ def test_the_tokenizer_process_exits_when_the_run_is_killed(minilm_path, tmp_pat
         "    settings = PipelineSettings(tokenizer_processes=2)\n"
         "    worker = TokenizerProcesses(token_ids, BatchLimits(16, None, 1, 0), settings)\n"
         "    list(worker.planned_chunks(['some text'] * 10))\n"
-        "    print(' '.join(str(process.pid) for process in worker.worker_processes), flush=True)\n"
-        "    sys.stdin.read()\n"
-    )
-    run = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    children = [int(pid) for pid in run.stdout.readline().split()]
-    assert len(children) == 2
-    os.kill(run.pid, signal.SIGKILL)
-    run.wait()
-
-    def running() -> bool:
-        return any(alive(child) for child in children)
-
-    def alive(child: int) -> bool:
-        try:
-            return open(f"/proc/{child}/status").read().split("State:")[1].split()[0] != "Z"
-        except (FileNotFoundError, IndexError):
-            return False
-
-    deadline = time.monotonic() + 30
-    while running() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not running()
+        "    print(' '.join(str(process.pid) for process in worker.worker_processes), flush=True)\n"))
 
 
 def padding(chunks):

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -35,9 +36,11 @@ def two_tasks(tmp_path_factory):
 
 
 def cli(tiny_bge, data, output, *extra):
+    """The run, with an embedding cache of its own beside the output: STS13's calls are too small
+    to be cached, so the first entry there is STS14's first sentences, proof the run is inside STS14."""
     return [sys.executable, "-m", "bge_eval", "run", "--model", MODEL, "--model-path", str(tiny_bge),
             "--tasks", "STS13", "STS14", "--data-dir", str(data), "--output", str(output), "--device", "cpu",
-            *extra]
+            "--embedding-cache", str(Path(output).parent / f"{Path(output).name}-cache"), *extra]
 
 
 def scores(path):
@@ -45,21 +48,24 @@ def scores(path):
     return {k: v for k, v in data.items() if k not in VOLATILE}
 
 
-def start_and_wait_for_first_task(command, results_root):
+def start_and_wait_until_inside_the_second_task(command, results_root):
+    """Start the run; return once STS13's result is in place and STS14 has encoded its first
+    sentences (the cache entry appears after that call, while its second call runs)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    cache = results_root.parent / f"{results_root.name}-cache"
     deadline = time.monotonic() + 240
-    while not list(results_root.rglob("STS13.json")):
+    while not (list(results_root.rglob("STS13.json")) and list(cache.rglob("*.npy"))):
         assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "the first task never finished"
-        time.sleep(0.05)
-    time.sleep(0.5)  # now inside STS14
+        assert time.monotonic() < deadline, "the run never reached STS14"
+        time.sleep(0.02)
+    assert not list(results_root.rglob("STS14.json")), "STS14 finished before it could be interrupted"
     return process
 
 
 def test_sigkill_mid_task_resumes_with_identical_results(tmp_path, tiny_bge, two_tasks):
     out = tmp_path / "killed"
-    process = start_and_wait_for_first_task(cli(tiny_bge, two_tasks, out), out)
+    process = start_and_wait_until_inside_the_second_task(cli(tiny_bge, two_tasks, out), out)
     process.send_signal(signal.SIGKILL)
     process.wait()
     (results_dir,) = {p.parent for p in out.rglob("STS13.json")}
@@ -80,7 +86,7 @@ def test_sigkill_mid_task_resumes_with_identical_results(tmp_path, tiny_bge, two
 
 def test_ctrl_c_stops_cleanly_with_one_line(tmp_path, tiny_bge, two_tasks):
     out = tmp_path / "interrupted"
-    process = start_and_wait_for_first_task(cli(tiny_bge, two_tasks, out), out)
+    process = start_and_wait_until_inside_the_second_task(cli(tiny_bge, two_tasks, out), out)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130
