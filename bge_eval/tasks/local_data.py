@@ -39,7 +39,7 @@ def attach_local_data(task: Any, data_dir: Path) -> str:
     if not folder.is_dir():
         raise DataError(
             f"Task {task.metadata.name}: no local data; expected the folder {folder} "
-            "(layout: see README, 'Local data')."
+            "(layout: docs/data-formats.md)."
         )
     if (folder / "README.md").is_file() and hub_configs(folder / "README.md"):
         from .hub_mirror import load_hub_mirror

@@ -1,7 +1,7 @@
 """all-MiniLM-L6-v2 on the real shared data gives the MTEB leaderboard's published numbers.
 
 Fast tasks run by default; the rest are marked slow (minutes on 2 CPU cores) and run with
-`python -m pytest -m slow tests/test_reproduction.py` (see README, "Reproducing published scores").
+`nox -s reproduce` (or `python -m pytest -m "slow or not slow" tests/reproduction`).
 """
 
 import pytest
