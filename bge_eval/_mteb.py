@@ -45,9 +45,9 @@ def model_meta_for_results(meta: ModelMeta, *, revision: str, embed_dim: int | N
                                    "similarity_fn_name": ScoringFunction.COSINE})
 
 
-def model_folder(meta: Any) -> Path:
-    """<org__model>/<revision>: where mteb's ResultCache keeps a model identity's files."""
-    return Path(meta.model_name_as_path()) / str(meta.revision)
+def model_folder_names(meta: Any) -> tuple[str, str]:
+    """(<org__model>, <revision>): the two folders mteb's ResultCache keeps a model identity's files in."""
+    return meta.model_name_as_path(), str(meta.revision)
 
 
 def registry_prompts(meta: Any) -> dict[str, str] | None:

@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "or ~/.cache/bge_eval/embeddings)")
     run.add_argument("--no-embedding-cache", action="store_true", help="encode everything afresh")
     run.add_argument("--overwrite", action="store_true", help="recompute tasks that already have results")
+    run.add_argument("--keep-results", action="store_true",
+                     help="refuse (exit 2) instead of recomputing a saved result made from other weights, data or "
+                     "settings")
     run.add_argument("--no-predictions", action="store_true", help="do not save per-query/per-pair predictions")
     run.add_argument("--reranker", metavar="NAME",
                      help="a cross-encoder (bge-reranker-base/large, any CrossEncoder checkpoint): scores "
@@ -151,7 +154,7 @@ def _bounded(convert, minimum, description: str):
             value = convert(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}") from None
-        if value < minimum:
+        if value != value or value in (float("inf"), float("-inf")) or value < minimum:  # NaN, infinities
             raise argparse.ArgumentTypeError(f"expected {description}, got {value}")
         return value
 
@@ -187,7 +190,7 @@ def run_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
         precision=args.precision, instruction_policy=args.instruction_policy, instruction=args.instruction,
         token_budget=args.token_budget, compile=args.compile, packed=not args.padded,
         embedding_cache=None if args.no_embedding_cache else (args.embedding_cache or default_cache_dir()),
-        overwrite=args.overwrite, save_predictions=not args.no_predictions,
+        overwrite=args.overwrite, keep_results=args.keep_results, save_predictions=not args.no_predictions,
     )
 
 

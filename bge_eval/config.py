@@ -65,6 +65,8 @@ class RunConfig:
         ~/.cache/bge_eval/embeddings; None: off), shared by runs, so the same texts with the
         same model settings are never encoded twice.
     overwrite: recompute tasks that already have results.
+    keep_results: refuse, instead of recomputing, when a saved result was made from other
+        weights, data or settings than this run's.
     save_predictions: keep per-query / per-pair predictions beside the results.
     """
 
@@ -86,6 +88,7 @@ class RunConfig:
     packed: bool = True
     embedding_cache: Path | None = field(default_factory=lambda: default_cache_dir())
     overwrite: bool = False
+    keep_results: bool = False
     save_predictions: bool = True
 
     def to_json(self) -> dict[str, Any]:

@@ -84,6 +84,7 @@ def test_every_run_flag_reaches_its_runconfig_field(tmp_path):
         "instruction": (["--instruction", "Q: "], "Q: "), "token_budget": (["--token-budget", "999"], 999),
         "compile": (["--compile"], True), "packed": (["--padded"], False),
         "embedding_cache": (["--no-embedding-cache"], None), "overwrite": (["--overwrite"], True),
+        "keep_results": (["--keep-results"], True),
         "save_predictions": (["--no-predictions"], False),
     }
     assert set(flags) == {f.name for f in dataclasses.fields(RunConfig)} - {"model"}

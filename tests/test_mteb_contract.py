@@ -28,7 +28,7 @@ def test_model_names():
     assert empty.revision == _mteb.NO_REVISION  # what a model without a revision carries
     assert {"revision", "embed_dim", "max_tokens", "similarity_fn_name", "loader_kwargs"} <= set(
         _mteb.ModelMeta.model_fields)
-    assert _mteb.model_folder(empty.model_copy(update={"revision": "r1"})).as_posix() == "someone__model/r1"
+    assert _mteb.model_folder_names(empty.model_copy(update={"revision": "r1"})) == ("someone__model", "r1")
     assert _mteb.ScoringFunction.COSINE.value == "cosine"
     bge = _mteb.registry_model_meta("BAAI/bge-base-en-v1.5")
     assert _mteb.registry_revision(bge) and "query" in (_mteb.registry_prompts(bge) or {})

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +18,11 @@ import numpy as np
 
 from .._util import atomic_write_bytes
 
+logger = logging.getLogger(__name__)
+
 MIN_TEXTS = 64  # smaller calls are cheaper to recompute than to store
+FORMAT = 1
+SUFFIX = ".vec"
 
 
 def cache_key(identity: Sequence[str], texts: Sequence[str]) -> str:
@@ -30,28 +36,61 @@ def cache_key(identity: Sequence[str], texts: Sequence[str]) -> str:
 
 
 class EmbeddingCache:
+    """Entries are <key>.vec files: a header line (format, SHA-256 of the array bytes, shape,
+    dtype), then the array as .npy. A read is served only when the checksum, the shape the caller
+    expects and the dtype match and every value is finite; anything else is discarded with one
+    warning (the caller re-encodes and the entry is written again)."""
+
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self.hits = 0
         self.misses = 0
+        self.discarded = 0
 
     def _path(self, key: str) -> Path:
-        return self.folder / key[:2] / f"{key}.npy"
+        return self.folder / key[:2] / f"{key}{SUFFIX}"
 
-    def get(self, key: str) -> np.ndarray | None:
+    def get(self, key: str, shape: tuple[int, int] | None = None) -> np.ndarray | None:
+        """The entry's array when it verifies (and has `shape`, when given); else None."""
         path = self._path(key)
-        if not path.is_file():
-            self.misses += 1
-            return None
         try:
-            array = np.load(path)
-        except (ValueError, OSError, EOFError):  # a damaged entry is recomputed
+            data = path.read_bytes()
+        except FileNotFoundError:
             self.misses += 1
             return None
+        except OSError as exc:
+            return self._discard(path, f"unreadable ({exc.strerror})")
+        header, _, body = data.partition(b"\n")
+        try:
+            fields = json.loads(header)
+            if fields.get("format") != FORMAT:
+                return self._discard(path, "written by another format")
+            if hashlib.sha256(body).hexdigest() != fields.get("sha256"):
+                return self._discard(path, "its checksum does not match its content")
+            array = np.load(io.BytesIO(body), allow_pickle=False)
+        except (ValueError, OSError, EOFError, AttributeError) as exc:
+            return self._discard(path, f"damaged ({type(exc).__name__})")
+        if array.dtype != np.float32 or list(array.shape) != fields.get("shape"):
+            return self._discard(path, f"holds {array.dtype} {array.shape}, not what its header says")
+        if shape is not None and tuple(array.shape) != tuple(shape):
+            return self._discard(path, f"holds shape {array.shape}, this call needs {tuple(shape)}")
+        if not np.isfinite(array).all():
+            return self._discard(path, "holds values that are not finite")
         self.hits += 1
         return array
 
     def put(self, key: str, embeddings: np.ndarray) -> None:
+        embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
         buffer = io.BytesIO()
-        np.save(buffer, embeddings)
-        atomic_write_bytes(self._path(key), buffer.getvalue())
+        np.save(buffer, embeddings, allow_pickle=False)
+        body = buffer.getvalue()
+        header = {"format": FORMAT, "sha256": hashlib.sha256(body).hexdigest(), "shape": list(embeddings.shape),
+                  "dtype": "float32"}
+        atomic_write_bytes(self._path(key), json.dumps(header).encode() + b"\n" + body)
+
+    def _discard(self, path: Path, why: str) -> None:
+        logger.warning("embedding cache entry %s %s; re-encoding", path, why)
+        self.discarded += 1
+        self.misses += 1
+        path.unlink(missing_ok=True)
+        return None

@@ -42,6 +42,11 @@ def precision_name(dtype: torch.dtype) -> str:
     return next(name for name, value in DTYPES.items() if value == dtype)
 
 
+def precision_for(precision: str, device: str | None) -> str:
+    """The precision a run will encode in ("fp16" for auto on CUDA, ...), without loading a model."""
+    return precision_name(pick_dtype(precision, pick_device(device)))
+
+
 @dataclass(frozen=True)
 class ForwardSettings:
     """Everything needed to build a ForwardEngine, in plain values.

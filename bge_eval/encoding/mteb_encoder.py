@@ -33,6 +33,7 @@ class BgeEncoder(AbsEncoder):
     def __init__(self, resolved: ResolvedModel, router: InstructionRouter, meta: ModelMeta,
                  **embedder_options: Any) -> None:
         self.spec: ModelSpec = resolved.spec
+        self.checkpoint = resolved.checkpoint
         self.router = router
         self.mteb_model_meta = meta
         self.model_prompts = None  # instruction routing is ours (InstructionRouter)

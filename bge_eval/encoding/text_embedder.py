@@ -119,7 +119,7 @@ class TextEmbedder:
         key = None
         if self.cache is not None and len(texts) >= MIN_TEXTS:
             key = cache_key(self.cache_identity, texts)
-            cached = self.cache.get(key)
+            cached = self.cache.get(key, shape=(len(texts), self.hidden_size))
             if cached is not None:
                 return cached
         out = self._embed(texts, show_progress)

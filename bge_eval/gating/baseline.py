@@ -4,6 +4,7 @@ their per-query values in a sidecar beside it (FILE.per_query.json), written fro
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,13 +32,30 @@ class BaselineEntry:
 
 
 def read_baseline(path: Path) -> list[BaselineEntry]:
+    """The baseline's entries; a value or tolerance that is not a finite number (tolerance >= 0)
+    is unusable input, never a comparison that passes by default."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return [BaselineEntry(**entry) for entry in data["entries"]]
+        entries = [BaselineEntry(**entry) for entry in data["entries"]]
     except FileNotFoundError as exc:
         raise DataError(f"--baseline {path}: file not found; create it with --write-baseline.") from exc
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise DataError(f"--baseline {path}: not a bge_eval baseline file ({exc}).") from exc
+    for number, entry in enumerate(entries, start=1):
+        for field, minimum in (("value", None), ("tolerance", 0.0)):
+            value = getattr(entry, field)
+            if not is_number(value) or not math.isfinite(value) or (minimum is not None and value < minimum):
+                raise DataError(f"--baseline {path}: entry {number} ({entry.task}): {field} {value!r} is not a "
+                                f"finite number{' >= 0' if minimum is not None else ''}; fix the file or write it "
+                                "again with --write-baseline.")
+        for field in ("model", "task", "split", "metric", "subset"):
+            if not isinstance(getattr(entry, field), str):
+                raise DataError(f"--baseline {path}: entry {number}: {field} must be a string.")
+    return entries
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def sidecar(path: Path) -> Path:

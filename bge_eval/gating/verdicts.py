@@ -6,6 +6,7 @@ unusable (missing results or metric, another model or dataset revision, a bad ba
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from ..config import GATE_ALPHA
 from ..errors import DataError
 from ..metrics.significance import PairedTest, paired_test
 from ..results.files import read_per_query, read_result_file, result_files
-from .baseline import BaselineEntry, entry_key, per_query_file, read_baseline, read_sidecar
+from .baseline import BaselineEntry, entry_key, is_number, per_query_file, read_baseline, read_sidecar
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def find_result(results: Path, entry: BaselineEntry) -> list[FoundResult]:
         data = read_result_file(path)
         value = None
         for score in data["scores"].get(entry.split, []):
-            if score.get("hf_subset", "default") == entry.subset and entry.metric in score:
+            if score.get("hf_subset", "default") == entry.subset and is_number(score.get(entry.metric)):
                 value = float(score[entry.metric])
         per_query = read_per_query(per_query_file(path, entry.task), entry.split, entry.metric, entry.subset)
         found.append(FoundResult(meta["name"], meta.get("revision", ""), value,
@@ -70,10 +71,15 @@ def judge(entry: BaselineEntry, results: Path, baseline_per_query: dict[str, flo
     result = mine[0]
     if result.value is None:
         return Verdict(entry, "unusable", f"{where}: the result file has no {entry.metric} for this split.")
+    if not math.isfinite(result.value):
+        return Verdict(entry, "unusable", f"{where}: the result's {entry.metric} is {result.value}; "
+                       "nothing to compare.")
     if entry.dataset_revision and result.dataset_revision and entry.dataset_revision != result.dataset_revision:
         return Verdict(entry, "unusable", f"{where}: dataset revision {result.dataset_revision} differs "
                        f"from the baseline's {entry.dataset_revision}.")
     tolerance = entry.tolerance if max_drop is None else max_drop
+    if not math.isfinite(tolerance) or tolerance < 0:
+        return Verdict(entry, "unusable", f"{where}: tolerance {tolerance} is not a finite number >= 0.")
     test = None
     if baseline_per_query and result.per_query:
         test = paired_test(baseline_per_query, result.per_query)

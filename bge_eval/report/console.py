@@ -36,6 +36,7 @@ def format_run_summary(summary: RunSummary) -> str:
     notes = []
     if demo:
         notes.append("(demo suite: a smoke test written by the bge_eval team, not a benchmark)")
+    notes += [f"{o.name}: {o.note}" for o in summary.outcomes if o.note]
     if summary.skipped:
         notes.append(f"skipped (no local data): {', '.join(summary.skipped)}")
     return "\n".join([head + table, *notes])

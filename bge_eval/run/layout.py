@@ -36,9 +36,12 @@ class ResultsLayout:
 
     @classmethod
     def for_model(cls, output: Path, meta: Any) -> ResultsLayout:
-        from .._mteb import model_folder
+        """The layout of a model identity; a name or revision that is not a plain folder name
+        (empty, '.', '..', a path separator) is refused, so nothing lands outside `output`."""
+        from .._mteb import model_folder_names
 
-        return cls(Path(output), model_folder(meta))
+        name, revision = model_folder_names(meta)
+        return cls(Path(output), Path(safe_name(name, "--model", str(meta.name))) / safe_name(revision, "--revision"))
 
     @classmethod
     def of_results_dir(cls, results_dir: Path) -> ResultsLayout:
@@ -59,7 +62,7 @@ class ResultsLayout:
         return self.results_dir / MANIFEST_NAME
 
     def result_file(self, task: str) -> Path:
-        return self.results_dir / f"{task}.json"
+        return self.results_dir / f"{safe_name(task, 'task name')}.json"
 
     def predictions_file(self, task: str) -> Path:
         return self.predictions_dir / f"{task}_predictions.json"
@@ -77,6 +80,14 @@ class ResultsLayout:
     def staged(self, staging: Path) -> ResultsLayout:
         """The same identity's layout inside a staging folder (where mteb writes)."""
         return ResultsLayout(staging, self.model_folder)
+
+
+def safe_name(name: str, what: str, given: str | None = None) -> str:
+    """`name` when it is usable as one folder or file name; a BgeEvalError naming `what` otherwise."""
+    if name in ("", ".", "..") or any(c in name for c in "/\\\0") or name != name.strip():
+        raise BgeEvalError(f"{what} {given if given is not None else name!r}: not usable as a folder name "
+                           "(no '/', '\\', '..', leading or trailing spaces); choose another.")
+    return name
 
 
 def staged_predictions_dir(staging: Path) -> Path:

@@ -44,6 +44,7 @@ class TaskRecord:
     seed: int | None  # the task's own seed (mteb's, for its sampling)
     wall_s: float
     finished: str
+    identity: dict[str, Any] | None = None  # what produced the result (identity.ResultIdentity)
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Manifest:
     packed: bool | None = None
     precision: str | None = None
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
+    fingerprints: dict[str, Any] = field(default_factory=dict)  # file records: "weights", "data" per task
     runs: list[dict[str, str | None]] = field(default_factory=list)  # started / finished per run
 
     def start_run(self, previous: Manifest | None) -> None:
@@ -69,6 +71,7 @@ class Manifest:
         if previous is not None:
             self.tasks = {**previous.tasks, **self.tasks}
             self.runs = [*previous.runs, *self.runs]
+            self.fingerprints = {**previous.fingerprints, **self.fingerprints}
         self.runs.append({"started": now(), "finished": None})
 
     def record_encoder(self, facts: EncoderFacts) -> None:

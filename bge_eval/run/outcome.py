@@ -15,6 +15,7 @@ class TaskOutcome:
     status: str  # "computed" or "cached"
     wall_s: float
     main_scores: dict[str, float]  # split -> the benchmark's main score (mean over subsets)
+    note: str | None = None  # why an earlier result was replaced, when it was
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The first stage: a model on the planned tasks, one task at a time, resuming from earlier runs.
 
-A task whose result file already holds every scored split is not recomputed; every other
-task is evaluated (task_eval.py) and recorded in the run manifest as it finishes."""
+A task whose result file holds every scored split and was made from the same weights, data and
+settings (identity.py) is not recomputed; every other task is evaluated (task_eval.py), with
+the reason said when an earlier result is replaced, and recorded in the manifest as it finishes."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from typing import Any, Protocol, runtime_checkable
 from .._util import output_lock
 from ..config import DEFAULT_DATALOADER_BATCH_SIZE, RunConfig
 from ..errors import BgeEvalError
-from ..models import ResolvedModel, mteb_meta, resolve_model
+from ..models import ModelSpec, ResolvedModel, mteb_meta, resolve_model
 from ..models.instructions import InstructionRouter
 from ..results.files import has_splits, read_result_file
 from ..tasks.registry import benchmark_metric
 from ..tasks.selection import PlannedTask, TaskPlan, plan_given_tasks, plan_tasks
+from .identity import ResultIdentity, checkpoint_files, data_fingerprint, fingerprint_files, task_settings
 from .layout import ResultsLayout, remove_staging, staging_folder
 from .manifest import EncoderFacts, Manifest, TaskRecord, harness_git_revision, now, package_versions
 from .outcome import RunSummary, TaskOutcome
@@ -34,6 +36,8 @@ class DescribedModel(Protocol):
     mteb_model_meta: Any
     language: str
     router: InstructionRouter | None
+    spec: ModelSpec
+    checkpoint: Path  # the folder the weights were loaded from
 
     def encoder_facts(self) -> EncoderFacts: ...
 
@@ -50,16 +54,26 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
         from ..encoding.multi_device import resolve_devices
 
         resolve_devices(config.devices)
+    checkpoint: Path | None = None
+    spec: ModelSpec | None = None
     if encoder is None:
         resolved = resolved or resolve_model(config.model, config.model_path, config.revision)
         meta = mteb_meta(resolved)
         language = resolved.spec.language
         router: InstructionRouter | None = InstructionRouter.for_config(config, resolved.spec, meta)
+        checkpoint, spec = resolved.checkpoint, resolved.spec
+        from ..encoding.engine import precision_for
+
+        precision: str | None = precision_for(config.precision, config.devices[0] if config.devices else config.device)
     else:
         meta = encoder.mteb_model_meta
         described = isinstance(encoder, DescribedModel)
         language = encoder.language if described else "en"
         router = encoder.router if described else None
+        if described:
+            checkpoint, spec, precision = encoder.checkpoint, encoder.spec, encoder.encoder_facts().precision
+        else:
+            precision = None
     if tasks is not None:
         plan = plan_given_tasks(list(tasks))
     else:
@@ -69,9 +83,32 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
                     len(plan.skipped), plan.benchmark, config.data_dir, ", ".join(plan.skipped))
     layout = ResultsLayout.for_model(config.output, meta)
     with output_lock(config.output):
-        todo = {t.name for t in plan.tasks
-                if config.overwrite or not has_splits(layout.result_file(t.name), t.splits)}
         manifest = _start_manifest(layout, config, router, resolved, plan)
+        common = {"instruction": router.describe() if router else None, "precision": precision,
+                  **({"pooling": spec.pooling, "normalize": spec.normalize, "max_length": spec.max_length}
+                     if spec else {})}
+        if checkpoint is not None:
+            weights, manifest.fingerprints["weights"] = fingerprint_files(
+                checkpoint, checkpoint_files(checkpoint), manifest.fingerprints.get("weights"))
+        identities, todo, notes = {}, set(), {}
+        for planned in plan.tasks:
+            data, records = data_fingerprint(planned, config.data_dir, manifest.fingerprints.get("data", {}).get(
+                planned.name))
+            manifest.fingerprints.setdefault("data", {})[planned.name] = records
+            identity = identities[planned.name] = ResultIdentity(
+                weights if checkpoint is not None else None, data, task_settings(planned, common))
+            if config.overwrite or not has_splits(layout.result_file(planned.name), planned.splits):
+                todo.add(planned.name)
+                continue
+            recorded = manifest.tasks.get(planned.name)
+            changes = identity.changes_from(recorded.identity if recorded else None)
+            if changes and config.keep_results:
+                raise BgeEvalError(f"{layout.result_file(planned.name)}: this result was made from other inputs "
+                                   f"({'; '.join(changes)}); without --keep-results it is recomputed.")
+            if changes:
+                todo.add(planned.name)
+                notes[planned.name] = f"recomputed: {'; '.join(changes)}"
+                log.warning("%s: the saved result is recomputed: %s", planned.name, "; ".join(changes))
         owned = None  # an encoder built here is closed here (it may hold worker processes)
         if encoder is None and todo:
             from ..encoding.mteb_encoder import BgeEncoder
@@ -88,10 +125,11 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
                     wall = evaluate_task(planned, encoder, layout, staging, data_dir=config.data_dir,
                                          save_predictions=config.save_predictions,
                                          dataloader_batch_size=config.batch_size or DEFAULT_DATALOADER_BATCH_SIZE)
-                    manifest.record_task(planned.name, _record(planned, wall))
+                    manifest.record_task(planned.name, _record(planned, wall, identities[planned.name]))
                     manifest.write(layout.manifest_file)
                     status = "computed"
-                outcomes.append(task_outcome(planned, status, wall, layout.result_file(planned.name)))
+                outcomes.append(task_outcome(planned, status, wall, layout.result_file(planned.name),
+                                             notes.get(planned.name)))
         finally:
             remove_staging(staging)
             if owned is not None:
@@ -124,12 +162,14 @@ def _start_manifest(layout: ResultsLayout, config: RunConfig, router: Instructio
     return manifest
 
 
-def _record(planned: PlannedTask, wall: float) -> TaskRecord:
+def _record(planned: PlannedTask, wall: float, identity: ResultIdentity) -> TaskRecord:
     return TaskRecord(type=planned.type, splits=list(planned.splits), data_source=planned.data_source,
-                      seed=getattr(planned.task, "seed", None), wall_s=round(wall, 3), finished=now())
+                      seed=getattr(planned.task, "seed", None), wall_s=round(wall, 3), finished=now(),
+                      identity=identity.to_json())
 
 
-def task_outcome(planned: PlannedTask, status: str, wall: float, result_path: Path) -> TaskOutcome:
+def task_outcome(planned: PlannedTask, status: str, wall: float, result_path: Path,
+                 note: str | None = None) -> TaskOutcome:
     """The task's score per split, in the metric its benchmark publishes (see benchmark_metric)."""
     scores = read_result_file(result_path)["scores"]
     metric = benchmark_metric(planned.name, planned.type)
@@ -138,4 +178,4 @@ def task_outcome(planned: PlannedTask, status: str, wall: float, result_path: Pa
         values = [entry.get(metric, entry["main_score"]) for entry in scores.get(split, [])]
         if values:
             main[split] = sum(values) / len(values)
-    return TaskOutcome(planned.name, planned.type, status, round(wall, 3), main)
+    return TaskOutcome(planned.name, planned.type, status, round(wall, 3), main, note)

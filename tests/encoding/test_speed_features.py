@@ -123,6 +123,49 @@ def test_cache_hits_and_misses(tiny_bge, tmp_path, monkeypatch):
     assert (cache.hits, cache.misses) == (1, 2)
 
 
+@pytest.mark.parametrize("damage", ["other vectors", "truncated", "wrong shape", "not finite", "not a cache file"])
+def test_a_damaged_cache_entry_is_discarded_and_re_encoded(tiny_bge, tmp_path, caplog, damage):
+    """Never serve an unverified vector: a tampered, truncated, misshapen or non-finite entry is
+    dropped with one warning and the texts are encoded again, giving the right vectors."""
+    import hashlib
+    import io
+    import json
+    import logging
+
+    cache = EmbeddingCache(tmp_path / "cache")
+    encoder = make(tiny_bge, cache=cache)
+    right = encoder.embed(TEXTS)
+    (entry,) = (tmp_path / "cache").rglob("*.vec")
+    header, _, body = entry.read_bytes().partition(b"\n")
+
+    def rewritten(array):  # a well-formed entry, checksum included, holding `array`
+        buffer = io.BytesIO()
+        np.save(buffer, array)
+        fields = {**json.loads(header), "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
+                  "shape": list(array.shape)}
+        return json.dumps(fields).encode() + b"\n" + buffer.getvalue()
+
+    if damage == "other vectors":  # same shape, other content, the old checksum
+        other = io.BytesIO()
+        np.save(other, right[::-1].copy())
+        entry.write_bytes(header + b"\n" + other.getvalue())
+    elif damage == "truncated":
+        entry.write_bytes(entry.read_bytes()[: len(header) + 40])
+    elif damage == "wrong shape":
+        entry.write_bytes(rewritten(right[:-1]))
+    elif damage == "not finite":
+        poisoned = right.copy()
+        poisoned[3, 2] = np.nan
+        entry.write_bytes(rewritten(poisoned))
+    else:
+        entry.write_bytes(b"\x00garbage")
+    with caplog.at_level(logging.WARNING, logger="bge_eval.encoding.embedding_cache"):
+        again = make(tiny_bge, cache=cache).embed(TEXTS)
+    np.testing.assert_array_equal(again, right)
+    assert cache.discarded == 1 and "re-encoding" in caplog.text
+    assert make(tiny_bge, cache=cache).embed(TEXTS) is not None and cache.hits == 1  # written again, now served
+
+
 def test_cache_misses_when_the_weights_change(tiny_bge, tmp_path):
     import shutil
 

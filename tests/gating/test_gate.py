@@ -130,3 +130,25 @@ def test_unusable_input_exits_2(good_run, baseline, changes, message, capsys):
 def test_missing_baseline_file_exits_2(good_run, tmp_path, capsys):
     assert main(["gate", "--results", str(good_run), "--baseline", str(tmp_path / "none.json")]) == 2
     assert "--write-baseline" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("max_drop", ["nan", "inf", "-0.1"])
+def test_a_non_finite_or_negative_max_drop_is_refused(broken_run, baseline, max_drop, capsys):
+    with pytest.raises(SystemExit) as refused:
+        main(["gate", "--results", str(broken_run), "--baseline", str(baseline), "--max-drop", max_drop])
+    assert refused.value.code == 2 and "--max-drop" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"tolerance": float("nan")}, "tolerance nan is not a finite number >= 0"),
+    ({"tolerance": -0.01}, "tolerance -0.01 is not a finite number >= 0"),
+    ({"value": "0.64"}, "value '0.64' is not a finite number"),
+    ({"value": True}, "value True is not a finite number"),
+    ({"metric": 7}, "metric must be a string"),
+])
+def test_a_baseline_that_cannot_be_compared_is_unusable_not_a_pass(broken_run, baseline, changes, message, capsys):
+    """The broken encoder's regression must never pass because the baseline holds a NaN or a string."""
+    edit_baseline(baseline, **changes)
+    assert main(["gate", "--results", str(broken_run), "--baseline", str(baseline)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "entry" in err and "Traceback" not in err

@@ -55,7 +55,7 @@ def start_and_wait_until_inside_the_second_task(command, results_root):
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     cache = results_root.parent / f"{results_root.name}-cache"
     deadline = time.monotonic() + 240
-    while not (list(results_root.rglob("STS13.json")) and list(cache.rglob("*.npy"))):
+    while not (list(results_root.rglob("STS13.json")) and list(cache.rglob("*.vec"))):
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "the run never reached STS14"
         time.sleep(0.02)
