@@ -111,6 +111,8 @@ def find_runs(folders: list[Path], models: list[str] | None = None) -> list[Run]
             manifest = Manifest.read(layout.manifest_file)
             instruction = (manifest.instruction if manifest else None) or {}
             facts = {k: getattr(manifest, k, None) for k in ("versions", "device", "precision", "harness_git_revision")}
+            weights = {(r.identity or {}).get("weights") for r in manifest.tasks.values()} if manifest else set()
+            facts["weights"] = ", ".join(sorted(w[:12] for w in weights if w)) or None  # the model files' fingerprints
             runs.append(Run(
                 label=meta["name"], model=meta["name"], revision=meta.get("revision", ""),
                 results_dir=revision_dir, predictions_dir=layout.predictions_dir,

@@ -59,6 +59,13 @@ def test_report_numbers_equal_the_result_files(two_runs):
     assert {f.task for f in data.figures} >= {"STSBenchmark", "SciFact", "BgeEvalDemoPairClassification"}
 
 
+def test_the_model_files_fingerprint_is_shown(two_runs, report_dir):
+    (manifest,) = two_runs[0].rglob("bge_eval_manifest.json")
+    weights = json.loads(manifest.read_text())["tasks"]["SciFact"]["identity"]["weights"]
+    assert len(weights) == 64 and weights[:12] in (report_dir / "README.md").read_text()
+    assert weights[:12] in (report_dir / "index.html").read_text()
+
+
 def test_markdown_is_pipe_tables(report_dir):
     text = (report_dir / "README.md").read_text()
     assert "<table" not in text and "<img" not in text
