@@ -9,6 +9,7 @@ import json
 import multiprocessing as mp
 import os
 import queue
+import shutil
 import socket
 import tempfile
 import traceback
@@ -51,10 +52,16 @@ def atomic_write_json(path: Path, data: Any) -> None:
 
 @contextmanager
 def output_lock(output: Path) -> Iterator[None]:
-    """Hold an exclusive lock on an output folder (released by the OS if the process dies)."""
+    """Hold an exclusive lock on an output folder (released by the OS if the process dies).
+    Folders it had to create are removed again if the run leaves nothing in them."""
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    handle = (output / LOCK_NAME).open("a+")
+    created = [p for p in (output, *output.parents) if not p.exists()]
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        handle = (output / LOCK_NAME).open("a+")
+    except OSError as exc:
+        what = "is a file" if output.is_file() or any(p.is_file() for p in output.parents) else exc.strerror
+        raise BgeEvalError(f"--output {output}: {what}; choose a folder you can write to.") from exc
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
@@ -72,8 +79,26 @@ def output_lock(output: Path) -> Iterator[None]:
         handle.flush()
         yield
     finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+        try:
+            _remove_if_empty(output, created)  # still locked: nobody else is writing here
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+
+def _remove_if_empty(output: Path, created: list[Path]) -> None:
+    """When `output` holds nothing but the lock file (and empty folders), remove them and the
+    folders above it that were created for it: a failed run leaves nothing behind."""
+    if not output.is_dir():
+        return
+    if any(p.is_file() and p != output / LOCK_NAME for p in output.rglob("*")):
+        return
+    shutil.rmtree(output, ignore_errors=True)
+    for folder in created[1:]:  # created[0] is output itself
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 # --- worker processes ---------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
@@ -213,6 +214,28 @@ def main(argv: list[str] | None = None) -> int:
         print("bge_eval: interrupted; finished tasks are saved, rerun the same command to resume.",
               file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return _internal_error(exc)
+        where = f" writing {exc.filename}" if exc.filename else ""
+        print(f"bge_eval: error: no space left on the device{where}; free some space and rerun the same command "
+              "(finished tasks are kept).", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, the traceback in a file
+        return _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> int:
+    """An unexpected failure: one line, with the full traceback written to a file for the report."""
+    import tempfile
+    import traceback
+
+    fd, path = tempfile.mkstemp(prefix="bge_eval-error-", suffix=".log")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("".join(traceback.format_exception(exc)))
+    print(f"bge_eval: internal error: {type(exc).__name__}: {str(exc)[:300]} (full traceback in {path}; "
+          "please report it with that file).", file=sys.stderr)
+    return 1
 
 
 def _run(args: argparse.Namespace, options: dict) -> int:

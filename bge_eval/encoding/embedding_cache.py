@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .._util import atomic_write_bytes
+from ..errors import BgeEvalError
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,10 @@ class EmbeddingCache:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+        blocked = next((p for p in (self.folder, *self.folder.parents) if p.exists() and not p.is_dir()), None)
+        if blocked is not None:
+            raise BgeEvalError(f"--embedding-cache {folder}: {blocked} is a file; name a folder (or pass "
+                               "--no-embedding-cache).")
         self.hits = 0
         self.misses = 0
         self.discarded = 0

@@ -25,9 +25,17 @@ DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 def pick_device(device: str | None) -> torch.device:
     """The requested device, or CUDA when present, else CPU."""
     if device:
-        if device.startswith("cuda") and not torch.cuda.is_available():
+        try:
+            chosen = torch.device(device)
+        except (RuntimeError, ValueError):
+            raise BgeEvalError(f"--device {device}: expected cpu, cuda or cuda:N.") from None
+        if chosen.type not in ("cpu", "cuda"):
+            raise BgeEvalError(f"--device {device}: expected cpu, cuda or cuda:N.")
+        if chosen.type == "cuda" and not torch.cuda.is_available():
             raise BgeEvalError(f"--device {device}: CUDA is not available here; use --device cpu.")
-        return torch.device(device)
+        if chosen.type == "cuda" and (chosen.index or 0) >= torch.cuda.device_count():
+            raise BgeEvalError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) are visible.")
+        return chosen
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -67,13 +75,25 @@ class ForwardSettings:
 
 
 def load_model(checkpoint: str | Path, dtype: torch.dtype) -> torch.nn.Module:
-    """The checkpoint's base model with SDPA attention where the architecture has it."""
+    """The checkpoint's base model with SDPA attention where the architecture has it; a checkpoint
+    that cannot be loaded is a BgeEvalError naming it."""
     from transformers import AutoModel
 
     try:
-        return AutoModel.from_pretrained(str(checkpoint), dtype=dtype, attn_implementation="sdpa")
-    except (ValueError, ImportError):  # an architecture without SDPA support
-        return AutoModel.from_pretrained(str(checkpoint), dtype=dtype)
+        try:
+            return AutoModel.from_pretrained(str(checkpoint), dtype=dtype, attn_implementation="sdpa")
+        except (ValueError, ImportError) as first:  # an architecture without SDPA support
+            if "sdpa" not in str(first).lower() and "scaled_dot_product" not in str(first).lower():
+                raise
+            return AutoModel.from_pretrained(str(checkpoint), dtype=dtype)
+    except Exception as exc:  # noqa: BLE001 - transformers and safetensors raise many kinds
+        raise checkpoint_error(checkpoint, "its weights could not be loaded", exc) from exc
+
+
+def checkpoint_error(checkpoint: str | Path, what: str, exc: BaseException) -> BgeEvalError:
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    return BgeEvalError(f"checkpoint {checkpoint}: {what} ({type(exc).__name__}: {reason}); check the files "
+                        "there or point --model-path at a complete checkpoint.")
 
 
 @dataclass(frozen=True)
@@ -94,6 +114,7 @@ class ForwardEngine:
         self.dtype = DTYPES[settings.precision]
         model = load_model(settings.checkpoint, self.dtype).to(self.device).eval()
         self.hidden_size = int(model.config.hidden_size)
+        self.vocab_size = int(model.get_input_embeddings().num_embeddings)  # token ids the model can look up
         self.packed = packed_bert.build(model, self.device, settings.pooling) if settings.packed else None
         # with CLS pooling, the model gives CLS vectors (B, H) directly; else token states
         wants_shortcut = self.packed is None and settings.pooling == "cls" and settings.cls_shortcut

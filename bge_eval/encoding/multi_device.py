@@ -50,7 +50,7 @@ def share_batches(batches: list[PaddedBatch], load: list[int]) -> list[list[Padd
     return shares
 
 
-def _device_worker(settings: ForwardSettings, threads: int | None) -> tuple[tuple[int, bool], Serve]:
+def _device_worker(settings: ForwardSettings, threads: int | None) -> tuple[tuple[int, bool, int], Serve]:
     """A device worker's setup (run on the worker pool): its engine, and how it serves batches."""
     import torch
 
@@ -65,7 +65,7 @@ def _device_worker(settings: ForwardSettings, threads: int | None) -> tuple[tupl
             rows, vectors = engine.encode(batches)
             yield job_id, (rows, vectors, engine.oom_retries)
 
-    return (engine.hidden_size, engine.packs), serve
+    return (engine.hidden_size, engine.packs, engine.vocab_size), serve
 
 
 class ShardedEngine:
@@ -80,7 +80,8 @@ class ShardedEngine:
                                 [f"encoder worker on {d}" for d in devices],
                                 hint="run on one device (--device)")
         self.hidden_size = int(self._pool.facts[0][0])
-        self.packs = all(packs for _, packs in self._pool.facts)  # every worker runs packed tokens
+        self.packs = all(facts[1] for facts in self._pool.facts)  # every worker runs packed tokens
+        self.vocab_size = int(self._pool.facts[0][2])
         self._next_job = 0
         self._finished: dict[int, list] = {}
         self._retries = [0] * len(devices)

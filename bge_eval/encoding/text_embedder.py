@@ -12,10 +12,19 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..config import batch_limits
+from ..errors import BgeEvalError
 from ..models.spec import ModelSpec
 from .batching import prefetch
 from .embedding_cache import MIN_TEXTS, EmbeddingCache, cache_key
-from .engine import ForwardEngine, ForwardSettings, pick_device, pick_dtype, precision_name, weights_fingerprint
+from .engine import (
+    ForwardEngine,
+    ForwardSettings,
+    checkpoint_error,
+    pick_device,
+    pick_dtype,
+    precision_name,
+    weights_fingerprint,
+)
 from .multi_device import ShardedEngine, resolve_devices
 from .settings import PipelineSettings
 from .tokenization import (
@@ -67,7 +76,10 @@ class TextEmbedder:
         self.dtype = pick_dtype(precision, self.device)
         on_gpu = self.device.type == "cuda"
         self.cache = cache
-        self.tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
+        except Exception as exc:  # noqa: BLE001 - a broken tokenizer file raises many kinds
+            raise checkpoint_error(checkpoint, "its tokenizer could not be loaded", exc) from exc
         self.settings = ForwardSettings(
             checkpoint=str(checkpoint), pooling=spec.pooling, normalize=spec.normalize,
             device=str(self.device), precision=precision_name(self.dtype),
@@ -78,6 +90,11 @@ class TextEmbedder:
             self.engine: ForwardEngine | ShardedEngine = ShardedEngine(self.settings, devices)
         else:
             self.engine = ForwardEngine(self.settings)
+        if len(self.tokenizer) > self.engine.vocab_size:
+            self.engine.close()
+            raise BgeEvalError(f"checkpoint {checkpoint}: its tokenizer has {len(self.tokenizer)} tokens, its model's "
+                               f"embedding table {self.engine.vocab_size}; the tokenizer and the weights do not belong "
+                               "together (use the tokenizer the model was trained with).")
         self.token_ids = TokenIds(self.tokenizer, spec.max_length)
         # packed tokens compute no padding: chunks are planned alone, without rows kept back
         self.batch_plan = BatchLimits(*batch_limits(on_gpu, batch_size, token_budget), self.settings.pad_multiple,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .._util import atomic_write_json
 from ..errors import DataError
-from ..results.files import read_per_query, read_result_file, result_files
+from ..results.files import load_json, read_per_query, read_result_file, result_files
 from ..run.layout import ResultsLayout
 
 BASELINE_VERSION = 1
@@ -108,7 +108,7 @@ def entry_key(entry: BaselineEntry) -> str:
 
 def read_sidecar(path: Path) -> dict[str, dict[str, float]]:
     file = sidecar(path)
-    return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else {}
+    return load_json(file, "write the baseline again with --write-baseline") if file.is_file() else {}
 
 
 def per_query_file(result_file: Path, task: str) -> Path:

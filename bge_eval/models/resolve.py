@@ -79,7 +79,32 @@ def resolve_model(
 
 
 def _resolved(name: str, path: Path, revision: str | None, source: str) -> ResolvedModel:
+    check_checkpoint(path)
     return ResolvedModel(spec=spec_for(name, path), checkpoint=path, revision=revision, source=source)
+
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
+                "pytorch_model.bin.index.json")
+
+
+def check_checkpoint(path: Path) -> None:
+    """A checkpoint folder's files, before anything is loaded: config.json an object, weights
+    present and not empty, the tokenizer and sentence-transformers files (when there) valid JSON."""
+    from .spec import _read_json
+
+    config = _read_json(path / "config.json")
+    if not config.get("model_type") and not config.get("architectures"):
+        raise ModelNotFoundError(f"{path / 'config.json'}: no model_type or architectures; the checkpoint's "
+                                 "configuration is damaged, copy it again.")
+    weights = [path / name for name in WEIGHT_FILES if (path / name).is_file()]
+    if not weights:
+        raise ModelNotFoundError(f"{path}: no weights ({' or '.join(WEIGHT_FILES[:2])}); point --model-path at "
+                                 "a complete checkpoint.")
+    for file in weights:
+        if file.stat().st_size == 0:
+            raise ModelNotFoundError(f"{file}: empty weights file; copy the checkpoint again.")
+    for name, kind in (("tokenizer.json", dict), ("modules.json", list), ("sentence_bert_config.json", dict)):
+        _read_json(path / name, kind)  # absent is fine; present must parse
 
 
 def mteb_meta(resolved: ResolvedModel):

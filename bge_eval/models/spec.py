@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ..errors import ModelNotFoundError
 
@@ -72,7 +72,8 @@ def spec_from_checkpoint(name: str, checkpoint: Path) -> ModelSpec:
     normalize = False
     modules_file = checkpoint / "modules.json"
     if modules_file.is_file():
-        for module in json.loads(modules_file.read_text(encoding="utf-8")):
+        modules = _read_json(modules_file, list)
+        for module in modules:
             kind = module.get("type", "")
             if kind.endswith("Normalize"):
                 normalize = True
@@ -100,7 +101,15 @@ def _pooling_from_config(path: Path) -> Pooling:
     raise ModelNotFoundError(f"{path}: unsupported pooling mode {config}; use CLS, mean or last-token.")
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path, kind: type = dict) -> Any:
+    """A checkpoint's JSON file ({} when absent); one that does not parse is a ModelNotFoundError naming it."""
     if not path.is_file():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8"))
+        return kind()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelNotFoundError(f"{path}: not valid JSON ({exc}); the checkpoint is damaged, copy it again.") from exc
+    if not isinstance(data, kind) or (kind is list and not all(isinstance(m, dict) for m in data)):
+        raise ModelNotFoundError(f"{path}: expected a JSON {'object' if kind is dict else 'list of objects'}; "
+                                 "the checkpoint is damaged, copy it again.")
+    return data

@@ -8,14 +8,13 @@ The report module only renders a ReportData.
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
 from ..metrics.distributions import Distribution, distribution
-from ..results.files import read_result_file, read_similarities
+from ..results.files import read_model_meta, read_result_file, read_similarities
 from ..results.published import published_value
 from ..run.layout import MANIFEST_NAME, MODEL_META_NAME, ResultsLayout
 from ..run.manifest import Manifest
@@ -104,7 +103,7 @@ def find_runs(folders: list[Path], models: list[str] | None = None) -> list[Run]
     for folder in folders:
         for meta_path in sorted(Path(folder).rglob(MODEL_META_NAME)):
             revision_dir = meta_path.parent
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            meta = read_model_meta(meta_path)
             if models and meta["name"] not in models:
                 continue
             layout = ResultsLayout.of_results_dir(revision_dir)

@@ -21,7 +21,26 @@ def read_result_file(path: Path) -> dict[str, Any]:
         ) from exc
     if not isinstance(data, dict) or not isinstance(data.get("scores"), dict):
         raise DataError(f"{path}: not an mteb result file (no 'scores'); rerun with --overwrite.")
+    for split, entries in data["scores"].items():
+        if not isinstance(entries, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("main_score"), (int, float))
+                and not isinstance(e.get("main_score"), bool) for e in entries):
+            raise DataError(f"{path}: split {split!r} is not a list of scores with a numeric main_score; "
+                            "rerun with --overwrite to recompute it.")
     return data
+
+
+def read_model_meta(path: Path) -> dict[str, Any]:
+    """A results folder's model_meta.json (a JSON object with a name); a DataError names a bad one."""
+    try:
+        meta = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not valid JSON ({exc}); rerun that model's tasks with --overwrite, or move "
+                        "the folder out of the results.") from exc
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+        raise DataError(f"{path}: expected a JSON object with the model's name; rerun that model's tasks with "
+                        "--overwrite, or move the folder out of the results.")
+    return meta
 
 
 def has_splits(path: Path, splits: tuple[str, ...] | list[str]) -> bool:
@@ -36,7 +55,7 @@ def result_files(folder: Path) -> list[tuple[Path, dict]]:
     """Every task result file under a folder (any depth), with its model_meta.json as a dict."""
     found = []
     for meta_path in sorted(Path(folder).rglob(MODEL_META_NAME)):
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta = read_model_meta(meta_path)
         for path in sorted(meta_path.parent.glob("*.json")):
             if path.name not in (MODEL_META_NAME, MANIFEST_NAME):
                 found.append((path, meta))
@@ -47,8 +66,8 @@ def read_per_query(path: Path, split: str, metric: str, subset: str = "default")
     """{query: value} of one metric from a <Task>_per_query.json; None when it has none."""
     if not path.is_file():
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    queries = data.get(subset, {}).get(split)
+    data = load_json(path, "rerun the task with --overwrite to write it again")
+    queries = data.get(subset, {}).get(split) if isinstance(data.get(subset), dict) else None
     if queries is None:
         return None
     return {query: values[metric] for query, values in queries.items() if metric in values}
@@ -56,4 +75,15 @@ def read_per_query(path: Path, split: str, metric: str, subset: str = "default")
 
 def read_similarities(path: Path) -> dict[str, dict[str, Any]]:
     """A <Task>_similarities.json ({subset: {split: entry}}); empty when there is none."""
-    return json.loads(Path(path).read_text(encoding="utf-8")) if Path(path).is_file() else {}
+    return load_json(path, "rerun the task with --overwrite to write it again") if Path(path).is_file() else {}
+
+
+def load_json(path: Path, fix: str) -> dict[str, Any]:
+    """A JSON object from a file the harness wrote; a DataError naming it (and `fix`) otherwise."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not valid JSON ({exc}); {fix}.") from exc
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: expected a JSON object; {fix}.")
+    return data

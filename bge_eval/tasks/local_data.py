@@ -91,9 +91,10 @@ def _load_split(task: Any, folder: Path, split: str) -> Any:
         raise DataError(f"Task {task.metadata.name}: task type {task_type} is not supported locally.")
     path = folder / f"{split}.jsonl"
     fields = JSONL_FIELDS[task_type]
-    rows = list(read_jsonl(path, fields))
-    for line_no, row in enumerate(rows, start=1):
+    numbered = list(read_jsonl(path, fields))
+    for line_no, row in numbered:
         _check_row(task, task_type, row, path, line_no)
+    rows = [row for _, row in numbered]
     if task_type == "Classification" and len({row["label"] for row in rows}) < 2:
         raise DataError(f"{path}: every row has the label {rows[0]['label']!r}; a classification split "
                         "needs at least two labels.")
@@ -124,6 +125,7 @@ def _check_row(task: Any, task_type: str, row: dict, path: Path, line_no: int) -
         _expect(isinstance(row["sentences"], list) and isinstance(row["labels"], list), where,
                 "sentences and labels must be lists")
         _expect(len(row["sentences"]) == len(row["labels"]), where, "sentences and labels differ in length")
+        _expect(all(isinstance(s, str) for s in row["sentences"]), where, "every sentence must be a string")
 
 
 def _expect(condition: bool, where: str, message: str) -> None:
@@ -131,12 +133,14 @@ def _expect(condition: bool, where: str, message: str) -> None:
         raise DataError(f"{where}: {message}.")
 
 
-def read_jsonl(path: Path, required: tuple[str, ...]) -> Iterator[dict]:
-    """Rows of a JSON Lines file; a DataError names the file and line of any bad row."""
+def read_jsonl(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
+    """(line number, row) of a JSON Lines file, numbered by physical line (blank lines count);
+    a DataError names the file and line of any bad row. A UTF-8 BOM is allowed; NaN, Infinity
+    and lone surrogates are not (they are not JSON text)."""
     if not path.is_file():
         raise DataError(f"{path}: file not found.")
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_bytes().decode("utf-8-sig").splitlines()
     except UnicodeDecodeError as exc:
         line_no = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise DataError(f"{path}:{line_no}: bytes that are not UTF-8; re-encode the file as UTF-8.") from exc
@@ -144,71 +148,101 @@ def read_jsonl(path: Path, required: tuple[str, ...]) -> Iterator[dict]:
     for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        where = f"{path}:{line_no}"
         try:
-            row = json.loads(line)
+            row = json.loads(line, parse_constant=_not_json)
         except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{line_no}: invalid JSON ({exc.msg}).") from exc
+            raise DataError(f"{where}: invalid JSON ({exc.msg}).") from exc
+        except RecursionError as exc:
+            raise DataError(f"{where}: JSON nested too deeply to read; flatten the row.") from exc
+        except ValueError as exc:  # from _not_json
+            raise DataError(f"{where}: {exc}.") from exc
         if not isinstance(row, dict):
-            raise DataError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}.")
+            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}.")
+        try:
+            json.dumps(row, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise DataError(f"{where}: a lone surrogate ({exc.object[exc.start:exc.end]!r}) is not valid text; "
+                            "fix the escape sequence.") from exc
         missing = [field for field in required if field not in row]
         if missing:
-            raise DataError(f"{path}:{line_no}: missing field(s) {', '.join(missing)}.")
+            raise DataError(f"{where}: missing field(s) {', '.join(missing)}.")
         count += 1
-        yield row
+        yield line_no, row
     if count == 0:
         raise DataError(f"{path}: the file has no rows.")
+
+
+def _not_json(constant: str) -> float:
+    raise ValueError(f"{constant} is not a JSON number")
 
 
 def load_retrieval_split(folder: Path, split: str) -> dict:
     """BEIR layout -> mteb's RetrievalSplitData (corpus, queries, relevant_docs)."""
     from datasets import Dataset
 
-    corpus_rows = list(read_jsonl(folder / "corpus.jsonl", ("_id", "text")))
-    query_rows = list(read_jsonl(folder / "queries.jsonl", ("_id", "text")))
-    corpus_ids = _unique_ids(corpus_rows, folder / "corpus.jsonl")
-    query_ids = _unique_ids(query_rows, folder / "queries.jsonl")
+    numbered_corpus = _texts(folder / "corpus.jsonl")
+    numbered_queries = _texts(folder / "queries.jsonl")
+    corpus_rows = [row for _, row in numbered_corpus]
+    query_rows = [row for _, row in numbered_queries]
+    corpus_ids = _unique_ids(numbered_corpus, folder / "corpus.jsonl")
+    query_ids = _unique_ids(numbered_queries, folder / "queries.jsonl")
     qrels = read_qrels(folder / "qrels" / f"{split}.tsv", set(corpus_ids), set(query_ids))
-    _check_every_query_is_judged(folder, query_ids)
+    _check_every_query_is_judged(folder, numbered_queries)
     # Only queries with judgements are evaluated (as mteb does for BEIR data).
     queries = [row for row, qid in zip(query_rows, query_ids, strict=False) if qid in qrels]
     return {
         "corpus": Dataset.from_dict(
             {
                 "id": corpus_ids,
-                "title": [str(row.get("title") or "") for row in corpus_rows],
-                "text": [str(row["text"]) for row in corpus_rows],
+                "title": [row.get("title") or "" for row in corpus_rows],
+                "text": [row["text"] for row in corpus_rows],
             }
         ),
         "queries": Dataset.from_dict(
-            {"id": [str(row["_id"]) for row in queries], "text": [str(row["text"]) for row in queries]}
+            {"id": [str(row["_id"]) for row in queries], "text": [row["text"] for row in queries]}
         ),
         "relevant_docs": qrels,
         "top_ranked": None,
     }
 
 
-def _check_every_query_is_judged(folder: Path, query_ids: list[str]) -> None:
+def _texts(path: Path) -> list[tuple[int, dict]]:
+    """A BEIR corpus or queries file: every _id a string or an integer, text a string, title a
+    string or absent / null."""
+    rows = list(read_jsonl(path, ("_id", "text")))
+    for line_no, row in rows:
+        where = f"{path}:{line_no}"
+        _expect(isinstance(row["_id"], (str, int)) and not isinstance(row["_id"], bool) and str(row["_id"]) != "",
+                where, "_id must be a non-empty string (or an integer)")
+        _expect(isinstance(row["text"], str), where, f"text must be a string, got {json.dumps(row['text'])}")
+        _expect(row.get("title") is None or isinstance(row["title"], str), where, "title must be a string")
+    return rows
+
+
+def _check_every_query_is_judged(folder: Path, numbered_queries: list[tuple[int, dict]]) -> None:
     """A query judged in no qrels file of the folder is an error (a BEIR queries.jsonl may
     hold several splits' queries, so the judgements of every split count)."""
     judged: set[str] = set()
     for qrels_file in (folder / "qrels").glob("*.tsv"):
-        with qrels_file.open(encoding="utf-8") as handle:
+        with qrels_file.open(encoding="utf-8-sig") as handle:
             judged.update(line.split("\t", 1)[0] for line in handle)
-    for line_no, query_id in enumerate(query_ids, start=1):
-        if query_id not in judged:
+    for line_no, row in numbered_queries:
+        if str(row["_id"]) not in judged:
             raise DataError(
-                f"{folder / 'queries.jsonl'}:{line_no}: query {query_id!r} has no judgements in "
+                f"{folder / 'queries.jsonl'}:{line_no}: query {str(row['_id'])!r} has no judgements in "
                 f"{folder / 'qrels'}; add its qrels or remove the query."
             )
 
 
-def _unique_ids(rows: list[dict], path: Path) -> list[str]:
-    ids = [str(row["_id"]) for row in rows]
-    seen: set[str] = set()
-    for line_no, doc_id in enumerate(ids, start=1):
+def _unique_ids(numbered: list[tuple[int, dict]], path: Path) -> list[str]:
+    ids, seen = [], set()
+    for line_no, row in numbered:
+        doc_id = str(row["_id"])
         if doc_id in seen:
             raise DataError(f"{path}:{line_no}: duplicate _id {doc_id!r}.")
         seen.add(doc_id)
+        ids.append(doc_id)
     return ids
 
 
@@ -217,8 +251,9 @@ def read_qrels(path: Path, corpus_ids: set[str], query_ids: set[str]) -> dict[st
     if not path.is_file():
         raise DataError(f"{path}: file not found (qrels for this split).")
     qrels: dict[str, dict[str, int]] = {}
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter="\t")
+    lines_of: dict[tuple[str, str], int] = {}
+    with path.open(encoding="utf-8-sig", newline="") as handle:  # a BOM is allowed; quotes are characters
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader, None)
         if header is None or [h.strip() for h in header[:3]] != ["query-id", "corpus-id", "score"]:
             raise DataError(f"{path}:1: expected the header 'query-id<TAB>corpus-id<TAB>score'.")
@@ -232,13 +267,28 @@ def read_qrels(path: Path, corpus_ids: set[str], query_ids: set[str]) -> dict[st
                 raise DataError(f"{path}:{line_no}: query-id {query_id!r} is not in queries.jsonl.")
             if doc_id not in corpus_ids:
                 raise DataError(f"{path}:{line_no}: corpus-id {doc_id!r} is not in corpus.jsonl.")
-            try:
-                qrels.setdefault(query_id, {})[doc_id] = int(float(score))
-            except ValueError as exc:
-                raise DataError(f"{path}:{line_no}: score {score!r} is not a number.") from exc
+            value = _judgement(score, f"{path}:{line_no}")
+            earlier = qrels.setdefault(query_id, {}).get(doc_id)
+            if earlier is not None and earlier != value:
+                raise DataError(f"{path}:{line_no}: ({query_id}, {doc_id}) is judged {value} here and {earlier} on "
+                                f"line {lines_of[(query_id, doc_id)]}; keep one judgement per pair.")
+            qrels[query_id][doc_id] = value
+            lines_of.setdefault((query_id, doc_id), line_no)
     if not qrels:
         raise DataError(f"{path}: no judgements.")
     return qrels
+
+
+def _judgement(score: str, where: str) -> int:
+    """A qrels score: a whole number, as BEIR and mteb read them (0.5 is not silently made 0)."""
+    try:
+        value = float(score)
+    except ValueError:
+        raise DataError(f"{where}: score {score!r} is not a number.") from None
+    if not value.is_integer():
+        raise DataError(f"{where}: score {score!r} is not a whole number; relevance is graded in integers "
+                        "(0 not relevant, 1, 2, ... more relevant).")
+    return int(value)
 
 
 def load_reranking_split(path: Path) -> dict:
@@ -249,9 +299,10 @@ def load_reranking_split(path: Path) -> dict:
     queries: list[tuple[str, str]] = []
     relevant: dict[str, dict[str, int]] = {}
     top_ranked: dict[str, list[str]] = {}
-    for line_no, row in enumerate(read_jsonl(path, JSONL_FIELDS["Reranking"]), start=1):
+    for line_no, row in read_jsonl(path, JSONL_FIELDS["Reranking"]):
         _expect(isinstance(row["query"], str), f"{path}:{line_no}", "query must be a string")
-        _expect(isinstance(row["positive"], list) and isinstance(row["negative"], list),
+        _expect(isinstance(row["positive"], list) and isinstance(row["negative"], list)
+                and all(isinstance(text, str) for text in row["positive"] + row["negative"]),
                 f"{path}:{line_no}", "positive and negative must be lists of texts")
         if not row["positive"]:
             raise DataError(f"{path}:{line_no}: no positive candidates; every query needs at least one.")

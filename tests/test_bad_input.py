@@ -1,0 +1,359 @@
+"""Every bad input is one clear line: exit status 2, the message names the file and line (or the
+option, or the checkpoint file) and what to do, no traceback, and nothing left in --output.
+
+One row per case: (family, case id, how to make the input, what the message must say). Each
+maker writes its files under tmp_path and returns the command's arguments."""
+
+from __future__ import annotations
+
+import errno
+import json
+import shutil
+
+import pytest
+
+from bge_eval.cli import main
+from tests.conftest import build_random_bert
+from tests.helpers import beir, write_jsonl
+
+MODEL = "BAAI/bge-small-en-v1.5"
+GOOD_STS = {"sentence1": "a cat", "sentence2": "a dog", "score": 2.5}
+
+
+class Case:
+    """What a case gives the test: the arguments, and the folder that must stay empty."""
+
+    def __init__(self, tmp_path, tiny_bge, minilm_path):
+        self.tmp, self.tiny_bge, self.minilm = tmp_path, tiny_bge, minilm_path
+        self.data = tmp_path / "data"
+        self.out = tmp_path / "out"
+
+    def run(self, task, *extra, model_path=None, data=True, device=True, cache=False):
+        args = ["run", "--model", MODEL, "--model-path", str(model_path or self.tiny_bge), "--tasks", task,
+                "--output", str(self.out)]
+        args += (["--device", "cpu"] if device else []) + ([] if cache else ["--no-embedding-cache"])
+        return args + (["--data-dir", str(self.data)] if data else []) + list(extra)
+
+    def sts(self, text: str | bytes, name="test.jsonl"):
+        path = self.data / "STS13" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+        return self.run("STS13")
+
+    def retrieval(self, corpus=None, queries=None, qrels_text=None):
+        folder = self.data / "SciFact"
+        beir(folder, corpus or [{"_id": "d1", "text": "a"}, {"_id": "d2", "text": "b"}],
+             queries or [{"_id": "q1", "text": "x"}], [("q1", "d1", 1)])
+        if qrels_text is not None:
+            (folder / "qrels" / "test.tsv").write_text(qrels_text, encoding="utf-8")
+        return self.run("SciFact")
+
+    def reranking(self, rows):
+        write_jsonl(self.data / "T2Reranking" / "dev.jsonl", rows)
+        return self.run("T2Reranking")
+
+    def checkpoint(self, damage):
+        folder = self.tmp / "ckpt"
+        shutil.copytree(self.tiny_bge, folder)
+        damage(folder)
+        return self.run("STS13", model_path=folder, data=False)
+
+
+def line(row) -> str:
+    return json.dumps(row, ensure_ascii=False) + "\n"
+
+
+def deep_json() -> str:
+    return '{"sentence1": ' + "[" * 100_000 + "]" * 100_000 + ', "sentence2": "b", "score": 1}\n'
+
+
+def _write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _truncate(path, keep):
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+QRELS = "query-id\tcorpus-id\tscore\n"
+
+
+def report_over_meta(case, text):
+    _write(case.tmp / "res" / "results" / "m" / "r" / "model_meta.json", text)
+    return ["report", str(case.tmp / "res"), "--output", str(case.out)]
+
+
+def _small_vocab(case):
+    folder = build_random_bert(case.tmp / "small-vocab", case.minilm, vocab_size=1000, hidden_size=32,
+                               num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    return case.run("STS13", model_path=folder, data=False)
+
+
+CASES = [
+    # --- data: JSON Lines -------------------------------------------------------------------
+    ("data", "invalid-json", lambda c: c.sts("{broken\n"), "STS13/test.jsonl:1: invalid JSON"),
+    ("data", "empty-file", lambda c: c.sts(""), "STS13/test.jsonl: the file has no rows"),
+    ("data", "blank-lines-only", lambda c: c.sts("\n\n  \n"), "the file has no rows"),
+    ("data", "missing-file", lambda c: c.sts(line(GOOD_STS), name="other.jsonl"), "STS13/test.jsonl: file not found"),
+    ("data", "missing-field", lambda c: c.sts(line({"sentence1": "a", "sentence2": "b"})),
+     "test.jsonl:1: missing field(s) score"),
+    ("data", "score-outside-range", lambda c: c.sts(line({**GOOD_STS, "score": 9})), "outside this task's range"),
+    ("data", "score-a-string", lambda c: c.sts(line({**GOOD_STS, "score": "high"})), "score must be a number"),
+    ("data", "score-a-bool", lambda c: c.sts(line({**GOOD_STS, "score": True})), "score must be a number"),
+    ("data", "score-nan", lambda c: c.sts('{"sentence1": "a", "sentence2": "b", "score": NaN}\n'),
+     "test.jsonl:1: NaN is not a JSON number"),
+    ("data", "score-infinity", lambda c: c.sts('{"sentence1": "a", "sentence2": "b", "score": Infinity}\n'),
+     "Infinity is not a JSON number"),
+    ("data", "null-sentence", lambda c: c.sts(line({**GOOD_STS, "sentence1": None})), "sentence1 must be a string"),
+    ("data", "number-sentence", lambda c: c.sts(line({**GOOD_STS, "sentence2": 7})), "sentence2 must be a string"),
+    ("data", "nested-too-deeply", lambda c: c.sts(deep_json()), "test.jsonl:1: JSON nested too deeply"),
+    ("data", "lone-surrogate", lambda c: c.sts('{"sentence1": "a\\ud800", "sentence2": "b", "score": 1}\n'),
+     "test.jsonl:1: a lone surrogate"),
+    ("data", "not-utf8", lambda c: c.sts(line(GOOD_STS).encode() + b'{"sentence1": "\xff"}\n'),
+     "test.jsonl:2: bytes that are not UTF-8"),
+    ("data", "line-numbers-count-blank-lines", lambda c: c.sts(line(GOOD_STS) + "\n\n" + "{broken\n"),
+     "test.jsonl:4: invalid JSON"),
+    ("data", "checked-row-line-after-blank-lines", lambda c: c.sts("\n" + line(GOOD_STS) + "\n"
+                                                                   + line({**GOOD_STS, "score": -3})),
+     "test.jsonl:4: score -3 is outside"),
+    ("data", "row-is-a-list", lambda c: c.sts("[1, 2]\n"), "test.jsonl:1: expected a JSON object"),
+    ("data", "task-folder-missing", lambda c: c.run("STS13") if c.data.mkdir() is None else None,
+     "Task STS13: no local data in --data-dir"),
+    ("data", "pair-label-not-binary", lambda c: (write_jsonl(c.data / "Ocnli" / "validation.jsonl", [
+        {"sentence1": "a", "sentence2": "b", "label": 2}]), c.run("Ocnli"))[1],
+     "validation.jsonl:1: label must be 0 or 1"),
+    ("data", "classification-one-label", lambda c: (
+        write_jsonl(c.data / "Banking77Classification" / "test.jsonl", [{"text": "a", "label": 1}] * 3),
+        write_jsonl(c.data / "Banking77Classification" / "train.jsonl", [{"text": "b", "label": 1}] * 3),
+        c.run("Banking77Classification"))[2], "needs at least two labels"),
+    ("data", "classification-label-bool", lambda c: (
+        write_jsonl(c.data / "Banking77Classification" / "test.jsonl", [{"text": "a", "label": True}]),
+        c.run("Banking77Classification"))[1], "test.jsonl:1: label must be an integer"),
+    # --- data: BEIR retrieval ----------------------------------------------------------------
+    ("data", "qrels-fractional", lambda c: c.retrieval(qrels_text="query-id\tcorpus-id\tscore\nq1\td1\t0.5\n"),
+     "qrels/test.tsv:2: score '0.5' is not a whole number"),
+    ("data", "qrels-infinite", lambda c: c.retrieval(qrels_text="query-id\tcorpus-id\tscore\nq1\td1\tinf\n"),
+     "qrels/test.tsv:2: score 'inf' is not a whole number"),
+    ("data", "qrels-nan", lambda c: c.retrieval(qrels_text="query-id\tcorpus-id\tscore\nq1\td1\tnan\n"),
+     "score 'nan' is not a whole number"),
+    ("data", "qrels-conflicting-duplicates", lambda c: c.retrieval(
+        qrels_text="query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td1\t0\n"),
+     "qrels/test.tsv:3: (q1, d1) is judged 0 here and 1 on line 2"),
+    ("data", "qrels-unknown-query", lambda c: c.retrieval(qrels_text=QRELS + "q1\td1\t1\nq9\td1\t1\n"),
+     "qrels/test.tsv:3: query-id 'q9' is not in queries.jsonl"),
+    ("data", "qrels-unknown-document", lambda c: c.retrieval(qrels_text="query-id\tcorpus-id\tscore\nq1\td7\t1\n"),
+     "qrels/test.tsv:2: corpus-id 'd7' is not in corpus.jsonl"),
+    ("data", "qrels-bad-header", lambda c: c.retrieval(qrels_text="qid\tdid\trel\nq1\td1\t1\n"),
+     "qrels/test.tsv:1: expected the header"),
+    ("data", "qrels-two-fields", lambda c: c.retrieval(qrels_text="query-id\tcorpus-id\tscore\nq1\td1\n"),
+     "qrels/test.tsv:2: expected 3 tab-separated fields, got 2"),
+    ("data", "qrels-score-text", lambda c: c.retrieval(qrels_text="query-id\tcorpus-id\tscore\nq1\td1\thigh\n"),
+     "qrels/test.tsv:2: score 'high' is not a number"),
+    ("data", "qrels-header-only", lambda c: c.retrieval(qrels_text="query-id\tcorpus-id\tscore\n"), "no judgements"),
+    ("data", "qrels-quote-is-a-character", lambda c: c.retrieval(
+        qrels_text='query-id\tcorpus-id\tscore\n"q1\td1\t1\nq1\td1\t1\n'),
+     "qrels/test.tsv:2: query-id '\"q1' is not in queries.jsonl"),
+    ("data", "corpus-null-text", lambda c: c.retrieval(corpus=[{"_id": "d1", "text": None}]),
+     "corpus.jsonl:1: text must be a string, got null"),
+    ("data", "corpus-duplicate-id", lambda c: c.retrieval(corpus=[{"_id": "d1", "text": "a"},
+                                                                  {"_id": "d1", "text": "b"}]),
+     "corpus.jsonl:2: duplicate _id 'd1'"),
+    ("data", "corpus-missing-text", lambda c: c.retrieval(corpus=[{"_id": "d1", "title": "t"}]),
+     "corpus.jsonl:1: missing field(s) text"),
+    ("data", "corpus-null-id", lambda c: c.retrieval(corpus=[{"_id": None, "text": "a"}]),
+     "corpus.jsonl:1: _id must be a non-empty string"),
+    ("data", "corpus-title-number", lambda c: c.retrieval(corpus=[{"_id": "d1", "text": "a", "title": 3}]),
+     "corpus.jsonl:1: title must be a string"),
+    ("data", "query-without-judgements", lambda c: c.retrieval(queries=[{"_id": "q1", "text": "x"},
+                                                                      {"_id": "q2", "text": "y"}]),
+     "queries.jsonl:2: query 'q2' has no judgements"),
+    ("data", "qrels-missing", lambda c: (c.retrieval(), (c.data / "SciFact" / "qrels" / "test.tsv").unlink(),
+                                         c.run("SciFact"))[2], "qrels/test.tsv: file not found"),
+    # --- data: reranking ---------------------------------------------------------------------
+    ("data", "reranking-no-positive", lambda c: c.reranking([{"query": "q", "positive": [], "negative": ["n"]}]),
+     "dev.jsonl:1: no positive candidates"),
+    ("data", "reranking-positive-not-list", lambda c: c.reranking([{"query": "q", "positive": "p", "negative": []}]),
+     "dev.jsonl:1: positive and negative must be lists of texts"),
+    ("data", "reranking-null-candidate", lambda c: c.reranking([{"query": "q", "positive": ["p"], "negative": [None]}]),
+     "dev.jsonl:1: positive and negative must be lists of texts"),
+    ("data", "reranking-query-number", lambda c: c.reranking([{"query": 5, "positive": ["p"], "negative": []}]),
+     "dev.jsonl:1: query must be a string"),
+    # --- model files -------------------------------------------------------------------------
+    ("model", "no-config", lambda c: c.checkpoint(lambda f: (f / "config.json").unlink()), "no config.json there"),
+    ("model", "config-not-json", lambda c: c.checkpoint(lambda f: _write(f / "config.json", "{oops")),
+     "config.json: not valid JSON"),
+    ("model", "config-not-an-object", lambda c: c.checkpoint(lambda f: _write(f / "config.json", "[]")),
+     "config.json: expected a JSON object"),
+    ("model", "config-without-model-type", lambda c: c.checkpoint(lambda f: _write(f / "config.json", "{}")),
+     "config.json: no model_type or architectures"),
+    ("model", "no-weights", lambda c: c.checkpoint(lambda f: (f / "model.safetensors").unlink()), "no weights"),
+    ("model", "empty-weights", lambda c: c.checkpoint(lambda f: _truncate(f / "model.safetensors", 0)),
+     "model.safetensors: empty weights file"),
+    ("model", "truncated-weights", lambda c: c.checkpoint(lambda f: _truncate(f / "model.safetensors", 200)),
+     "its weights could not be loaded"),
+    ("model", "tokenizer-json-broken", lambda c: c.checkpoint(lambda f: _write(f / "tokenizer.json", "{")),
+     "tokenizer.json: not valid JSON"),
+    ("model", "modules-json-broken", lambda c: c.checkpoint(lambda f: _write(f / "modules.json", "nope")),
+     "modules.json: not valid JSON"),
+    ("model", "tokenizer-larger-than-vocabulary", _small_vocab, "the tokenizer and the weights do not belong together"),
+    ("model", "unknown-model", lambda c: ["run", "--model", "nobody/no-such-model", "--tasks", "STS13",
+                                          "--output", str(c.out)], "'nobody/no-such-model' was not found"),
+    # --- options -----------------------------------------------------------------------------
+    ("options", "device-unknown", lambda c: c.run("BgeEvalDemoSTS", "--device", "tpu", data=False, device=False),
+     "--device tpu: expected cpu, cuda or cuda:N"),
+    ("options", "device-cuda-absent", lambda c: c.run("BgeEvalDemoSTS", "--device", "cuda", data=False,
+                                                       device=False),
+     "--device cuda: CUDA is not available"),
+    ("options", "devices-unknown", lambda c: c.run("BgeEvalDemoSTS", "--devices", "tpu:0", data=False, device=False),
+     "--devices tpu:0: expected cpu, cuda or cuda:N"),
+    ("options", "output-is-a-file", lambda c: (_write(c.tmp / "file", "x"), c.run("BgeEvalDemoSTS", "--output",
+                                                                                  str(c.tmp / "file"), data=False))[1],
+     "--output"),
+    ("options", "output-below-a-file", lambda c: (_write(c.tmp / "file", "x"), c.run(
+        "BgeEvalDemoSTS", "--output", str(c.tmp / "file" / "out"), data=False))[1], "is a file"),
+    ("options", "embedding-cache-is-a-file", lambda c: (_write(c.tmp / "cachefile", "x"), c.run(
+        "BgeEvalDemoSTS", "--embedding-cache", str(c.tmp / "cachefile"), data=False, cache=True))[1],
+     "--embedding-cache"),
+    ("options", "unknown-task", lambda c: c.run("SciFacts", data=False), "Did you mean 'SciFact'"),
+    ("options", "unknown-benchmark", lambda c: ["run", "--model", MODEL, "--model-path", str(c.tiny_bge),
+                                                "--benchmark", "MTEB(klingon)", "--output", str(c.out)],
+     "--benchmark 'MTEB(klingon)': no such benchmark"),
+    ("options", "tokenizer-processes-not-a-number", lambda c: c.run("BgeEvalDemoSTS", data=False),
+     "BGE_EVAL_TOKENIZER_PROCESSES='many'"),
+    # --- paths -------------------------------------------------------------------------------
+    ("paths", "revision-climbs-out", lambda c: c.run("BgeEvalDemoSTS", "--revision", "../../x", data=False),
+     "--revision '../../x': not usable as a folder name"),
+    ("paths", "revision-with-slash", lambda c: c.run("BgeEvalDemoSTS", "--revision", "a/b", data=False),
+     "--revision 'a/b'"),
+    ("paths", "revision-dots", lambda c: c.run("BgeEvalDemoSTS", "--revision", "..", data=False), "--revision '..'"),
+    # --- report inputs -----------------------------------------------------------------------
+    ("report", "model-meta-not-json", lambda c: report_over_meta(c, "{"),
+     "model_meta.json: not valid JSON"),
+    ("report", "model-meta-a-list", lambda c: report_over_meta(c, "[]"),
+     "model_meta.json: expected a JSON object"),
+    ("report", "results-not-a-folder", lambda c: ["report", str(c.tmp / "nowhere"), "--output", str(c.out)],
+     "not a folder of results"),
+    ("report", "no-results", lambda c: (c.data.mkdir(), ["report", str(c.data), "--output", str(c.out)])[1],
+     "no results under"),
+    # --- gate inputs -------------------------------------------------------------------------
+    ("gate", "baseline-missing", lambda c: ["gate", "--results", str(c.tmp), "--baseline", str(c.tmp / "b.json")],
+     "b.json: file not found"),
+    ("gate", "baseline-not-json", lambda c: (_write(c.tmp / "b.json", "{"), ["gate", "--results", str(c.tmp),
+                                                                          "--baseline", str(c.tmp / "b.json")])[1],
+     "not a bge_eval baseline file"),
+    ("gate", "baseline-nan-tolerance", lambda c: (_write(c.tmp / "b.json", json.dumps({"entries": [
+        {"model": "m", "task": "SciFact", "split": "test", "metric": "ndcg_at_10", "value": 0.6,
+         "tolerance": float("nan"), "dataset_revision": None}]})),
+        ["gate", "--results", str(c.tmp), "--baseline", str(c.tmp / "b.json")])[1], "tolerance nan"),
+    ("gate", "baseline-value-string", lambda c: (_write(c.tmp / "b.json", json.dumps({"entries": [
+        {"model": "m", "task": "SciFact", "split": "test", "metric": "ndcg_at_10", "value": "0.6",
+         "tolerance": 0.01, "dataset_revision": None}]})),
+        ["gate", "--results", str(c.tmp), "--baseline", str(c.tmp / "b.json")])[1], "value '0.6'"),
+    ("gate", "baseline-entries-not-objects", lambda c: (_write(c.tmp / "b.json", '{"entries": [1]}'), [
+        "gate", "--results", str(c.tmp), "--baseline", str(c.tmp / "b.json")])[1], "not a bge_eval baseline file"),
+]
+
+ARGPARSE_CASES = [
+    ("options", "batch-size-zero", ["run", "--batch-size", "0"], "--batch-size"),
+    ("options", "token-budget-text", ["run", "--token-budget", "lots"], "--token-budget"),
+    ("options", "precision-unknown", ["run", "--precision", "fp8"], "--precision"),
+    ("options", "policy-unknown", ["run", "--instruction-policy", "always"], "--instruction-policy"),
+    ("options", "instruction-without-bge-policy", ["run", "--instruction", "Q:", "--instruction-policy", "none"],
+     "--instruction needs --instruction-policy bge"),
+    ("options", "model-path-without-model", ["run", "--model-path", "x"], "--model-path needs --model"),
+    ("options", "device-and-devices", ["run", "--device", "cpu", "--devices", "cpu", "cpu"], "--device and --devices"),
+    ("options", "reranker-path-without-reranker", ["run", "--reranker-path", "x"], "--reranker-path needs --reranker"),
+    ("options", "data-dir-not-a-folder", ["run", "--data-dir", "/nonexistent/folder"], "--data-dir"),
+    ("gate", "max-drop-nan", ["gate", "--results", ".", "--baseline", "b", "--max-drop", "nan"], "--max-drop"),
+    ("gate", "significance-one", ["gate", "--results", ".", "--baseline", "b", "--significance", "1"],
+     "--significance"),
+    ("options", "unknown-command", ["evaluate"], "invalid choice"),
+]
+
+
+def nothing_written(case: Case) -> list[str]:
+    return [str(p) for p in case.out.rglob("*")] if case.out.exists() else []
+
+
+@pytest.mark.parametrize("family,name,make,message", CASES, ids=[f"{f}-{n}" for f, n, _, _ in CASES])
+def test_bad_input_is_one_clear_line(family, name, make, message, tmp_path, tiny_bge, minilm_path, capsys,
+                                     monkeypatch):
+    if name == "tokenizer-processes-not-a-number":
+        monkeypatch.setenv("BGE_EVAL_TOKENIZER_PROCESSES", "many")
+    case = Case(tmp_path, tiny_bge, minilm_path)
+    args = make(case)
+    code = main(args)
+    captured = capsys.readouterr()
+    said = captured.err + captured.out
+    assert code == 2, said
+    assert message in said, said
+    assert "Traceback" not in said and "bge_eval: internal error" not in said
+    assert nothing_written(case) == []
+
+
+@pytest.mark.parametrize("family,name,args,message", ARGPARSE_CASES, ids=[f"{f}-{n}" for f, n, _, _ in ARGPARSE_CASES])
+def test_bad_options_name_the_option(family, name, args, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and message in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda f: f.write_text(f.read_text()[:50]), "corrupt or truncated result file"),
+    (lambda f: f.write_text("[]"), "not an mteb result file"),
+    (lambda f: f.write_text(json.dumps({"scores": {"test": 5}})), "split 'test' is not a list of scores"),
+    (lambda f: f.write_text(json.dumps({"scores": {"test": [{"main_score": "high"}]}})), "numeric main_score"),
+], ids=["truncated", "a-list", "split-not-a-list", "main-score-text"])
+def test_a_damaged_result_file_is_named_and_left_as_it_is(damage, message, tmp_path, tiny_bge, capsys):
+    args = ["run", "--model", MODEL, "--model-path", str(tiny_bge), "--tasks", "BgeEvalDemoSTS", "--output",
+            str(tmp_path / "out"), "--device", "cpu", "--no-embedding-cache"]
+    assert main(args) == 0
+    (result,) = (tmp_path / "out").rglob("BgeEvalDemoSTS.json")
+    damage(result)
+    before = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "BgeEvalDemoSTS.json" in err and message in err and "--overwrite" in err and "Traceback" not in err
+    assert {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()} == before
+    assert main(args + ["--overwrite"]) == 0  # recomputed on request
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, tiny_bge, capsys, monkeypatch):
+    from bge_eval.run import extras
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(extras, "atomic_write_json", full)
+    code = main(["run", "--model", MODEL, "--model-path", str(tiny_bge), "--tasks", "BgeEvalDemoSTS", "--output",
+                 str(tmp_path / "out"), "--device", "cpu", "--no-embedding-cache"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no space left on the device writing" in err and "BgeEvalDemoSTS" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_an_unexpected_failure_is_one_line_with_the_traceback_in_a_file(tmp_path, tiny_bge, capsys, monkeypatch):
+    from bge_eval.run import extras
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(extras, "per_query", broken)
+    monkeypatch.setattr(extras, "similarities", broken)
+    code = main(["run", "--model", MODEL, "--model-path", str(tiny_bge), "--tasks", "BgeEvalDemoRetrieval",
+                 "--output", str(tmp_path / "out"), "--device", "cpu", "--no-embedding-cache"])
+    err = capsys.readouterr().err.strip()
+    last = err.splitlines()[-1]  # mteb's progress bars come before it
+    assert code == 1 and "bge_eval: internal error: ZeroDivisionError: a bug" in last
+    assert err.count("internal error") == 1 and "Traceback" not in err
+    log = last.split("full traceback in ")[1].split(";")[0]
+    assert "Traceback" in open(log).read()
+
+
+def test_at_least_sixty_cases():
+    assert len(CASES) + len(ARGPARSE_CASES) + 4 + 2 >= 60
