@@ -69,7 +69,8 @@ def benchmark_tasks(name: str) -> list[Any]:
     import mteb
 
     tasks = list(mteb.get_benchmark(name).tasks)
-    return [_benchmark_split(task) for task in tasks]
+    # copies: mteb hands out the same objects on every call, and a run changes its own (data, splits)
+    return [_benchmark_split(copy.deepcopy(task)) for task in tasks]
 
 
 def _benchmark_split(task: Any) -> Any:
@@ -124,7 +125,6 @@ def plan_tasks(
     planned, skipped = [], []
     for task in tasks:
         name = task.metadata.name
-        task = copy.deepcopy(task)  # mteb hands out the same objects every call; a run may change its own
         if getattr(task, "is_demo", False):
             source = "demo"
         elif data_dir is not None:

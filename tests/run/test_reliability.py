@@ -23,23 +23,27 @@ VOLATILE = {"evaluation_time", "evaluation_phases", "date", "kg_co2_emissions"}
 
 @pytest.fixture(scope="module")
 def two_tasks(tmp_path_factory):
-    """STS13: 40 pairs (seconds); STS14: 40,000 pairs (long enough to be killed in)."""
+    """STS13: 40 pairs (seconds); STS14 and STS15: 40,000 pairs each (other words: no cache hits)."""
     root = tmp_path_factory.mktemp("data")
     words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
-    for task, n in (("STS13", 40), ("STS14", 40_000)):
+    for task, n, case in (("STS13", 40, str.lower), ("STS14", 40_000, str.lower), ("STS15", 40_000, str.upper)):
         write_jsonl(root / task / "test.jsonl", [
-            {"sentence1": " ".join(words[(i + k) % 12] for k in range(6)),
-             "sentence2": " ".join(words[(i * 7 + k) % 12] for k in range(5)),
+            {"sentence1": case(" ".join(words[(i + k) % 12] for k in range(6))),
+             "sentence2": case(" ".join(words[(i * 7 + k) % 12] for k in range(5))),
              "score": float(i % 6)} for i in range(n)
         ])
     return root
 
 
+TASKS = ("STS13", "STS14", "STS15")
+
+
 def cli(tiny_bge, data, output, *extra):
     """The run, with an embedding cache of its own beside the output: STS13's calls are too small
-    to be cached, so the first entry there is STS14's first sentences, proof the run is inside STS14."""
+    to be cached, so the first entry there is STS14's first sentences: proof the run is inside STS14,
+    with STS14's second sentences and all of STS15 still to encode."""
     return [sys.executable, "-m", "bge_eval", "run", "--model", MODEL, "--model-path", str(tiny_bge),
-            "--tasks", "STS13", "STS14", "--data-dir", str(data), "--output", str(output), "--device", "cpu",
+            "--tasks", *TASKS, "--data-dir", str(data), "--output", str(output), "--device", "cpu",
             "--embedding-cache", str(Path(output).parent / f"{Path(output).name}-cache"), *extra]
 
 
@@ -59,7 +63,7 @@ def start_and_wait_until_inside_the_second_task(command, results_root):
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "the run never reached STS14"
         time.sleep(0.02)
-    assert not list(results_root.rglob("STS14.json")), "STS14 finished before it could be interrupted"
+    assert not list(results_root.rglob("STS15.json")), "the run finished before it could be interrupted"
     return process
 
 
@@ -69,18 +73,19 @@ def test_sigkill_mid_task_resumes_with_identical_results(tmp_path, tiny_bge, two
     process.send_signal(signal.SIGKILL)
     process.wait()
     (results_dir,) = {p.parent for p in out.rglob("STS13.json")}
-    assert not (results_dir / "STS14.json").exists(), "the killed task left a result file"
+    assert not (results_dir / "STS15.json").exists(), "the killed run left a result file"
     first_sts13 = (results_dir / "STS13.json").stat().st_mtime_ns
 
-    resumed = run(RunConfig(model=MODEL, model_path=tiny_bge, tasks=("STS13", "STS14"), data_dir=two_tasks,
+    resumed = run(RunConfig(model=MODEL, model_path=tiny_bge, tasks=TASKS, data_dir=two_tasks,
                             output=out, device="cpu"))
-    assert [o.status for o in resumed.outcomes] == ["cached", "computed"]
+    statuses = [o.status for o in resumed.outcomes]
+    assert statuses[0] == "cached" and statuses[2] == "computed"  # STS14 was killed in, or had just finished
     assert (results_dir / "STS13.json").stat().st_mtime_ns == first_sts13
     assert not list(out.rglob("*.tmp")) and not (out / ".staging").exists()
 
-    clean = run(RunConfig(model=MODEL, model_path=tiny_bge, tasks=("STS13", "STS14"), data_dir=two_tasks,
+    clean = run(RunConfig(model=MODEL, model_path=tiny_bge, tasks=TASKS, data_dir=two_tasks,
                           output=tmp_path / "clean", device="cpu"))
-    for task in ("STS13", "STS14"):
+    for task in TASKS:
         assert scores(results_dir / f"{task}.json") == scores(clean.results_dir / f"{task}.json")
 
 
@@ -91,7 +96,7 @@ def test_ctrl_c_stops_cleanly_with_one_line(tmp_path, tiny_bge, two_tasks):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
-    assert not list(out.rglob("STS14.json")) and not (out / ".staging").exists()
+    assert not list(out.rglob("STS15.json")) and not (out / ".staging").exists()
 
 
 def test_lock_stops_a_second_writer(tmp_path, tiny_bge, two_tasks):

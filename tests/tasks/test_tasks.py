@@ -53,3 +53,17 @@ def test_unknown_names_suggest_close_matches():
 def test_default_benchmark_follows_language():
     assert plan_tasks([], None, None, "zh").benchmark == "MTEB(cmn, v1)"
     assert len(plan_tasks([], None, None, "en").tasks) == 56
+
+
+def test_planning_hands_out_copies_and_never_changes_mteb_registry_objects():
+    import mteb
+
+    registry = {t.metadata.name: t for t in mteb.get_benchmark("MTEB(cmn, v1)").tasks}
+    before = {name: list(task.eval_splits) for name, task in registry.items()}
+    plan = plan_tasks((), "C-MTEB", None, "zh")
+    for planned in plan.tasks:
+        assert planned.task is not registry[planned.name]
+        planned.task.filter_eval_splits(["changed-by-a-run"])
+    assert {name: list(task.eval_splits) for name, task in registry.items()} == before
+    again = plan_tasks(("T2Reranking",), None, None, "zh")
+    assert again.tasks[0].splits == ("dev",)  # a later plan is not affected by an earlier run's changes
