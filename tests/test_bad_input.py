@@ -355,5 +355,53 @@ def test_an_unexpected_failure_is_one_line_with_the_traceback_in_a_file(tmp_path
     assert "Traceback" in open(log).read()
 
 
+def _other_vectors(entry):  # same shape, other content, the old checksum
+    import io
+
+    import numpy as np
+
+    header, _, body = entry.read_bytes().partition(b"\n")
+    vectors = np.load(io.BytesIO(body))
+    flipped = io.BytesIO()
+    np.save(flipped, vectors[::-1].copy())
+    entry.write_bytes(header + b"\n" + flipped.getvalue())
+
+
+CACHE_DAMAGE = [
+    ("other-vectors", _other_vectors),
+    ("truncated", lambda entry: _truncate(entry, entry.stat().st_size // 2)),
+    ("header-only", lambda entry: _truncate(entry, entry.read_bytes().index(b"\n") + 1)),
+    ("empty", lambda entry: entry.write_bytes(b"")),
+    ("not-a-cache-file", lambda entry: entry.write_bytes(b"\x00garbage")),
+]
+
+
+@pytest.mark.parametrize("damage", [d for _, d in CACHE_DAMAGE], ids=[n for n, _ in CACHE_DAMAGE])
+def test_a_damaged_embedding_cache_is_named_and_re_encoded_with_the_right_score(damage, tmp_path, tiny_bge, capsys,
+                                                                                caplog):
+    """The caches family: a damaged entry is not an error the user must fix; the run names the
+    entry, encodes again and gives the score an undamaged cache gives."""
+    case = Case(tmp_path, tiny_bge, None)
+    words = "red green blue cyan magenta yellow black white grey brown".split()
+    write_jsonl(case.data / "STS13" / "test.jsonl", [
+        {"sentence1": f"{words[i % 10]} {words[i // 10 % 10]} {i}", "sentence2": f"{words[i * 3 % 10]} {i}",
+         "score": float(i % 5)} for i in range(80)])  # 80 distinct texts a side: cached calls
+    args = case.run("STS13", "--embedding-cache", str(tmp_path / "cache"), cache=True)
+    assert main(args) == 0
+    (result,) = case.out.rglob("STS13.json")
+    right = json.loads(result.read_text())["scores"]["test"][0]["cosine_spearman"]
+    entries = sorted((tmp_path / "cache").rglob("*.vec"))
+    assert len(entries) == 2  # the two sides of the pairs
+    for entry in entries:
+        damage(entry)
+    capsys.readouterr()
+    caplog.clear()
+    assert main(args + ["--overwrite"]) == 0
+    said = capsys.readouterr().err + caplog.text  # the CLI's log lines (pytest holds the log handler)
+    assert all(f"embedding cache entry {entry}" in said for entry in entries) and "re-encoding" in said, said
+    assert json.loads(result.read_text())["scores"]["test"][0]["cosine_spearman"] == right
+    assert "Traceback" not in said
+
+
 def test_at_least_sixty_cases():
-    assert len(CASES) + len(ARGPARSE_CASES) + 4 + 2 >= 60
+    assert len(CASES) + len(ARGPARSE_CASES) + 4 + 2 + len(CACHE_DAMAGE) >= 60

@@ -1,8 +1,9 @@
 """On-disk cache of embeddings, so a corpus is never encoded twice: a re-run, an instruction
 ablation (documents carry no instruction) or a reranker's first stage reuses the vectors.
 
-The key covers everything that changes a vector: model name and revision, precision,
-pooling, normalisation, max length, and the exact texts (instruction included).
+The key covers everything that changes a vector: model name and revision, the checkpoint's
+content fingerprint (weights, configuration, tokenizer), precision, pooling, normalisation,
+max length, and the exact texts (instruction included).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import numpy as np
 
 from .._util import atomic_write_bytes
 from ..errors import BgeEvalError
+from ..fingerprints import checkpoint_fingerprint
 
 logger = logging.getLogger(__name__)
 
 MIN_TEXTS = 64  # smaller calls are cheaper to recompute than to store
 FORMAT = 1
 SUFFIX = ".vec"
+CHECKPOINTS_NAME = "checkpoints.json"  # the file records behind each checkpoint's fingerprint
 
 
 def cache_key(identity: Sequence[str], texts: Sequence[str]) -> str:
@@ -51,6 +54,10 @@ class EmbeddingCache:
         self.hits = 0
         self.misses = 0
         self.discarded = 0
+
+    def checkpoint_fingerprint(self, checkpoint: Path) -> str:
+        """The checkpoint's content fingerprint (its files hashed once, then known by size and mtime)."""
+        return checkpoint_fingerprint(checkpoint, self.folder / CHECKPOINTS_NAME)
 
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}{SUFFIX}"

@@ -260,13 +260,3 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> to
         last = attention_mask.sum(dim=1) - 1
         return hidden[torch.arange(hidden.shape[0], device=hidden.device), last].float()
     raise ValueError(f"unknown pooling {pooling!r}")
-
-
-def weights_fingerprint(checkpoint: str | Path) -> str:
-    """Names, sizes and modification times of a checkpoint's weight files."""
-    parts = []
-    for path in sorted(Path(checkpoint).glob("*")):
-        if path.suffix in {".safetensors", ".bin", ".pt"} and path.is_file():
-            stat = path.stat()
-            parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
-    return ";".join(parts)

@@ -23,7 +23,6 @@ from .engine import (
     pick_device,
     pick_dtype,
     precision_name,
-    weights_fingerprint,
 )
 from .multi_device import ShardedEngine, resolve_devices
 from .settings import PipelineSettings
@@ -103,8 +102,9 @@ class TextEmbedder:
         wants_processes = self.pipeline.uses_processes(on_gpu) and self.token_ids.backend_json is not None
         self.tokenizer_process = (TokenizerProcesses(self.token_ids, self.batch_plan, self.pipeline)
                                   if wants_processes else None)
-        self.cache_identity = (*identity, str(self.dtype), spec.pooling, str(spec.normalize),
-                               str(spec.max_length), weights_fingerprint(checkpoint))
+        # the checkpoint's content fingerprint: other weights or another tokenizer under the same name miss
+        self.cache_identity = (*identity, str(self.dtype), spec.pooling, str(spec.normalize), str(spec.max_length),
+                               cache.checkpoint_fingerprint(checkpoint) if cache is not None else "")
 
     @property
     def batch_size(self) -> int:

@@ -47,6 +47,7 @@ class Run:
     facts: dict  # versions, device, precision, harness revision
     wall_s: dict[str, float]  # task -> seconds
     splits: dict[str, list[str]]  # task -> the splits scored
+    data: dict[str, str] = field(default_factory=dict)  # task -> its data's fingerprint (run.identity)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class TaskRow:
     published: float | None
     delta: float | None
     notable: bool
+    data: str | None = None  # the data's fingerprint, shortened ("files:1a2b3c4d5e6f", "hub:mteb/x@rev")
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ def find_runs(folders: list[Path], models: list[str] | None = None) -> list[Run]
                 policy=instruction.get("policy"), instruction=instruction.get("instruction"), facts=facts,
                 wall_s={t: record.wall_s for t, record in manifest.tasks.items()} if manifest else {},
                 splits={t: record.splits for t, record in manifest.tasks.items()} if manifest else {},
+                data={t: short_fingerprint(record.identity["data"]) for t, record in manifest.tasks.items()
+                      if record.identity and record.identity.get("data")} if manifest else {},
             ))
     labels = [r.label for r in runs]
     return [_distinct_label(r, labels) for r in runs]
@@ -149,8 +153,14 @@ def task_rows(run: Run) -> list[TaskRow]:
             published = published_value(run.model, task, split)
             diff = delta(score, published)
             rows.append(TaskRow(run.label, task, task_type, split, score, metrics, published, diff,
-                                is_notable(diff)))
+                                is_notable(diff), run.data.get(task)))
     return rows
+
+
+def short_fingerprint(data: str) -> str:
+    """A data fingerprint as a report shows it: a file digest's first 12 characters, a dataset revision whole."""
+    kind, _, value = data.partition(":")
+    return f"{kind}:{value[:12]}" if kind == "files" else data
 
 
 def _mean(entries: list[dict], metric: str) -> float:

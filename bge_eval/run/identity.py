@@ -1,19 +1,15 @@
 """What produced a result, so a result is reused only when that is the same: the model's weights
 (the checkpoint files loaded), the task's data (the local files read, or the hub dataset's
-revision) and every setting that changes numbers. Files are fingerprinted by content; a file
-whose size and modification time match the last record is not read again."""
+revision) and every setting that changes numbers. Files are fingerprinted by content
+(fingerprints.py); a file whose size and modification time match the last record is not read again."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-# A checkpoint's files that change its vectors: weights, configuration, tokenizer.
-CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pt", ".json", ".txt", ".model")
-
-FileRecords = dict[str, list]  # relative path -> [size, mtime_ns, sha256]
+from ..fingerprints import FileRecords, checkpoint_files, data_files, fingerprint_files
 
 
 @dataclass(frozen=True)
@@ -25,6 +21,7 @@ class ResultIdentity:
     weights: str | None
     data: str
     settings: dict[str, Any]
+    candidates: str | None = None  # a second stage's: the fingerprint of the first stage's rankings
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -38,50 +35,31 @@ class ResultIdentity:
             changes.append("the model's weights changed")
         if recorded.get("data") != self.data:
             changes.append("the task's data changed")
+        if recorded.get("candidates") != self.candidates:
+            changes.append("the first stage's rankings changed")
         old = recorded.get("settings") or {}
         changes += [f"{key} {old.get(key)!r} -> {value!r}" for key, value in self.settings.items()
                     if old.get(key) != value]
         return changes
 
 
-def fingerprint_files(root: Path, files: list[Path], previous: FileRecords | None) -> tuple[str, FileRecords]:
-    """(digest over every file's relative path and content hash, the records to keep). A file
-    whose size and mtime equal its previous record keeps that record's hash without being read."""
-    previous = previous or {}
-    records: FileRecords = {}
-    for path in sorted(files):
-        relative = path.relative_to(root).as_posix()
-        stat = path.stat()
-        old = previous.get(relative)
-        if old and old[0] == stat.st_size and old[1] == stat.st_mtime_ns:
-            records[relative] = old
-        else:
-            records[relative] = [stat.st_size, stat.st_mtime_ns, _file_sha256(path)]
-    digest = hashlib.sha256()
-    for relative, (_, _, sha) in records.items():
-        digest.update(f"{relative}\0{sha}\n".encode())
-    return digest.hexdigest(), records
+def reuse_decision(identity: ResultIdentity, recorded: dict[str, Any] | None, result_file: Path,
+                   splits: Any, *, overwrite: bool, keep_results: bool) -> tuple[bool, str | None]:
+    """(compute the task?, why a saved result is replaced). A saved result is reused only when it
+    holds every split and was made from the same identity; with keep_results a changed identity
+    is refused instead of recomputed."""
+    from ..errors import BgeEvalError
+    from ..results.files import has_splits
 
-
-def checkpoint_files(checkpoint: Path) -> list[Path]:
-    """The files of a checkpoint that change what it computes (README and the like left out)."""
-    checkpoint = Path(checkpoint)
-    files = [p for p in checkpoint.iterdir() if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES]
-    pooling = checkpoint / "1_Pooling" / "config.json"
-    return files + ([pooling] if pooling.is_file() else [])
-
-
-def data_files(folder: Path) -> list[Path]:
-    """Every file under a task's data folder."""
-    return [p for p in Path(folder).rglob("*") if p.is_file()]
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    if overwrite or not has_splits(result_file, splits):
+        return True, None
+    changes = identity.changes_from(recorded)
+    if not changes:
+        return False, None
+    if keep_results:
+        raise BgeEvalError(f"{result_file}: this result was made from other inputs ({'; '.join(changes)}); "
+                           "without --keep-results it is recomputed.")
+    return True, f"recomputed: {'; '.join(changes)}"
 
 
 def data_fingerprint(planned: Any, data_dir: Path | None, previous: FileRecords | None) -> tuple[str, FileRecords]:
@@ -107,3 +85,18 @@ def task_settings(planned: Any, common: dict[str, Any]) -> dict[str, Any]:
     """The settings that change a task's numbers: the model's (common) and the task's splits and subsets."""
     subsets = getattr(planned.task, "hf_subsets", None)
     return {**common, "splits": list(planned.splits), "subsets": list(subsets) if subsets else ["default"]}
+
+
+def weights_identity(checkpoint: Path, fingerprints: dict[str, Any]) -> str:
+    """The fingerprint of a checkpoint's files; its file records are kept in `fingerprints` (the manifest's)."""
+    digest, fingerprints["weights"] = fingerprint_files(checkpoint, checkpoint_files(checkpoint),
+                                                        fingerprints.get("weights"))
+    return digest
+
+
+def task_identity(planned: Any, data_dir: Path | None, fingerprints: dict[str, Any], weights: str | None,
+                  common: dict[str, Any], candidates: str | None = None) -> ResultIdentity:
+    """A planned task's identity; its data's file records are kept in `fingerprints` (the manifest's)."""
+    per_task = fingerprints.setdefault("data", {})
+    data, per_task[planned.name] = data_fingerprint(planned, data_dir, per_task.get(planned.name))
+    return ResultIdentity(weights, data, task_settings(planned, common), candidates)

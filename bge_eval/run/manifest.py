@@ -46,6 +46,13 @@ class TaskRecord:
     finished: str
     identity: dict[str, Any] | None = None  # what produced the result (identity.ResultIdentity)
 
+    @classmethod
+    def computed(cls, planned: Any, wall: float, identity: Any) -> TaskRecord:
+        """The record of a planned task (tasks.selection.PlannedTask) just computed."""
+        return cls(type=planned.type, splits=list(planned.splits), data_source=planned.data_source,
+                   seed=getattr(planned.task, "seed", None), wall_s=round(wall, 3), finished=now(),
+                   identity=identity.to_json())
+
 
 @dataclass
 class Manifest:

@@ -16,12 +16,12 @@ from ..config import DEFAULT_DATALOADER_BATCH_SIZE, RunConfig
 from ..errors import BgeEvalError
 from ..models import ModelSpec, ResolvedModel, mteb_meta, resolve_model
 from ..models.instructions import InstructionRouter
-from ..results.files import has_splits, read_result_file
+from ..results.files import read_result_file
 from ..tasks.registry import benchmark_metric
 from ..tasks.selection import PlannedTask, TaskPlan, plan_given_tasks, plan_tasks
-from .identity import ResultIdentity, checkpoint_files, data_fingerprint, fingerprint_files, task_settings
+from .identity import reuse_decision, task_identity, weights_identity
 from .layout import ResultsLayout, remove_staging, staging_folder
-from .manifest import EncoderFacts, Manifest, TaskRecord, harness_git_revision, now, package_versions
+from .manifest import EncoderFacts, Manifest, TaskRecord, harness_git_revision, package_versions
 from .outcome import RunSummary, TaskOutcome
 from .task_eval import evaluate_task
 
@@ -87,28 +87,20 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
         common = {"instruction": router.describe() if router else None, "precision": precision,
                   **({"pooling": spec.pooling, "normalize": spec.normalize, "max_length": spec.max_length}
                      if spec else {})}
-        if checkpoint is not None:
-            weights, manifest.fingerprints["weights"] = fingerprint_files(
-                checkpoint, checkpoint_files(checkpoint), manifest.fingerprints.get("weights"))
+        weights = weights_identity(checkpoint, manifest.fingerprints) if checkpoint is not None else None
         identities, todo, notes = {}, set(), {}
         for planned in plan.tasks:
-            data, records = data_fingerprint(planned, config.data_dir, manifest.fingerprints.get("data", {}).get(
-                planned.name))
-            manifest.fingerprints.setdefault("data", {})[planned.name] = records
-            identity = identities[planned.name] = ResultIdentity(
-                weights if checkpoint is not None else None, data, task_settings(planned, common))
-            if config.overwrite or not has_splits(layout.result_file(planned.name), planned.splits):
-                todo.add(planned.name)
-                continue
+            identity = identities[planned.name] = task_identity(planned, config.data_dir, manifest.fingerprints,
+                                                                weights, common)
             recorded = manifest.tasks.get(planned.name)
-            changes = identity.changes_from(recorded.identity if recorded else None)
-            if changes and config.keep_results:
-                raise BgeEvalError(f"{layout.result_file(planned.name)}: this result was made from other inputs "
-                                   f"({'; '.join(changes)}); without --keep-results it is recomputed.")
-            if changes:
+            compute, note = reuse_decision(identity, recorded.identity if recorded else None,
+                                           layout.result_file(planned.name), planned.splits,
+                                           overwrite=config.overwrite, keep_results=config.keep_results)
+            if compute:
                 todo.add(planned.name)
-                notes[planned.name] = f"recomputed: {'; '.join(changes)}"
-                log.warning("%s: the saved result is recomputed: %s", planned.name, "; ".join(changes))
+            if note:
+                notes[planned.name] = note
+                log.warning("%s: the saved result is %s", planned.name, note)
         owned = None  # an encoder built here is closed here (it may hold worker processes)
         if encoder is None and todo:
             from ..encoding.mteb_encoder import BgeEncoder
@@ -125,7 +117,7 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
                     wall = evaluate_task(planned, encoder, layout, staging, data_dir=config.data_dir,
                                          save_predictions=config.save_predictions,
                                          dataloader_batch_size=config.batch_size or DEFAULT_DATALOADER_BATCH_SIZE)
-                    manifest.record_task(planned.name, _record(planned, wall, identities[planned.name]))
+                    manifest.record_task(planned.name, TaskRecord.computed(planned, wall, identities[planned.name]))
                     manifest.write(layout.manifest_file)
                     status = "computed"
                 outcomes.append(task_outcome(planned, status, wall, layout.result_file(planned.name),
@@ -160,12 +152,6 @@ def _start_manifest(layout: ResultsLayout, config: RunConfig, router: Instructio
                         harness_git_revision=harness_git_revision(), model=model)
     manifest.start_run(previous)
     return manifest
-
-
-def _record(planned: PlannedTask, wall: float, identity: ResultIdentity) -> TaskRecord:
-    return TaskRecord(type=planned.type, splits=list(planned.splits), data_source=planned.data_source,
-                      seed=getattr(planned.task, "seed", None), wall_s=round(wall, 3), finished=now(),
-                      identity=identity.to_json())
 
 
 def task_outcome(planned: PlannedTask, status: str, wall: float, result_path: Path,

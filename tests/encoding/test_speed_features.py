@@ -166,8 +166,13 @@ def test_a_damaged_cache_entry_is_discarded_and_re_encoded(tiny_bge, tmp_path, c
     assert make(tiny_bge, cache=cache).embed(TEXTS) is not None and cache.hits == 1  # written again, now served
 
 
-def test_cache_misses_when_the_weights_change(tiny_bge, tmp_path):
+def test_the_cache_key_follows_the_checkpoints_content(tiny_bge, tmp_path):
+    """Other weights or another tokenizer under the same name miss; a touched file with the same
+    bytes still hits (its vectors are the same), and is hashed once more only because it was touched."""
+    import json
     import shutil
+
+    from safetensors.torch import load_file, save_file
 
     copy = tmp_path / "ckpt"
     shutil.copytree(tiny_bge, copy)
@@ -176,7 +181,17 @@ def test_cache_misses_when_the_weights_change(tiny_bge, tmp_path):
     weights = next(copy.glob("*.safetensors"))
     weights.write_bytes(weights.read_bytes())  # same bytes, new modification time
     make(copy, cache=cache).embed(TEXTS)
-    assert (cache.hits, cache.misses) == (0, 2)
+    assert (cache.hits, cache.misses) == (1, 1)
+    tensors = load_file(weights)
+    name = next(n for n in tensors if n.endswith("LayerNorm.weight"))
+    tensors[name] = tensors[name] * 1.5
+    save_file(tensors, weights, metadata={"format": "pt"})  # other weights, same name and size
+    make(copy, cache=cache).embed(TEXTS)
+    assert (cache.hits, cache.misses) == (1, 2)
+    config = json.loads((copy / "tokenizer_config.json").read_text())
+    (copy / "tokenizer_config.json").write_text(json.dumps({**config, "do_lower_case": False}))
+    make(copy, cache=cache).embed(TEXTS)  # another tokenizer setting
+    assert (cache.hits, cache.misses) == (1, 3)
 
 
 def test_instruction_ablation_reuses_corpus_embeddings(scifact_subset, tiny_bge, tmp_path, monkeypatch):

@@ -59,11 +59,16 @@ def test_report_numbers_equal_the_result_files(two_runs):
     assert {f.task for f in data.figures} >= {"STSBenchmark", "SciFact", "BgeEvalDemoPairClassification"}
 
 
-def test_the_model_files_fingerprint_is_shown(two_runs, report_dir):
+def test_the_model_and_data_fingerprints_are_shown(two_runs, report_dir):
     (manifest,) = two_runs[0].rglob("bge_eval_manifest.json")
-    weights = json.loads(manifest.read_text())["tasks"]["SciFact"]["identity"]["weights"]
-    assert len(weights) == 64 and weights[:12] in (report_dir / "README.md").read_text()
-    assert weights[:12] in (report_dir / "index.html").read_text()
+    identity = json.loads(manifest.read_text())["tasks"]["SciFact"]["identity"]
+    weights, data = identity["weights"], identity["data"]
+    assert len(weights) == 64 and data.startswith("files:") and len(data) == len("files:") + 64
+    markdown, html = (report_dir / "README.md").read_text(), (report_dir / "index.html").read_text()
+    assert weights[:12] in markdown and weights[:12] in html
+    scifact_row = next(line for line in markdown.splitlines() if line.startswith("| SciFact |"))
+    assert scifact_row.endswith(f"| {data[:18]} |")  # the data column: "files:" and 12 hex digits
+    assert data[:18] in html
 
 
 def test_markdown_is_pipe_tables(report_dir):

@@ -86,3 +86,50 @@ def test_a_result_without_a_record_of_its_inputs_is_recomputed(tmp_path, data, t
     again = run(config(tmp_path, data, tiny_bge))
     assert again.outcomes[0].status == "computed" and "no record of what produced it" in again.outcomes[0].note
     assert score(again) == score(first)
+
+
+def test_a_second_stage_result_is_tied_to_the_reranker_and_the_first_stages_rankings(scifact_subset, tmp_path,
+                                                                                      tiny_bge, minilm_path, caplog):
+    """Reranked results are reused only for the same reranker weights, data, top-k and rankings."""
+    import shutil
+
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from bge_eval.run.second_stage import run_reranker
+
+    def reranker(folder, seed):
+        import torch
+
+        torch.manual_seed(seed)
+        BertForSequenceClassification(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1,
+                                                 num_attention_heads=2, intermediate_size=64,
+                                                 num_labels=1)).eval().save_pretrained(folder)
+        for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+            shutil.copy(minilm_path / name, folder / name)
+        return folder
+
+    ckpt = reranker(tmp_path / "reranker", 0)
+    cfg = RunConfig(model=MODEL, model_path=tiny_bge, tasks=("SciFact",), data_dir=scifact_subset,
+                    output=tmp_path / "out", device="cpu", embedding_cache=None)
+    first = run(cfg)
+
+    def second_stage(first_summary, top_k=5):
+        caplog.clear()
+        summary = run_reranker(cfg, first_summary, "someone/reranker", ckpt, top_k=top_k)
+        result = (summary.results_dir / "SciFact.json").stat()
+        return summary, (result.st_ino, result.st_mtime_ns), caplog.text  # a recomputed file is a new file
+
+    summary, made, _ = second_stage(first)
+    assert second_stage(first)[1] == made  # same inputs: reused
+    reranker(ckpt, 1)  # other reranker weights under the same name
+    _, remade, said = second_stage(first)
+    assert remade != made
+    assert "SciFact (second stage): the saved result is recomputed: the model's weights changed" in said
+    _, _, said = second_stage(first, top_k=7)
+    assert "top_k 5 -> 7" in said
+    other = build_random_bert(tmp_path / "other-embedder", minilm_path, seed=3, hidden_size=64,
+                              num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
+    new_first = run(RunConfig(**{**cfg.__dict__, "model_path": other}))  # same name: new rankings
+    _, _, said = second_stage(new_first, top_k=7)
+    assert "the first stage's rankings changed" in said
+    assert "second stage" not in second_stage(new_first, top_k=7)[2]  # and now reused
