@@ -17,6 +17,7 @@ def _install(session: nox.Session, *extra: str) -> None:
 def tests(session: nox.Session) -> None:
     """The default test run (network forbidden by pytest-socket, see pyproject.toml)."""
     _install(session)
+    session.run("bash", ".ci/peers", external=True)  # FlagEmbedding's environment, for tests/peers
     session.run("python", "-m", "pytest", *session.posargs)
 
 
@@ -31,6 +32,7 @@ def hermetic(session: nox.Session) -> None:
 def tests_lowest_mteb(session: nox.Session) -> None:
     """The tests on the lowest mteb the requirement allows (the contract test and Reranking included)."""
     _install(session, LOWEST_MTEB)
+    session.run("bash", ".ci/peers", external=True)
     session.run("python", "-m", "pytest", *session.posargs)
 
 

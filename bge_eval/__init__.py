@@ -27,7 +27,7 @@ except metadata.PackageNotFoundError:  # a source tree that was never installed
 
 _LAZY = {
     "evaluate": "api", "get_encoder": "api", "rerank": "api", "load_results": "api", "build_report": "api",
-    "gate": "api", "write_baseline": "api", "make_config": "api", "demo_tasks": "api",
+    "gate": "api", "write_baseline": "api", "make_config": "api", "demo_tasks": "api", "describe_tasks": "api",
     "RunSummary": "run.outcome", "TaskOutcome": "run.outcome", "BgeEncoder": "encoding.mteb_encoder",
     "GateReport": "gating", "ReportData": "report.data", "ModelSpec": "models", "BGE_MODELS": "models",
     "resolve_model": "models",
@@ -36,14 +36,15 @@ _LAZY = {
 __all__ = [
     "BGE_MODELS", "BgeEncoder", "BgeEvalError", "DataError", "GateReport", "ModelNotFoundError", "ModelSpec",
     "ReportData", "RunConfig", "RunSummary", "TaskOutcome", "UnknownNameError", "__version__", "build_report",
-    "demo_tasks", "evaluate", "gate", "get_encoder", "load_results", "make_config", "rerank", "resolve_model",
-    "write_baseline",
+    "demo_tasks", "describe_tasks", "evaluate", "gate", "get_encoder", "load_results", "make_config", "rerank",
+    "resolve_model", "write_baseline",
 ]
 
 if TYPE_CHECKING:
     from .api import (
         build_report,
         demo_tasks,
+        describe_tasks,
         evaluate,
         gate,
         get_encoder,

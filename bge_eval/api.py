@@ -87,6 +87,39 @@ def get_encoder(model: str, **options: Any) -> BgeEncoder:
     return BgeEncoder.from_config(make_config(model, **options))
 
 
+@dataclasses.dataclass(frozen=True)
+class TaskDescriptions:
+    benchmark: str | None
+    rows: list[Any]  # tasks.listing.TaskListing, one per task
+
+
+def describe_tasks(model: str | None = None, tasks: Iterable[str] = (), *, benchmark: str | None = None,
+                   model_path: str | Path | None = None, instruction_policy: str = "bge",
+                   instruction: str | None = None, data_dir: str | Path | None = None) -> TaskDescriptions:
+    """What a run would do on each task (type, splits, the benchmark's metric, local data) and,
+    with a model, the recipe's query instruction and normalisation there. A BGE model needs only
+    its name (the BGE table); another model, its checkpoint."""
+    from ._mteb import registry_model_meta
+    from .models import BGE_MODELS, mteb_meta, resolve_model
+    from .models.recipe import Recipe
+    from .tasks.listing import task_listing
+    from .tasks.selection import plan_tasks
+
+    recipe, language = None, "en"
+    if model is not None:
+        if model in BGE_MODELS and model_path is None:
+            spec, meta = BGE_MODELS[model], registry_model_meta(model)
+        else:
+            resolved = resolve_model(model, Path(model_path) if model_path else None)
+            spec, meta = resolved.spec, mteb_meta(resolved)
+        config = make_config(model, instruction_policy=instruction_policy, instruction=instruction)
+        recipe, language = Recipe.for_config(config, spec, meta), spec.language
+    tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
+    plan = plan_tasks(tasks, benchmark, None, language)
+    folder = Path(data_dir) if data_dir else None
+    return TaskDescriptions(plan.benchmark, task_listing(plan, recipe, folder))
+
+
 def demo_tasks() -> list[Any]:
     """The bundled demo suite as mteb task objects (a smoke test written by the bge_eval team)."""
     from .tasks.demo import demo_tasks as tasks

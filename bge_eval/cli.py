@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import logging
 import os
 import sys
@@ -66,11 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="most texts per batch (default 32 on CPU; 1024 on CUDA, where --token-budget sizes batches)")
     run.add_argument("--precision", choices=PRECISIONS, default="auto",
                      help="auto = fp16 on CUDA, fp32 on CPU")
-    run.add_argument("--instruction-policy", choices=INSTRUCTION_POLICIES, default="bge",
-                     help="bge: as BGE's evaluation (English: Retrieval queries except ArguAna/QuoraRetrieval; "
-                     "Chinese: Retrieval and Reranking queries); mteb: mteb's registry prompts; none")
-    run.add_argument("--instruction", metavar="TEXT",
-                     help="a custom query instruction (replaces the model's; routed as the bge policy)")
+    _add_recipe_options(run)
     run.add_argument("--token-budget", type=_positive_int, metavar="N",
                      help="padded tokens per batch (default 65536 on CUDA; CPU batches by --batch-size)")
     run.add_argument("--compile", action="store_true",
@@ -134,12 +131,29 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--write-baseline", action="store_true",
                       help="create or update the baseline from --results instead of gating")
 
-    tasks = commands.add_parser("tasks", help="list tasks with type, languages, splits and local data")
-    tasks.add_argument("--benchmark", default="MTEB(eng, v1)", metavar="NAME",
-                       help='benchmark to list (default "MTEB(eng, v1)"; also C-MTEB, demo, ...)')
+    tasks = commands.add_parser(
+        "tasks", help="list tasks: type, languages, splits, metric, local data; with --model, the recipe on each",
+        description="What a run would do on each task, before it runs. With --model (a BGE name needs no "
+        "weights), each task's query instruction and normalisation under the recipe (docs/recipe.md).")
+    tasks.add_argument("--model", default=None, metavar="NAME", help="show this model's recipe on each task")
+    tasks.add_argument("--model-path", type=Path, metavar="DIR",
+                       help="the checkpoint of a model that is not in the BGE table (its files say how it pools)")
+    tasks.add_argument("--benchmark", default=None, metavar="NAME",
+                       help='benchmark to list (default: the model\'s language\'s, "MTEB(eng, v1)" without a model; '
+                       "also C-MTEB, demo, ...)")
     tasks.add_argument("--tasks", nargs="+", default=[], metavar="T", help="only these tasks")
+    _add_recipe_options(tasks)
+    tasks.add_argument("--json", action="store_true", help="one JSON object per task and line instead of a table")
     _add_data_dir(tasks)
     return parser
+
+
+def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--instruction-policy", choices=INSTRUCTION_POLICIES, default="bge",
+                        help="bge: BGE's own recipe (docs/recipe.md: the instruction on BGE's task lists, English "
+                        "vectors unnormalised); mteb: mteb's registry prompts; none")
+    parser.add_argument("--instruction", metavar="TEXT",
+                        help="a custom query instruction (replaces the model's on the tasks the bge recipe instructs)")
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -290,12 +304,24 @@ def _gate(args: argparse.Namespace) -> int:
 
 
 def _tasks(args: argparse.Namespace) -> int:
+    from . import api
     from .report.console import format_task_listing
-    from .tasks.selection import plan_tasks
 
-    plan = plan_tasks(tuple(args.tasks), args.benchmark, None, "en")
-    print(format_task_listing(plan, Path(args.data_dir) if args.data_dir else None))
+    if args.instruction is not None and args.instruction_policy != "bge":
+        raise BgeEvalError("--instruction needs --instruction-policy bge (it follows the bge recipe).")
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    listing = api.describe_tasks(args.model, args.tasks, benchmark=args.benchmark, model_path=args.model_path,
+                                 instruction_policy=args.instruction_policy, instruction=args.instruction,
+                                 data_dir=data_dir)
+    if args.json:
+        for row in listing.rows:
+            print(json.dumps(row.to_json(), ensure_ascii=False))
+    else:
+        recipe = f"{args.model}, policy {args.instruction_policy}" if args.model else None
+        print(format_task_listing(listing.benchmark, listing.rows, data_dir, recipe))
     return 0
+
+
 def _quiet_libraries(verbose: bool) -> None:
     # tokenisation stays multi-threaded (serial, it caps GPU encoding near 300k tokens/s); set
     # here, it also silences the tokenizers library's warning about the setting

@@ -55,7 +55,7 @@ class RunConfig:
     batch_size: most texts per forward pass; None: CPU_BATCH_SIZE on CPU, GPU_MAX_ROWS on CUDA
         (where the token budget sizes batches).
     precision: "auto" is fp16 on CUDA and fp32 on CPU.
-    instruction_policy: which queries get an instruction (models/instructions.py).
+    instruction_policy: the recipe: which queries get an instruction, which tasks normalise (models/recipe.py).
     instruction: a custom query instruction that replaces the model's own.
     token_budget: padded tokens per batch (default: GPU_TOKEN_BUDGET on CUDA, none on CPU).
     compile: torch.compile the model (pays a one-off compile; faster on large corpora).

@@ -50,3 +50,5 @@ def assert_workers_exit_when_parent_killed(script_path: Path, body: str) -> None
     while any(running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(running(pid) for pid in workers)
+# The peer environment with FlagEmbedding (built by .ci/peers), for tests/peers.
+PEER_PYTHON = Path(os.environ.get("BGE_EVAL_PEER_PYTHON", REPO / ".venv-peers" / "bin" / "python"))

@@ -53,6 +53,6 @@ def test_get_encoder_is_an_mteb_encoder_with_bge_routing(tmp_path):
 
     with bge_eval.get_encoder("sentence-transformers/all-MiniLM-L6-v2", device="cpu", embedding_cache=None) as encoder:
         assert isinstance(encoder, _mteb.AbsEncoder) and encoder.mteb_model_meta.name.endswith("all-MiniLM-L6-v2")
-        assert encoder.router.policy == "bge" and encoder.language == "en"
+        assert encoder.recipe.policy == "bge" and encoder.language == "en"
         vectors = encoder.embed(["a text", "another text"])
         assert vectors.shape == (2, 384)

@@ -64,7 +64,6 @@ class ForwardSettings:
 
     checkpoint: str
     pooling: str
-    normalize: bool
     device: str
     precision: str
     pad_id: int
@@ -214,8 +213,6 @@ class ForwardEngine:
             else:
                 hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
                 pooled = pool(hidden, attention_mask, self.settings.pooling)
-            if self.settings.normalize:
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
         return pooled
 
     def _forward_packed(self, batch: PaddedBatch) -> torch.Tensor:
@@ -224,10 +221,7 @@ class ForwardEngine:
         on_gpu = self.device.type == "cuda"
         data = data.pin_memory().to(self.device, non_blocking=True) if on_gpu else data.to(self.device)
         with torch.inference_mode():
-            pooled = self.packed(data, arrays.tokens, arrays.texts, arrays.longest).float()
-            if self.settings.normalize:
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=-1)
-        return pooled
+            return self.packed(data, arrays.tokens, arrays.texts, arrays.longest).float()
 
     def _shrink(self, failed: PaddedBatch) -> None:
         rows, width = failed.input_ids.shape

@@ -1,6 +1,7 @@
 """BGE models exposed to mteb's runner (its EncoderProtocol and SearchProtocol): texts from
-mteb's DataLoader get the query instruction where the InstructionRouter says and are embedded
-by the TextEmbedder; retrieval tasks search with CorpusSearch, cosine scores on the GPU there is one.
+mteb's DataLoader get the query instruction and normalisation the Recipe gives their task and
+are embedded by the TextEmbedder; retrieval tasks search with CorpusSearch, cosine scores on
+the GPU when there is one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import torch
 
 from .._mteb import AbsEncoder
 from ..models import ModelSpec, ResolvedModel
-from ..models.instructions import InstructionRouter
+from ..models.recipe import Recipe
 from ..search.corpus_search import CorpusSearch
 from .settings import PipelineSettings
 from .text_embedder import TextEmbedder
@@ -30,20 +31,20 @@ class BgeEncoder(AbsEncoder):
     embedder_options: TextEmbedder's keyword options (device, devices, precision, batch_size,
     token_budget, compile_model, packed, cache)."""
 
-    def __init__(self, resolved: ResolvedModel, router: InstructionRouter, meta: ModelMeta,
+    def __init__(self, resolved: ResolvedModel, recipe: Recipe, meta: ModelMeta,
                  **embedder_options: Any) -> None:
         self.spec: ModelSpec = resolved.spec
         self.checkpoint = resolved.checkpoint
-        self.router = router
+        self.recipe = recipe
         self.mteb_model_meta = meta
-        self.model_prompts = None  # instruction routing is ours (InstructionRouter)
+        self.model_prompts = None  # instruction routing is ours (Recipe)
         self.embedder = TextEmbedder(resolved.checkpoint, resolved.spec,
                                      identity=(str(meta.name), str(meta.revision)), **embedder_options)
         self.corpus_search = CorpusSearch(self)
 
     @classmethod
     def from_config(cls, config: RunConfig, resolved: ResolvedModel | None = None, *,
-                    router: InstructionRouter | None = None, meta: ModelMeta | None = None,
+                    recipe: Recipe | None = None, meta: ModelMeta | None = None,
                     pipeline: PipelineSettings | None = None) -> BgeEncoder:
         """The encoder a RunConfig asks for (model, device(s), precision, batches, cache)."""
         from ..models import mteb_meta, resolve_model
@@ -51,9 +52,9 @@ class BgeEncoder(AbsEncoder):
 
         resolved = resolved or resolve_model(config.model, config.model_path, config.revision)
         meta = meta or mteb_meta(resolved)
-        router = router or InstructionRouter.for_config(config, resolved.spec, meta)
+        recipe = recipe or Recipe.for_config(config, resolved.spec, meta)
         cache = EmbeddingCache(config.embedding_cache) if config.embedding_cache else None
-        return cls(resolved, router, meta, device=config.device, devices=config.devices, precision=config.precision,
+        return cls(resolved, recipe, meta, device=config.device, devices=config.devices, precision=config.precision,
                    batch_size=config.batch_size, token_budget=config.token_budget, compile_model=config.compile,
                    packed=config.packed, cache=cache, pipeline=pipeline)
 
@@ -108,14 +109,15 @@ class BgeEncoder(AbsEncoder):
         its DataLoader (mteb sets 32 when none is given); the batches here are the embedder's
         (batch_size and token budget given when this encoder was built)."""
         texts = [text for batch in inputs for text in batch["text"]]
-        instruction = self.router.instruction_for(task_metadata, prompt_type)
+        instruction = self.recipe.instruction_for(task_metadata, prompt_type)
         if instruction:
             texts = [instruction + text for text in texts]
-        return self.embed(texts, show_progress=bool(kwargs.get("show_progress_bar", False)))
+        return self.embed(texts, show_progress=bool(kwargs.get("show_progress_bar", False)),
+                          normalize=self.recipe.normalize_for(task_metadata))
 
-    def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
-        """Embeddings (N, D) in fp32 (TextEmbedder.embed)."""
-        return self.embedder.embed(texts, show_progress)
+    def embed(self, texts: Sequence[str], show_progress: bool = False, normalize: bool | None = None) -> np.ndarray:
+        """Embeddings (N, D) in fp32 (TextEmbedder.embed); normalize: None for the model's own."""
+        return self.embedder.embed(texts, show_progress, normalize)
 
     def similarity(self, embeddings1: Any, embeddings2: Any) -> Any:
         """Cosine scores in fp32; on CUDA as an fp16 tensor-core product on the GPU (mteb's

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from ..config import batch_limits
@@ -80,7 +81,7 @@ class TextEmbedder:
         except Exception as exc:  # noqa: BLE001 - a broken tokenizer file raises many kinds
             raise checkpoint_error(checkpoint, "its tokenizer could not be loaded", exc) from exc
         self.settings = ForwardSettings(
-            checkpoint=str(checkpoint), pooling=spec.pooling, normalize=spec.normalize,
+            checkpoint=str(checkpoint), pooling=spec.pooling,
             device=str(self.device), precision=precision_name(self.dtype),
             pad_id=self.tokenizer.pad_token_id or 0, pad_multiple=8 if on_gpu else 1,
             compile=compile_model, cls_shortcut=cls_shortcut, packed=packed,
@@ -103,7 +104,7 @@ class TextEmbedder:
         self.tokenizer_process = (TokenizerProcesses(self.token_ids, self.batch_plan, self.pipeline)
                                   if wants_processes else None)
         # the checkpoint's content fingerprint: other weights or another tokenizer under the same name miss
-        self.cache_identity = (*identity, str(self.dtype), spec.pooling, str(spec.normalize), str(spec.max_length),
+        self.cache_identity = (*identity, str(self.dtype), spec.pooling, str(spec.max_length),
                                cache.checkpoint_fingerprint(checkpoint) if cache is not None else "")
 
     @property
@@ -130,19 +131,20 @@ class TextEmbedder:
         if self.tokenizer_process is not None:
             self.tokenizer_process.close()
 
-    def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
-        """Embeddings (N, D) as fp32, L2-normalised when the model is; served from the
-        embedding cache when these exact texts were encoded before with the same settings."""
-        key = None
+    def embed(self, texts: Sequence[str], show_progress: bool = False, normalize: bool | None = None) -> np.ndarray:
+        """Embeddings (N, D) as fp32, L2-normalised when `normalize` says (default: when the
+        model's spec does). The pooled vectors are served from the embedding cache when these
+        exact texts were encoded before with the same settings; normalising comes after, so one
+        cache entry serves a task that normalises and one that does not."""
+        key, pooled = None, None
         if self.cache is not None and len(texts) >= MIN_TEXTS:
             key = cache_key(self.cache_identity, texts)
-            cached = self.cache.get(key, shape=(len(texts), self.hidden_size))
-            if cached is not None:
-                return cached
-        out = self._embed(texts, show_progress)
-        if key is not None:
-            self.cache.put(key, out)
-        return out
+            pooled = self.cache.get(key, shape=(len(texts), self.hidden_size))
+        if pooled is None:
+            pooled = self._embed(texts, show_progress)
+            if key is not None:
+                self.cache.put(key, pooled)
+        return unit_rows(pooled) if (self.spec.normalize if normalize is None else normalize) else pooled
 
     def _embed(self, texts: Sequence[str], show_progress: bool) -> np.ndarray:
         out = np.empty((len(texts), self.hidden_size), dtype=np.float32)
@@ -155,3 +157,8 @@ class TextEmbedder:
                 out[rows] = vectors
                 bar.update(len(rows))
         return out
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows L2-normalised in fp32, as torch.nn.functional.normalize does (a zero row stays zero)."""
+    return torch.nn.functional.normalize(torch.from_numpy(vectors), p=2, dim=-1).numpy()

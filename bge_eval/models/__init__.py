@@ -1,5 +1,5 @@
 """Models: their facts (spec), where their checkpoints come from (resolve), and which of their
-inputs get a query instruction (instructions)."""
+tasks get a query instruction and normalised vectors (recipe)."""
 
 from .resolve import ResolvedModel, mteb_meta, resolve_model
 from .spec import BGE_MODELS, EN_QUERY_INSTRUCTION, ZH_QUERY_INSTRUCTION, ModelSpec

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..results.published import published_value
+from ..results.published import published_score
 from ..run.outcome import RunSummary
 from ..run.second_stage import COMPARED, RerankSummary
-from ..tasks.local_data import has_local_data
-from ..tasks.selection import TaskPlan
+from ..tasks.listing import TaskListing
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -23,7 +22,7 @@ def format_run_summary(summary: RunSummary) -> str:
     rows = []
     for outcome in summary.outcomes:
         for split, score in outcome.main_scores.items():
-            published = published_value(summary.model, outcome.name, split)
+            published = published_score(summary.model, outcome.name, split, outcome.metric)
             rows.append([
                 outcome.name, outcome.type, split, f"{score:.5f}",
                 "" if published is None else f"{published:.5f}",
@@ -42,17 +41,32 @@ def format_run_summary(summary: RunSummary) -> str:
     return "\n".join([head + table, *notes])
 
 
-def format_task_listing(plan: TaskPlan, data_dir: Path | None) -> str:
-    rows = [
-        [t.name, t.type, ",".join(t.languages), ",".join(t.splits),
-         ("yes" if has_local_data(data_dir, t.name) else "no") if data_dir else "-"]
-        for t in plan.tasks
-    ]
-    title = f"{plan.benchmark}: {len(rows)} tasks" if plan.benchmark else f"{len(rows)} tasks"
+def format_task_listing(benchmark: str | None, rows: list[TaskListing], data_dir: Path | None,
+                        recipe: str | None = None) -> str:
+    """The `tasks` table; recipe: "<model>, policy <p>" when a model was given."""
+    def languages(row: TaskListing) -> str:  # Massive* tasks have 50: the first three and a count
+        shown = ",".join(row.languages[:3])
+        return shown + (f" +{len(row.languages) - 3}" if len(row.languages) > 3 else "")
+
+    with_model = recipe is not None
+    header = ["task", "type", "languages", "splits", "metric"]
+    header += ["instruction", "normalize"] if with_model else []
+    header += ["local data"]
+    table_rows = []
+    for row in rows:
+        cells = [row.task, row.type, languages(row), ",".join(row.splits), row.metric]
+        if with_model:
+            instruction = row.instruction or "-"
+            cells += [instruction if len(instruction) <= 24 else instruction[:23] + "…",
+                      "yes" if row.normalize else "no"]
+        cells.append(("yes" if row.local_data else "no") if data_dir else "-")
+        table_rows.append(cells)
+    title = f"{benchmark}: {len(rows)} tasks" if benchmark else f"{len(rows)} tasks"
     if data_dir:
-        found = sum(1 for r in rows if r[4] == "yes")
-        title += f" ({found} with local data in {data_dir})"
-    return title + "\n" + _table(["task", "type", "languages", "splits", "local data"], rows)
+        title += f" ({sum(1 for r in rows if r.local_data)} with local data in {data_dir})"
+    if recipe:
+        title += f"\nrecipe: {recipe}"
+    return title + "\n" + _table(header, table_rows)
 
 
 def format_comparison(summary: RerankSummary) -> str:

@@ -14,8 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..metrics.distributions import Distribution, distribution
+from ..models.recipe import RECIPE_PRECISION
 from ..results.files import read_model_meta, read_result_file, read_similarities
-from ..results.published import published_value
+from ..results.published import published_score
 from ..run.layout import MANIFEST_NAME, MODEL_META_NAME, ResultsLayout
 from ..run.manifest import Manifest
 from ..tasks.registry import CHINESE_BENCHMARK, ENGLISH_BENCHMARK, benchmark_metric, load_registry
@@ -114,6 +115,10 @@ def find_runs(folders: list[Path], models: list[str] | None = None) -> list[Run]
             facts = {k: getattr(manifest, k, None) for k in ("versions", "device", "precision", "harness_git_revision")}
             weights = {(r.identity or {}).get("weights") for r in manifest.tasks.values()} if manifest else set()
             facts["weights"] = ", ".join(sorted(w[:12] for w in weights if w)) or None  # the model files' fingerprints
+            precision = facts.get("precision")
+            facts["precision_note"] = (f"not the recipe's {RECIPE_PRECISION}: scores may differ slightly from "
+                                       "published ones" if precision and precision != RECIPE_PRECISION else None)
+            facts["recipe_notes"] = list(instruction.get("notes") or [])
             runs.append(Run(
                 label=meta["name"], model=meta["name"], revision=meta.get("revision", ""),
                 results_dir=revision_dir, predictions_dir=layout.predictions_dir,
@@ -149,8 +154,9 @@ def task_rows(run: Run) -> list[TaskRow]:
                 continue
             metrics = {m: _mean(entries, m) for m in DETAIL_METRICS.get(task_type, ()) if m in entries[0]}
             metric = benchmark_metric(task, task_type)
-            score = _mean(entries, metric if metric in entries[0] else "main_score")
-            published = published_value(run.model, task, split)
+            metric = metric if metric in entries[0] else "main_score"
+            score = _mean(entries, metric)
+            published = published_score(run.model, task, split, metric)
             diff = delta(score, published)
             rows.append(TaskRow(run.label, task, task_type, split, score, metrics, published, diff,
                                 is_notable(diff), run.data.get(task)))
@@ -216,7 +222,7 @@ def leaderboard_tables(runs: list[Run], rows: list[TaskRow]) -> list[Leaderboard
 def _published_main(model: str, task: str) -> float | None:
     row = load_registry().get(task)
     split = row.split if row else ("dev" if task == "MSMARCO" else "test")
-    return published_value(model, task, split)
+    return published_score(model, task, split, benchmark_metric(task, task_type_of(task)))
 
 
 def figures(run: Run) -> list[Figure]:

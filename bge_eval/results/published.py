@@ -39,3 +39,13 @@ def published_value(model: str, task: str, split: str, metric: str = "main_score
         if (score.model, score.task, score.split, score.metric) == (model, task, split, metric):
             return score.value
     return None
+
+
+# C-MTEB's reranking metrics as our result files name them -> as mteb 1 (the published files) did.
+PUBLISHED_NAMES = {"cmteb_map": "map", "cmteb_mrr_at_10": "mrr_at_10"}
+
+
+def published_score(model: str, task: str, split: str, metric: str) -> float | None:
+    """The published value of the metric a task's benchmark reports (tasks.registry.benchmark_metric):
+    the published main score for "main_score", else the published value of that metric."""
+    return published_value(model, task, split, PUBLISHED_NAMES.get(metric, metric))

@@ -16,8 +16,9 @@ from typing import Any
 
 from .. import _mteb
 from .._util import atomic_write_json
-from ..metrics.cmteb import cmteb_reranking_scores
+from ..metrics.cmteb import cmteb_reranking_scores, listed_from_judgements
 from ..metrics.ranking import per_query_metrics, ranking
+from ..tasks.local_data import LISTED_CANDIDATES
 from ..tasks.types import PAIR_TYPES, RANKING_TYPES
 
 TOP_NON_RELEVANT = 10
@@ -47,9 +48,11 @@ def add_cmteb_scores(task: Any, predictions: dict, result_file: Path) -> None:
         for entry in entries:
             subset = entry.get("hf_subset", "default")
             data = task.dataset[subset][split]
-            if data.get("top_ranked"):
-                entry.update(cmteb_reranking_scores(predictions[subset][split], data["relevant_docs"],
-                                                    data["top_ranked"]))
+            listed = data.get(LISTED_CANDIDATES)
+            if listed is None and data.get("top_ranked"):
+                listed = listed_from_judgements(data["relevant_docs"], data["top_ranked"])
+            if listed:
+                entry.update(cmteb_reranking_scores(predictions[subset][split], listed))
     atomic_write_json(result_file, result)
 
 

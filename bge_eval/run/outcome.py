@@ -16,6 +16,7 @@ class TaskOutcome:
     wall_s: float
     main_scores: dict[str, float]  # split -> the benchmark's main score (mean over subsets)
     note: str | None = None  # why an earlier result was replaced, when it was
+    metric: str = "main_score"  # what main_scores hold: the benchmark's metric as the result file names it
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -15,7 +16,7 @@ from .._util import output_lock
 from ..config import DEFAULT_DATALOADER_BATCH_SIZE, RunConfig
 from ..errors import BgeEvalError
 from ..models import ModelSpec, ResolvedModel, mteb_meta, resolve_model
-from ..models.instructions import InstructionRouter
+from ..models.recipe import Recipe
 from ..results.files import read_result_file
 from ..tasks.registry import benchmark_metric
 from ..tasks.selection import PlannedTask, TaskPlan, plan_given_tasks, plan_tasks
@@ -35,7 +36,7 @@ class DescribedModel(Protocol):
 
     mteb_model_meta: Any
     language: str
-    router: InstructionRouter | None
+    recipe: Recipe | None
     spec: ModelSpec
     checkpoint: Path  # the folder the weights were loaded from
 
@@ -60,7 +61,7 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
         resolved = resolved or resolve_model(config.model, config.model_path, config.revision)
         meta = mteb_meta(resolved)
         language = resolved.spec.language
-        router: InstructionRouter | None = InstructionRouter.for_config(config, resolved.spec, meta)
+        recipe: Recipe | None = Recipe.for_config(config, resolved.spec, meta)
         checkpoint, spec = resolved.checkpoint, resolved.spec
         from ..encoding.engine import precision_for
 
@@ -69,7 +70,7 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
         meta = encoder.mteb_model_meta
         described = isinstance(encoder, DescribedModel)
         language = encoder.language if described else "en"
-        router = encoder.router if described else None
+        recipe = encoder.recipe if described else None
         if described:
             checkpoint, spec, precision = encoder.checkpoint, encoder.spec, encoder.encoder_facts().precision
         else:
@@ -83,15 +84,19 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
                     len(plan.skipped), plan.benchmark, config.data_dir, ", ".join(plan.skipped))
     layout = ResultsLayout.for_model(config.output, meta)
     with output_lock(config.output):
-        manifest = _start_manifest(layout, config, router, resolved, plan)
-        common = {"instruction": router.describe() if router else None, "precision": precision,
-                  **({"pooling": spec.pooling, "normalize": spec.normalize, "max_length": spec.max_length}
-                     if spec else {})}
+        manifest = _start_manifest(layout, config, recipe, resolved, plan)
+        common = {"instruction": recipe.describe() if recipe else None, "precision": precision,
+                  **({"pooling": spec.pooling, "max_length": spec.max_length} if spec else {})}
         weights = weights_identity(checkpoint, manifest.fingerprints) if checkpoint is not None else None
         identities, todo, notes = {}, set(), {}
         for planned in plan.tasks:
+            per_task = common
+            if recipe is not None:  # this task's own: its queries' instruction and normalisation
+                per_task = {**common, **asdict(recipe.for_task(planned.task.metadata))}
+            elif spec is not None:
+                per_task = {**common, "normalize": spec.normalize}
             identity = identities[planned.name] = task_identity(planned, config.data_dir, manifest.fingerprints,
-                                                                weights, common)
+                                                                weights, per_task)
             recorded = manifest.tasks.get(planned.name)
             compute, note = reuse_decision(identity, recorded.identity if recorded else None,
                                            layout.result_file(planned.name), planned.splits,
@@ -105,7 +110,7 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
         if encoder is None and todo:
             from ..encoding.mteb_encoder import BgeEncoder
 
-            encoder = owned = BgeEncoder.from_config(config, resolved, router=router, meta=meta)
+            encoder = owned = BgeEncoder.from_config(config, resolved, recipe=recipe, meta=meta)
         if isinstance(encoder, DescribedModel):
             manifest.record_encoder(encoder.encoder_facts())
         staging = staging_folder(config.output)
@@ -132,13 +137,14 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
                       plan.skipped)
 
 
-def _start_manifest(layout: ResultsLayout, config: RunConfig, router: InstructionRouter | None,
+def _start_manifest(layout: ResultsLayout, config: RunConfig, recipe: Recipe | None,
                     resolved: ResolvedModel | None, plan: TaskPlan) -> Manifest:
     """This run's manifest, carried over from the folder's earlier one; results made with
     another instruction setting are refused (they would be mixed with this run's)."""
     previous = Manifest.read(layout.manifest_file)
-    instruction = router.describe() if router else None
-    if previous and instruction and previous.instruction not in (None, instruction) and not config.overwrite:
+    instruction = recipe.describe() if recipe else None
+    if previous and instruction and previous.instruction and not config.overwrite and any(
+            previous.instruction.get(key) != instruction[key] for key in ("policy", "instruction", "custom")):
         raise BgeEvalError(
             f"{layout.manifest_file}: these results were made with instruction {previous.instruction}, this "
             f"run asks for {instruction}. Use another --output folder for this setting (or --overwrite to "
@@ -159,9 +165,12 @@ def task_outcome(planned: PlannedTask, status: str, wall: float, result_path: Pa
     """The task's score per split, in the metric its benchmark publishes (see benchmark_metric)."""
     scores = read_result_file(result_path)["scores"]
     metric = benchmark_metric(planned.name, planned.type)
+    entries = [entry for split in planned.splits for entry in scores.get(split, [])]
+    if any(metric not in entry for entry in entries):
+        metric = "main_score"  # a result file without the benchmark's own metric (a handed-in task, say)
     main = {}
     for split in planned.splits:
-        values = [entry.get(metric, entry["main_score"]) for entry in scores.get(split, [])]
+        values = [entry[metric] for entry in scores.get(split, [])]
         if values:
             main[split] = sum(values) / len(values)
-    return TaskOutcome(planned.name, planned.type, status, round(wall, 3), main, note)
+    return TaskOutcome(planned.name, planned.type, status, round(wall, 3), main, note, metric)

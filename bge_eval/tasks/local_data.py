@@ -15,6 +15,8 @@ from typing import Any
 from .. import _mteb
 from ..errors import DataError
 
+# The split data's key for a reranking file's candidate lists as written (see load_reranking_split).
+LISTED_CANDIDATES = "bge_eval_listed_candidates"
 JSONL_FIELDS: dict[str, tuple[str, ...]] = {
     "STS": ("sentence1", "sentence2", "score"),
     "PairClassification": ("sentence1", "sentence2", "label"),
@@ -292,13 +294,16 @@ def _judgement(score: str, where: str) -> int:
 
 
 def load_reranking_split(path: Path) -> dict:
-    """Lines of {query, positive[], negative[]} -> RetrievalSplitData with top_ranked candidates."""
+    """Lines of {query, positive[], negative[]} -> RetrievalSplitData with top_ranked candidates
+    (each text once), and the candidate lists as written (LISTED_CANDIDATES: per query, every
+    (doc id, 1 positive / 0 negative) in file order, a repeated text repeated), which C-MTEB scored."""
     from datasets import Dataset
 
     doc_ids: dict[str, str] = {}
     queries: list[tuple[str, str]] = []
     relevant: dict[str, dict[str, int]] = {}
     top_ranked: dict[str, list[str]] = {}
+    listed_candidates: dict[str, list[tuple[str, int]]] = {}
     for line_no, row in read_jsonl(path, JSONL_FIELDS["Reranking"]):
         _expect(isinstance(row["query"], str), f"{path}:{line_no}", "query must be a string")
         _expect(isinstance(row["positive"], list) and isinstance(row["negative"], list)
@@ -309,15 +314,18 @@ def load_reranking_split(path: Path) -> dict:
         query_id = f"q{len(queries)}"
         queries.append((query_id, str(row["query"])))
         candidates = []
-        for text in list(row["positive"]) + list(row["negative"]):
-            doc_id = doc_ids.setdefault(str(text), f"d{len(doc_ids)}")
+        listed = [(doc_ids.setdefault(str(text), f"d{len(doc_ids)}"), label)
+                  for label, texts in ((1, row["positive"]), (0, row["negative"])) for text in texts]
+        for doc_id, _ in listed:
             if doc_id not in candidates:
                 candidates.append(doc_id)
         top_ranked[query_id] = candidates
         relevant[query_id] = {doc_ids[str(text)]: 1 for text in row["positive"]}
+        listed_candidates[query_id] = listed
     return {
         "corpus": Dataset.from_dict({"id": list(doc_ids.values()), "text": list(doc_ids.keys())}),
         "queries": Dataset.from_dict({"id": [q for q, _ in queries], "text": [t for _, t in queries]}),
         "relevant_docs": relevant,
         "top_ranked": top_ranked,
+        LISTED_CANDIDATES: listed_candidates,
     }

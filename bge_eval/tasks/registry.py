@@ -19,7 +19,6 @@ class RegistryTask:
     type: str
     split: str
     main_score: str
-    instruction: str
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import torch
 from bge_eval.encoding.engine import pool
 from bge_eval.encoding.mteb_encoder import BgeEncoder
 from bge_eval.models import mteb_meta, resolve_model
-from bge_eval.models.instructions import InstructionRouter
+from bge_eval.models.recipe import Recipe
 
 TEXTS = [
     "What is the capital of France?",
@@ -21,8 +21,8 @@ TEXTS = [
 
 def make_encoder(name, path, policy="bge", batch_size=2):
     resolved = resolve_model(name, model_path=path)
-    router = InstructionRouter(policy, resolved.spec)
-    return BgeEncoder(resolved, router, mteb_meta(resolved), device="cpu", batch_size=batch_size)
+    recipe = Recipe(policy, resolved.spec)
+    return BgeEncoder(resolved, recipe, mteb_meta(resolved), device="cpu", batch_size=batch_size)
 
 
 def model_card_recipe(path, texts):

@@ -77,7 +77,7 @@ def test_a_failing_worker_is_a_clear_error(tmp_path):
     from bge_eval.encoding.engine import ForwardSettings
     from bge_eval.encoding.multi_device import ShardedEngine
 
-    settings = ForwardSettings(checkpoint=str(tmp_path / "missing"), pooling="cls", normalize=True,
+    settings = ForwardSettings(checkpoint=str(tmp_path / "missing"), pooling="cls",
                                device="cpu", precision="fp32", pad_id=0, pad_multiple=1)
     with pytest.raises(BgeEvalError, match="encoder worker on cpu failed"):
         ShardedEngine(settings, ["cpu", "cpu"])

@@ -10,14 +10,14 @@ from bge_eval.encoding.engine import ForwardEngine
 from bge_eval.encoding.mteb_encoder import BgeEncoder
 from bge_eval.encoding.text_embedder import TextEmbedder
 from bge_eval.models import mteb_meta, resolve_model
-from bge_eval.models.instructions import InstructionRouter
+from bge_eval.models.recipe import Recipe
 
 TEXTS = [("word " * (i % 37 + 1)).strip() for i in range(150)]
 
 
 def make(tiny_bge, **kwargs):
     resolved = resolve_model("BAAI/bge-small-en-v1.5", model_path=tiny_bge)
-    return BgeEncoder(resolved, InstructionRouter("bge", resolved.spec), mteb_meta(resolved), device="cpu",
+    return BgeEncoder(resolved, Recipe("bge", resolved.spec), mteb_meta(resolved), device="cpu",
                       **kwargs)
 
 
@@ -214,3 +214,14 @@ def test_instruction_ablation_reuses_corpus_embeddings(scifact_subset, tiny_bge,
     queries = [texts for texts in encoded if len(texts) == 60]
     assert len(corpus_encodings) == 1  # the second policy's corpus came from the cache
     assert len(queries) == 2 and queries[0][0].startswith("Represent this") and queries[1][0] != queries[0][0]
+
+
+def test_one_cache_entry_serves_normalised_and_raw_vectors(tiny_bge, tmp_path):
+    """Normalising comes after the cache (the recipe normalises Chinese tasks, not English ones)."""
+    cache = EmbeddingCache(tmp_path / "cache")
+    encoder = make(tiny_bge, cache=cache)
+    raw = encoder.embed(TEXTS, normalize=False)
+    unit = encoder.embed(TEXTS, normalize=True)
+    assert (cache.hits, cache.misses) == (1, 1) and len(list((tmp_path / "cache").rglob("*.vec"))) == 1
+    assert not np.allclose(np.linalg.norm(raw, axis=1), 1)
+    np.testing.assert_allclose(unit, raw / np.linalg.norm(raw, axis=1, keepdims=True), rtol=1e-6, atol=1e-7)

@@ -1,7 +1,9 @@
-"""End to end through the runner and mteb: which texts reach the model with an instruction."""
+"""End to end through the runner and mteb: which texts reach the model with an instruction, and
+which tasks get normalised vectors (the recipe, models/recipe.py)."""
 
 import json
 
+import numpy as np
 import pytest
 
 from bge_eval.config import RunConfig
@@ -11,10 +13,20 @@ from bge_eval.run.runner import run
 from tests.helpers import beir, write_jsonl
 
 
+class Calls(list):
+    def __init__(self):
+        super().__init__()
+        self.norms = {}
+
+    def normalized(self, task):
+        return all(abs(n - 1) < 1e-5 for n in self.norms[task])
+
+
 @pytest.fixture
 def recorded(monkeypatch):
-    """(task, prompt role, text) for every text the model embeds."""
-    calls = []
+    """(task, prompt role, text) for every text the model embeds; calls.normalized: task -> the
+    L2 norms of the vectors it got."""
+    calls = Calls()
     original_encode, original_embed = BgeEncoder.encode, BgeEncoder.embed
     current = {}
 
@@ -23,9 +35,11 @@ def recorded(monkeypatch):
         return original_encode(self, inputs, task_metadata=task_metadata, hf_split=hf_split,
                                hf_subset=hf_subset, prompt_type=prompt_type, **kwargs)
 
-    def embed(self, texts, show_progress=False):
+    def embed(self, texts, show_progress=False, normalize=None):
         calls.extend((*current["key"], text) for text in texts)
-        return original_embed(self, texts, show_progress)
+        vectors = original_embed(self, texts, show_progress, normalize)
+        calls.norms.setdefault(current["key"][0], []).extend(np.linalg.norm(vectors, axis=1).tolist())
+        return vectors
 
     monkeypatch.setattr(BgeEncoder, "encode", encode)
     monkeypatch.setattr(BgeEncoder, "embed", embed)
@@ -71,7 +85,12 @@ def test_bge_policy_english(tmp_path, tiny_bge, data_dir, recorded):
     assert with_instruction(recorded, EN_QUERY_INSTRUCTION) == {("SciFact", "query")}
     assert {("SciFact", "document"), ("ArguAna", "query"), ("STSBenchmark", None)} <= roles(recorded)
     manifest = json.loads((summary.results_dir / "bge_eval_manifest.json").read_text())
-    assert manifest["instruction"] == {"policy": "bge", "instruction": EN_QUERY_INSTRUCTION, "custom": False}
+    assert manifest["instruction"] == {"policy": "bge", "instruction": EN_QUERY_INSTRUCTION, "custom": False,
+                                       "notes": []}
+    assert not any(recorded.normalized(t) for t in ("SciFact", "ArguAna", "STSBenchmark"))  # eval_MTEB.py's
+    identity = manifest["tasks"]["SciFact"]["identity"]["settings"]
+    assert (identity["instruction"], identity["normalize"]) == (EN_QUERY_INSTRUCTION, False)
+    assert manifest["tasks"]["ArguAna"]["identity"]["settings"]["instruction"] is None
 
 
 def test_bge_policy_chinese(tmp_path, tiny_bge, data_dir, recorded):
@@ -81,11 +100,23 @@ def test_bge_policy_chinese(tmp_path, tiny_bge, data_dir, recorded):
     queries = [text for task, role, text in recorded if role == "query"]
     assert sorted(queries) == sorted([ZH_QUERY_INSTRUCTION + "什么是细胞", ZH_QUERY_INSTRUCTION + "细胞是什么"])
     assert {("T2Retrieval", "document"), ("T2Reranking", "document"), ("STSB", None)} <= roles(recorded)
+    assert all(recorded.normalized(t) for t in ("T2Retrieval", "T2Reranking", "STSB"))  # eval_C-MTEB.py's
+
+
+def test_bge_policy_across_languages(tmp_path, tiny_bge, data_dir, recorded):
+    """BGE's scripts give a model of the other language no instruction; normalisation follows the task."""
+    run_policy(tmp_path, tiny_bge, data_dir, "BAAI/bge-small-en-v1.5", ["T2Retrieval", "STSB"], "bge")
+    run_policy(tmp_path, tiny_bge, data_dir, "BAAI/bge-small-zh-v1.5", ["SciFact", "STSBenchmark"], "bge")
+    assert recorded and not with_instruction(recorded, EN_QUERY_INSTRUCTION)
+    assert not with_instruction(recorded, ZH_QUERY_INSTRUCTION)
+    assert recorded.normalized("T2Retrieval") and recorded.normalized("STSB")
+    assert not recorded.normalized("SciFact") and not recorded.normalized("STSBenchmark")
 
 
 def test_none_policy(tmp_path, tiny_bge, data_dir, recorded):
-    run_policy(tmp_path, tiny_bge, data_dir, "BAAI/bge-small-zh-v1.5", ["T2Retrieval", "T2Reranking"], "none")
-    assert recorded and not with_instruction(recorded, ZH_QUERY_INSTRUCTION)
+    run_policy(tmp_path, tiny_bge, data_dir, "BAAI/bge-small-en-v1.5", ["SciFact"], "none")
+    assert recorded and not with_instruction(recorded, EN_QUERY_INSTRUCTION)
+    assert recorded.normalized("SciFact")  # the checkpoint's own normalisation (BGE's files normalise)
 
 
 def test_mteb_policy_instructs_arguana(tmp_path, tiny_bge, data_dir, recorded):

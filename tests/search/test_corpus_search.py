@@ -127,7 +127,7 @@ class PlainEncoder:
     def __init__(self, encoder) -> None:
         self.inner = encoder
         self.mteb_model_meta = encoder.mteb_model_meta
-        self.router = encoder.router
+        self.recipe = encoder.recipe
 
     def encode(self, inputs, **kwargs):
         return self.inner.encode(inputs, **kwargs)
