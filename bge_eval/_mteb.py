@@ -10,7 +10,13 @@ from typing import Any
 
 import mteb
 from mteb._create_dataloaders import create_dataloader
-from mteb.abstasks import AbsTaskPairClassification, AbsTaskRetrieval, AbsTaskSTS
+from mteb.abstasks import (
+    AbsTaskClassification,
+    AbsTaskClusteringLegacy,
+    AbsTaskPairClassification,
+    AbsTaskRetrieval,
+    AbsTaskSTS,
+)
 from mteb.abstasks.task_metadata import TaskMetadata
 from mteb.models.abs_encoder import AbsEncoder, get_prompt_name
 from mteb.models.model_meta import ModelMeta, ScoringFunction
@@ -19,8 +25,8 @@ from mteb.timing import TimingStack
 from mteb.types import PromptType
 
 __all__ = [
-    "AbsEncoder", "AbsTaskPairClassification", "AbsTaskRetrieval", "AbsTaskSTS", "PromptType", "TaskMetadata",
-    "TimingStack", "create_dataloader", "get_prompt_name",
+    "AbsEncoder", "AbsTaskClassification", "AbsTaskClusteringLegacy", "AbsTaskPairClassification", "AbsTaskRetrieval",
+    "AbsTaskSTS", "PromptType", "TaskMetadata", "TimingStack", "create_dataloader", "get_prompt_name",
 ]
 
 NO_REVISION = "no_revision_available"  # what mteb's registry says of a model without a revision

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import DEMO_BENCHMARK, DEMO_MODEL, GATE_ALPHA, GATE_METRIC, GATE_TOLERANCE, RERANK_TOP_K, RunConfig
+from .errors import BgeEvalError
 
 if TYPE_CHECKING:
     import pandas
@@ -32,9 +33,15 @@ def make_config(model: str | None = None, tasks: Iterable[str] = (), benchmark: 
         raise TypeError(f"unknown option(s) {', '.join(unknown)}; options are RunConfig's fields: "
                         f"{', '.join(sorted(_CONFIG_FIELDS))}")
     tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
+    if options.get("suite") is not None:
+        from .tasks.suites import read_suite
+
+        if tasks or benchmark:
+            raise BgeEvalError("--suite names its own tasks: give it without --tasks or --benchmark.")
+        tasks = tuple(read_suite(Path(options["suite"])).entries)
     if model is None and not tasks and benchmark is None:
         benchmark = DEMO_BENCHMARK
-    for key in ("model_path", "data_dir", "output", "embedding_cache"):
+    for key in ("model_path", "data_dir", "output", "embedding_cache", "suite"):
         if isinstance(options.get(key), str):
             options[key] = Path(options[key])
     if "devices" in options:

@@ -1,4 +1,4 @@
-"""Command line: `python -m bge_eval run|report|gate|tasks ...`, a thin layer over the API (api.py)."""
+"""Command line: `python -m bge_eval run|report|gate|tasks|validate ...`, a thin layer over the API (api.py)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model-path", type=Path, metavar="DIR",
                      help="load this local checkpoint instead of the hub / HF cache; NAME stays its identity")
     run.add_argument("--revision", help="the identity's revision (default: HF cache snapshot, else mteb's registry)")
-    run.add_argument("--tasks", nargs="+", default=[], metavar="T", help="task names (default: the benchmark's)")
+    run.add_argument("--tasks", nargs="+", default=[], metavar="T",
+                     help="task names, or folders holding a task card (task.toml beside its data); "
+                     "default: the benchmark's")
+    run.add_argument("--task-dir", action="append", default=[], type=Path, metavar="DIR",
+                     help="add every task card under DIR (repeatable)")
+    run.add_argument("--suite", type=Path, metavar="FILE",
+                     help="run a suite's tasks (a TOML file of registry names and card folders, tasks/*.suite.toml)")
     run.add_argument("--benchmark", metavar="NAME",
                      help='"MTEB(eng, v1)", "MTEB(cmn, v1)" (alias C-MTEB), any mteb benchmark, or "demo"; '
                      "default: the benchmark of the model's language (demo when --model is not given)")
@@ -121,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--max-drop", type=_non_negative_float, default=None, metavar="X",
                       help=f"allowed drop, overriding the baseline's tolerances (--write-baseline: {GATE_TOLERANCE})")
     gate.add_argument("--tasks", nargs="+", default=None, metavar="T", help="gate only these tasks")
+    gate.add_argument("--suite", type=Path, metavar="FILE", help="gate only this suite's tasks")
     gate.add_argument("--significance", type=_probability, default=GATE_ALPHA, metavar="ALPHA",
                       help=f"level of the paired permutation test over queries (default {GATE_ALPHA})")
     gate.add_argument("--require-significance", action="store_true",
@@ -145,6 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_recipe_options(tasks)
     tasks.add_argument("--json", action="store_true", help="one JSON object per task and line instead of a table")
     _add_data_dir(tasks)
+
+    validate = commands.add_parser(
+        "validate", help="check a task card and its data, and describe them",
+        description="Read a task card (a folder with task.toml beside its data) as a run would: every defect "
+        "is a one-line error (exit 2); then counts per split, text lengths, repeated texts, labels.")
+    validate.add_argument("path", type=Path, nargs="+", metavar="PATH", help="card folder(s)")
+    validate.add_argument("--model", metavar="NAME", help="also count tokens with this model's tokenizer")
+    validate.add_argument("--model-path", type=Path, metavar="DIR", help="the model's local checkpoint")
     return parser
 
 
@@ -199,6 +214,8 @@ def run_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
         parser.error("--device and --devices: give one of them (--devices for several)")
     if args.reranker_path is not None and args.reranker is None:
         parser.error("--reranker-path needs --reranker NAME")
+    if args.suite is not None and (args.tasks or args.task_dir or args.benchmark):
+        parser.error("--suite names its own tasks: give it without --tasks, --task-dir or --benchmark")
     return dict(
         model_path=args.model_path, revision=args.revision, data_dir=Path(args.data_dir) if args.data_dir else None,
         output=args.output, device=args.device, devices=tuple(args.devices), batch_size=args.batch_size,
@@ -206,6 +223,7 @@ def run_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
         token_budget=args.token_budget, compile=args.compile, packed=not args.padded,
         embedding_cache=None if args.no_embedding_cache else (args.embedding_cache or default_cache_dir()),
         overwrite=args.overwrite, keep_results=args.keep_results, save_predictions=not args.no_predictions,
+        suite=args.suite,
     )
 
 
@@ -220,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             return _gate(args)
         if args.command == "report":
             return _report(list(args.results) + list(args.baseline), args.output, args.models)
+        if args.command == "validate":
+            return _validate(args)
         return _tasks(args)
     except BgeEvalError as exc:
         print(f"bge_eval: error: {exc}", file=sys.stderr)
@@ -255,8 +275,10 @@ def _internal_error(exc: BaseException) -> int:
 def _run(args: argparse.Namespace, options: dict) -> int:
     from . import api
     from .report.console import format_comparison, format_run_summary
+    from .tasks.cards import find_cards
 
-    summary = api.evaluate(args.model, args.tasks, benchmark=args.benchmark, **options)
+    tasks = list(args.tasks) + [str(folder) for task_dir in args.task_dir for folder in find_cards(task_dir)]
+    summary = api.evaluate(args.model, tasks, benchmark=args.benchmark, **options)
     print(format_run_summary(summary))
     if args.reranker:
         reranked = api.rerank(summary, args.reranker, reranker_path=args.reranker_path, top_k=args.rerank_top_k,
@@ -282,6 +304,12 @@ def _gate(args: argparse.Namespace) -> int:
     from . import api
     from .gating import sidecar
 
+    if args.suite is not None:
+        from .tasks.suites import read_suite, suite_task_names
+
+        if args.tasks:
+            raise BgeEvalError("gate: give --suite or --tasks, not both.")
+        args.tasks = suite_task_names(read_suite(args.suite))
     if args.write_baseline:
         entries = api.write_baseline(args.baseline, args.results, tasks=args.tasks,
                                      metric=args.metric or GATE_METRIC,
@@ -301,6 +329,22 @@ def _gate(args: argparse.Namespace) -> int:
         atomic_write_text(args.junit, report.junit())
     print({0: "gate: PASS", 1: "gate: FAIL (regression)", 2: "gate: UNUSABLE INPUT"}[report.exit_code])
     return report.exit_code
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .report.console import format_validation
+    from .tasks.validate import validate_card
+
+    tokenizer = None
+    if args.model:
+        from transformers import AutoTokenizer
+
+        from .models import resolve_model
+
+        tokenizer = AutoTokenizer.from_pretrained(str(resolve_model(args.model, args.model_path).checkpoint))
+    for folder in args.path:
+        print(format_validation(validate_card(folder, tokenizer)))
+    return 0
 
 
 def _tasks(args: argparse.Namespace) -> int:

@@ -68,6 +68,7 @@ class RunConfig:
     keep_results: refuse, instead of recomputing, when a saved result was made from other
         weights, data or settings than this run's.
     save_predictions: keep per-query / per-pair predictions beside the results.
+    suite: a suite file (tasks/suites.py) whose tasks these are; recorded for its report table.
     """
 
     model: str
@@ -90,6 +91,7 @@ class RunConfig:
     overwrite: bool = False
     keep_results: bool = False
     save_predictions: bool = True
+    suite: Path | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The config as plain JSON values (for the run manifest)."""

@@ -87,12 +87,16 @@ def test_every_run_flag_reaches_its_runconfig_field(tmp_path):
         "keep_results": (["--keep-results"], True),
         "save_predictions": (["--no-predictions"], False),
     }
-    assert set(flags) == {f.name for f in dataclasses.fields(RunConfig)} - {"model"}
+    assert set(flags) == {f.name for f in dataclasses.fields(RunConfig)} - {"model", "suite"}
     for field, (argv, expected) in flags.items():
         changed = config("--model", "m/x", *argv)
         assert getattr(changed, field) == expected != getattr(base, field), field
         others = {f: v for f, v in dataclasses.asdict(changed).items() if f != field}
         assert others == {f: v for f, v in dataclasses.asdict(base).items() if f != field}, field
+    suite = tmp_path / "s.suite.toml"  # --suite: the field, and the suite's tasks
+    suite.write_text('[suite]\nname = "s"\n[[task]]\nname = "STS12"\n[[task]]\nname = "SICK-R"\n')
+    changed = config("--model", "m/x", "--suite", str(suite))
+    assert (changed.suite, changed.tasks) == (suite, ("STS12", "SICK-R")) and base.suite is None
 
 
 def test_cli_keeps_tokenizer_parallelism_on(monkeypatch):

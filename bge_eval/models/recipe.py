@@ -93,8 +93,12 @@ class Recipe:
         """The instruction on this task's queries under the bge policy (None: none)."""
         chinese = is_chinese_task(task_metadata)
         name = task_metadata.name
-        listed = (name in BGE_CHINESE_INSTRUCTED if chinese
-                  else name in BGE_ENGLISH_INSTRUCTED or name.startswith(BGE_ENGLISH_INSTRUCTED_PREFIX))
+        card_says = getattr(task_metadata, "query_instructed", None)
+        if card_says is not None:  # a task card (tasks/cards.py) says whether its queries are instructed
+            listed = card_says
+        else:
+            listed = (name in BGE_CHINESE_INSTRUCTED if chinese
+                      else name in BGE_ENGLISH_INSTRUCTED or name.startswith(BGE_ENGLISH_INSTRUCTED_PREFIX))
         if not listed:
             return None
         if self.custom is not None:

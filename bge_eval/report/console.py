@@ -8,6 +8,7 @@ from ..results.published import published_score
 from ..run.outcome import RunSummary
 from ..run.second_stage import COMPARED, RerankSummary
 from ..tasks.listing import TaskListing
+from ..tasks.validate import CardReport
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -79,4 +80,20 @@ def format_comparison(summary: RerankSummary) -> str:
             before, after = c.first_stage.get(metric), c.second_stage.get(metric)
             cells.append(f"{'-' if before is None else f'{before:.5f}'} -> {'-' if after is None else f'{after:.5f}'}")
         lines.append(f"{c.task}  {c.split}  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
+def format_validation(report: CardReport) -> str:
+    """`validate`'s output: the card, then per split its counts, text lengths and labels."""
+    card = report.card
+    lines = [f"{report.folder}: {card.name} ({card.type}, {card.language}): valid",
+             f"  splits: {', '.join(s.split for s in report.splits)}"]
+    for split in report.splits:
+        lines.append(f"  {split.split}: " + ", ".join(f"{n} {what}" for what, n in split.counts.items()))
+        for text in split.texts:
+            low, mid, high = text.chars
+            tokens = f"; tokens {text.tokens[0]} / {text.tokens[1]:g} / {text.tokens[2]}" if text.tokens else ""
+            lines.append(f"    {text.column}: {text.count} texts, chars min/median/max {low} / {mid:g} / {high}"
+                         f"{tokens}; {text.repeated} repeated")
+        lines += [f"    {what}: {value}" for what, value in split.labels.items()]
     return "\n".join(lines)

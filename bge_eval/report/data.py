@@ -20,7 +20,7 @@ from ..results.published import published_score
 from ..run.layout import MANIFEST_NAME, MODEL_META_NAME, ResultsLayout
 from ..run.manifest import Manifest
 from ..tasks.registry import CHINESE_BENCHMARK, ENGLISH_BENCHMARK, benchmark_metric, load_registry
-from .leaderboard import CMTEB_COLUMNS, MTEB_COLUMNS, Cell, delta, is_notable, leaderboard
+from .leaderboard import CMTEB_COLUMNS, MTEB_COLUMNS, Cell, delta, is_notable, leaderboard, suite_leaderboard
 
 DETAIL_METRICS = {
     "Retrieval": ("ndcg_at_10", "map_at_10", "mrr_at_10", "recall_at_10"),
@@ -49,6 +49,8 @@ class Run:
     wall_s: dict[str, float]  # task -> seconds
     splits: dict[str, list[str]]  # task -> the splits scored
     data: dict[str, str] = field(default_factory=dict)  # task -> its data's fingerprint (run.identity)
+    types: dict[str, str] = field(default_factory=dict)  # task -> its type, as the run recorded it
+    suites: dict[str, dict] = field(default_factory=dict)  # suite name -> averaging, task weights (manifest)
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,8 @@ def find_runs(folders: list[Path], models: list[str] | None = None) -> list[Run]
                 policy=instruction.get("policy"), instruction=instruction.get("instruction"), facts=facts,
                 wall_s={t: record.wall_s for t, record in manifest.tasks.items()} if manifest else {},
                 splits={t: record.splits for t, record in manifest.tasks.items()} if manifest else {},
+                types={t: record.type for t, record in manifest.tasks.items()} if manifest else {},
+                suites=dict(manifest.suites) if manifest else {},
                 data={t: short_fingerprint(record.identity["data"]) for t, record in manifest.tasks.items()
                       if record.identity and record.identity.get("data")} if manifest else {},
             ))
@@ -147,7 +151,7 @@ def task_rows(run: Run) -> list[TaskRow]:
         data = read_result_file(path)
         task = data["task_name"]
         splits = run.splits.get(task) or list(data["scores"])
-        task_type = task_type_of(task)
+        task_type = run.types.get(task) or task_type_of(task)  # a task card's type is the run's record
         for split in splits:
             entries = data["scores"].get(split, [])
             if not entries:
@@ -216,6 +220,29 @@ def leaderboard_tables(runs: list[Run], rows: list[TaskRow]) -> list[Leaderboard
             f"{title}: {name} ({len(types)} tasks)", headers,
             [(row.rank, row.model, row.average, [row.columns[c] for c in columns]) for row in board],
         ))
+    return tables + suite_tables(runs, rows)
+
+
+def suite_tables(runs: list[Run], rows: list[TaskRow]) -> list[LeaderboardTable]:
+    """One table per suite the runs were made for (run --suite), over the suite's tasks."""
+    suites: dict[str, dict] = {}
+    for run in runs:
+        for name, record in run.suites.items():
+            suites.setdefault(name, record)
+    tables = []
+    for name, record in suites.items():
+        weights = record["weights"]
+        types = {row.task: row.type for row in rows if row.task in weights}
+        columns = [c for c in dict.fromkeys(types.values())]
+        scores = {r.label: {row.task: row.score for row in rows if row.run == r.label and row.task in weights}
+                  for r in runs}
+        scores = {label: s for label, s in scores.items() if s}
+        board = suite_leaderboard(scores, types, columns, weights, record["average"])
+        how = "weighted mean over tasks" if record["average"] == "tasks" else "mean of the type means"
+        headers = [f"{col} ({sum(1 for t in types.values() if t == col)})" for col in columns]
+        tables.append(LeaderboardTable(
+            f"Suite: {name} ({len(weights)} tasks; average: {how})", headers,
+            [(row.rank, row.model, row.average, [row.columns[c] for c in columns]) for row in board]))
     return tables
 
 

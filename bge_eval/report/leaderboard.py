@@ -62,6 +62,25 @@ def leaderboard(model_scores: Mapping[str, Mapping[str, float]], task_types: Map
     return [LeaderboardRow(model, rank, avg, cols) for rank, (model, avg, cols) in enumerate(rows, start=1)]
 
 
+def suite_leaderboard(model_scores: Mapping[str, Mapping[str, float]], task_types: Mapping[str, str],
+                      columns: Sequence[str], weights: Mapping[str, float], average: str) -> list[LeaderboardRow]:
+    """A suite's table: per-type means as for a benchmark; the average is the weighted mean over
+    tasks (average "tasks") or the mean of the type means (average "types")."""
+    rows = []
+    for model, scores in model_scores.items():
+        cols = type_means(scores, task_types, columns)
+        scored = [t for t in weights if t in scores]
+        if average == "types":
+            means = [c.mean for c in cols.values() if c.mean is not None]
+            mean = sum(means) / len(means) if means else None
+        else:
+            total = sum(weights[t] for t in scored)
+            mean = sum(scores[t] * weights[t] for t in scored) / total if scored else None
+        rows.append((model, Cell(mean, len(scored), len(weights)), cols))
+    rows.sort(key=lambda r: (r[1].partial, -r[1].n, -(r[1].mean if r[1].mean is not None else -1.0), r[0]))
+    return [LeaderboardRow(model, rank, avg, cols) for rank, (model, avg, cols) in enumerate(rows, start=1)]
+
+
 def delta(ours: float | None, reference: float | None) -> float | None:
     if ours is None or reference is None:
         return None

@@ -67,9 +67,11 @@ def data_fingerprint(planned: Any, data_dir: Path | None, previous: FileRecords 
     hub and handed-in tasks, known by their dataset revision)."""
     from ..tasks.local_data import task_folder
 
-    if planned.data_source in ("local", "demo"):
+    if planned.data_source in ("local", "demo", "card"):
         if planned.data_source == "local":
             folder = task_folder(data_dir, planned.name)
+        elif planned.data_source == "card":
+            folder = planned.task.card_folder  # task.toml included: editing the card recomputes
         else:
             from ..tasks.demo import demo_data_dir
 

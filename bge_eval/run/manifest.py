@@ -40,7 +40,7 @@ class TaskRecord:
 
     type: str
     splits: list[str]
-    data_source: str  # "local", "hub" or "demo"
+    data_source: str  # "local", "hub", "demo", "card" (a task card) or "task" (an mteb task handed in)
     seed: int | None  # the task's own seed (mteb's, for its sampling)
     wall_s: float
     finished: str
@@ -72,6 +72,7 @@ class Manifest:
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
     fingerprints: dict[str, Any] = field(default_factory=dict)  # file records: "weights", "data" per task
     runs: list[dict[str, str | None]] = field(default_factory=list)  # started / finished per run
+    suites: dict[str, Any] = field(default_factory=dict)  # suite name -> averaging and task weights
 
     def start_run(self, previous: Manifest | None) -> None:
         """Carry over the earlier runs and task records; open this run."""
@@ -79,6 +80,7 @@ class Manifest:
             self.tasks = {**previous.tasks, **self.tasks}
             self.runs = [*previous.runs, *self.runs]
             self.fingerprints = {**previous.fingerprints, **self.fingerprints}
+            self.suites = {**previous.suites, **self.suites}
         self.runs.append({"started": now(), "finished": None})
 
     def record_encoder(self, facts: EncoderFacts) -> None:

@@ -85,6 +85,11 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
     layout = ResultsLayout.for_model(config.output, meta)
     with output_lock(config.output):
         manifest = _start_manifest(layout, config, recipe, resolved, plan)
+        if config.suite is not None:
+            from ..tasks.suites import read_suite, suite_record
+
+            suite = read_suite(config.suite)
+            manifest.suites[suite.name] = suite_record(suite, plan.tasks)
         common = {"instruction": recipe.describe() if recipe else None, "precision": precision,
                   **({"pooling": spec.pooling, "max_length": spec.max_length} if spec else {})}
         weights = weights_identity(checkpoint, manifest.fingerprints) if checkpoint is not None else None

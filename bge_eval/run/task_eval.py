@@ -51,7 +51,7 @@ def evaluate_task(
 def load_task_data(planned: PlannedTask, data_dir: Path | None) -> None:
     if planned.data_source == "local":
         attach_local_data(planned.task, data_dir)
-    elif planned.data_source in ("demo", "task"):
+    elif planned.data_source in ("demo", "task", "card"):
         planned.task.load_data()
     else:
         _load_from_hub(planned)

@@ -13,6 +13,7 @@ from typing import Any
 
 from .._mteb import AbsTaskPairClassification, AbsTaskRetrieval, AbsTaskSTS, TaskMetadata
 from .local_data import attach_local_data
+from .own_task import own_task_metadata
 
 DEMO_NOTE = "bge_eval demo suite (written by the bge_eval team; a smoke test, not a benchmark)."
 
@@ -22,26 +23,8 @@ def demo_data_dir() -> Path:
 
 
 def _metadata(name: str, task_type: str, main_score: str, lang: str) -> TaskMetadata:
-    return TaskMetadata(
-        name=name,
-        description=DEMO_NOTE,
-        reference=None,
-        dataset={"path": f"bge_eval/demo_data/{name}", "revision": "1"},
-        type=task_type,
-        category="t2t",
-        modalities=["text"],
-        eval_splits=["test"],
-        eval_langs=[lang],
-        main_score=main_score,
-        date=("2026-11-26", "2026-11-26"),
-        domains=["Written"],
-        task_subtypes=[],
-        license="mit",
-        annotations_creators="expert-annotated",
-        dialect=[],
-        sample_creation="created",
-        bibtex_citation="",
-    )
+    return own_task_metadata(name, task_type, main_score, lang, ["test"], DEMO_NOTE,
+                             {"path": f"bge_eval/demo_data/{name}", "revision": "1"})
 
 
 class _DemoData:

@@ -37,7 +37,11 @@ def has_local_data(data_dir: Path | None, task_name: str) -> bool:
 
 def attach_local_data(task: Any, data_dir: Path) -> str:
     """Load `task`'s evaluated splits from `data_dir` into the task; returns the layout used."""
-    folder = task_folder(data_dir, task.metadata.name)
+    return attach_folder(task, task_folder(data_dir, task.metadata.name))
+
+
+def attach_folder(task: Any, folder: Path) -> str:
+    """Load `task`'s evaluated splits from its data folder into the task; returns the layout used."""
     if not folder.is_dir():
         raise DataError(
             f"Task {task.metadata.name}: no local data; expected the folder {folder} "

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..config import DEMO_BENCHMARK
 from ..errors import DataError, UnknownNameError, did_you_mean
+from .cards import card_task, is_card_path
 from .local_data import has_local_data, task_folder
 from .registry import CHINESE_BENCHMARK, ENGLISH_BENCHMARK, load_registry
 
@@ -27,7 +28,7 @@ class PlannedTask:
     splits: tuple[str, ...]
     languages: tuple[str, ...]
     task: Any  # mteb AbsTask
-    data_source: str  # "local", "hub" or "demo"
+    data_source: str  # "local", "hub", "demo", "card" (a task card) or "task" (handed in)
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,9 @@ def plan_tasks(
     """
     bench = canonical_benchmark(benchmark) if benchmark else None
     if names:
-        tasks = [_find_task(name, bench, language) for name in dict.fromkeys(names)]
+        tasks = [card_task(Path(name)) if is_card_path(name) else _find_task(name, bench, language)
+                 for name in dict.fromkeys(names)]
+        _refuse_repeated_names(tasks)
     else:
         bench = bench or default_benchmark(language)
         tasks = benchmark_tasks(bench)
@@ -127,6 +130,8 @@ def plan_tasks(
         name = task.metadata.name
         if getattr(task, "is_demo", False):
             source = "demo"
+        elif getattr(task, "card_folder", None) is not None:
+            source = "card"
         elif data_dir is not None:
             if not has_local_data(data_dir, name):
                 if names:
@@ -150,6 +155,18 @@ def plan_tasks(
             )
         )
     return TaskPlan(tasks=planned, skipped=skipped, benchmark=bench)
+
+
+def _refuse_repeated_names(tasks: list[Any]) -> None:
+    """Two tasks under one name would share a result file (a card named like another card)."""
+    seen: set[str] = set()
+    for task in tasks:
+        name = task.metadata.name
+        if name in seen:
+            where = getattr(task, "card_folder", None)
+            raise DataError(f"{where or name}: a second task named {name!r} in this run; task names must differ "
+                            "(results are stored under them).")
+        seen.add(name)
 
 
 def plan_given_tasks(tasks: list[Any]) -> TaskPlan:

@@ -1,0 +1,193 @@
+"""Your own data as a task: a folder holding a task card (task.toml) beside its data, in the
+layouts of ../shared/data (BEIR files for Retrieval; JSON Lines for the other types). A card is
+built into a real mteb task (a TaskMetadata and the task class of its type), so mteb's metrics,
+result files and predictions are the same as for a registry task.
+
+    name = "SupportTickets"        # required; the result file's name
+    type = "Retrieval"             # required: Retrieval, Reranking, STS, PairClassification,
+                                   #   Classification (needs a train split), Clustering
+    language = "eng"               # required: ISO 639-3 as mteb writes it (eng, zho, cmn, ...)
+    description = "..."            # optional
+    splits = ["test"]              # optional: default every split file present
+    main_score = "ndcg_at_10"      # optional: default mteb's for the type
+    score_range = [0, 5]           # optional, STS: default the range seen in the data
+    instructed = true              # optional: queries get the query instruction; default as the
+                                   #   recipe for the type and language (Retrieval; Chinese Reranking too)
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .. import _mteb
+from ..errors import DataError
+from .local_data import JSONL_FIELDS, attach_folder, read_jsonl
+from .own_task import own_task_metadata
+
+CARD_FILE = "task.toml"
+CardType = Literal["Retrieval", "Reranking", "STS", "PairClassification", "Classification", "Clustering"]
+DEFAULT_MAIN_SCORES = {"Retrieval": "ndcg_at_10", "Reranking": "map_at_1000", "STS": "cosine_spearman",
+                       "PairClassification": "max_ap", "Classification": "accuracy", "Clustering": "v_measure"}
+# The writing system mteb's language codes carry, for the languages a card may name alone.
+SCRIPTS = {"eng": "Latn", "zho": "Hans", "cmn": "Hans", "yue": "Hant", "jpn": "Jpan", "kor": "Hang", "deu": "Latn",
+           "fra": "Latn", "spa": "Latn", "ita": "Latn", "por": "Latn", "nld": "Latn", "rus": "Cyrl", "ara": "Arab"}
+CHINESE = ("zho", "cmn")
+
+
+class TaskCard(BaseModel):
+    """task.toml, checked: unknown keys, wrong types and bad values are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)
+    type: CardType
+    language: str = Field(pattern=r"^[a-z]{3}(-[A-Z][a-z]{3})?$")
+    description: str = ""
+    splits: list[str] | None = Field(default=None, min_length=1)
+    main_score: str | None = None
+    score_range: tuple[float, float] | None = None
+    instructed: bool | None = None
+
+    @field_validator("language")
+    @classmethod
+    def _known_script(cls, value: str) -> str:
+        if "-" not in value and value not in SCRIPTS:
+            raise ValueError(f"give the script too, as mteb writes it (for example {value}-Latn)")
+        return value
+
+    @property
+    def eval_lang(self) -> str:
+        return self.language if "-" in self.language else f"{self.language}-{SCRIPTS[self.language]}"
+
+    @property
+    def default_instructed(self) -> bool:
+        chinese = self.language.split("-")[0] in CHINESE
+        return self.type == "Retrieval" or (chinese and self.type == "Reranking")
+
+
+def is_card_path(entry: str) -> bool:
+    """A --tasks entry naming a card folder (a path) rather than a registry task."""
+    return "/" in entry or "\\" in entry or entry.startswith(".") or (Path(entry) / CARD_FILE).is_file()
+
+
+def find_cards(task_dir: Path) -> list[Path]:
+    """Every card folder under task_dir (--task-dir), in path order."""
+    task_dir = Path(task_dir)
+    if not task_dir.is_dir():
+        raise DataError(f"--task-dir {task_dir}: not a folder.")
+    folders = sorted(p.parent for p in task_dir.rglob(CARD_FILE))
+    if not folders:
+        raise DataError(f"--task-dir {task_dir}: no {CARD_FILE} under it (a card folder holds one beside its data).")
+    return folders
+
+
+def read_card(folder: Path) -> TaskCard:
+    """The card in `folder`, checked; a DataError naming the file (and line or key) otherwise."""
+    folder = Path(folder)
+    path = folder / CARD_FILE
+    if not folder.is_dir():
+        raise DataError(f"--tasks {folder}: no such folder (a card folder holds {CARD_FILE} beside its data).")
+    if not path.is_file():
+        raise DataError(f"{path}: missing; a card folder needs a {CARD_FILE} with at least name, type and language.")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"{path}: not valid TOML ({exc}).") from exc
+    try:
+        return TaskCard(**data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"]) or "card"
+        message = error["msg"].removeprefix("Value error, ")
+        raise DataError(f"{path}: {key}: {message}; see the card format in docs/data-formats.md.") from exc
+
+
+def card_splits(card: TaskCard, folder: Path) -> list[str]:
+    """The splits evaluated: the card's, else every split file present (Classification's train aside)."""
+    if card.type == "Retrieval":
+        present = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
+        where = f"{folder / 'qrels'}/<split>.tsv"
+    else:
+        present = sorted(p.stem for p in folder.glob("*.jsonl"))
+        where = f"{folder}/<split>.jsonl"
+    if card.type == "Classification":
+        if "train" not in present:
+            raise DataError(f"{folder / 'train.jsonl'}: missing; a Classification card needs a train split "
+                            "(mteb fits its classifier on it).")
+        present = [s for s in present if s != "train"]
+    splits = card.splits or present
+    missing = [s for s in splits if s not in present]
+    if missing or not splits:
+        raise DataError(f"{folder / CARD_FILE}: no data for split(s) {', '.join(missing) or '(none found)'}; "
+                        f"expected {where}.")
+    return splits
+
+
+def _seen_score_range(folder: Path, splits: list[str]) -> tuple[float, float]:
+    scores = [row["score"] for split in splits
+              for _, row in read_jsonl(folder / f"{split}.jsonl", JSONL_FIELDS["STS"])
+              if isinstance(row.get("score"), (int, float)) and not isinstance(row.get("score"), bool)]
+    if not scores:
+        raise DataError(f"{folder}: no numeric score in the STS split(s) {', '.join(splits)}.")
+    return float(min(scores)), float(max(scores))
+
+
+@cache
+def _base_classes() -> dict[str, type]:
+    return {"Retrieval": _mteb.AbsTaskRetrieval, "Reranking": _mteb.AbsTaskRetrieval, "STS": _mteb.AbsTaskSTS,
+            "PairClassification": _mteb.AbsTaskPairClassification,
+            "Classification": _mteb.AbsTaskClassification, "Clustering": _mteb.AbsTaskClusteringLegacy}
+
+
+class _CardData:
+    """Loads the card folder's data as a local task folder is loaded."""
+
+    card_folder: Path
+
+    def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
+        if not self.data_loaded:
+            attach_folder(self, self.card_folder)
+
+
+def card_task(folder: Path) -> Any:
+    """The mteb task a card folder describes (a fresh object). A name that is also a registry
+    or demo task's is an error: results are stored under it."""
+    folder = Path(folder).resolve()
+    card = read_card(folder)
+    _refuse_registry_name(card, folder)
+    splits = card_splits(card, folder)
+    main_score = card.main_score or DEFAULT_MAIN_SCORES[card.type]
+    instructed = card.default_instructed if card.instructed is None else card.instructed
+    metadata = own_task_metadata(
+        card.name, card.type, main_score, card.eval_lang, splits,
+        card.description or f"Own data from the card at {folder}.",
+        {"path": f"card:{folder}", "revision": "local"}, query_instructed=instructed)
+    attributes: dict[str, Any] = {"metadata": metadata, "card_folder": folder}
+    if card.type == "STS":
+        attributes["min_score"], attributes["max_score"] = card.score_range or _seen_score_range(folder, splits)
+    cls = type(f"Card{card.name}", (_CardData, _base_classes()[card.type]), attributes)
+    return cls()
+
+
+
+def _refuse_registry_name(card: TaskCard, folder: Path) -> None:
+    import mteb
+
+    from .demo import DEMO_TASKS
+
+    known = {cls.metadata.name for cls in DEMO_TASKS}
+    try:
+        mteb.get_task(card.name)
+        clash = True
+    except Exception:  # noqa: BLE001 - not an mteb task name
+        clash = card.name in known
+    if clash:
+        raise DataError(f"{folder / CARD_FILE}: name {card.name!r} is a registry task's; choose another name "
+                        "(results are stored under it).")

@@ -1,0 +1,109 @@
+"""Suites as data: a TOML file naming tasks (registry names and task-card folders) and how they
+are averaged, under a suite name (`run --suite FILE`, `gate --suite FILE`, a table in reports).
+
+    [suite]
+    name = "quick-en"
+    description = "..."
+    average = "tasks"          # "tasks": the (weighted) mean over tasks; "types": the mean of type means
+
+    [[task]]
+    name = "STSBenchmark"      # a registry task ...
+    [[task]]
+    path = "my-data/tickets"   # ... or a card folder, relative to this file
+    weight = 2.0               # optional (default 1), for average = "tasks"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..errors import DataError
+
+
+class SuiteTask(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    path: str | None = None
+    weight: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _one_of_name_and_path(self) -> SuiteTask:
+        if (self.name is None) == (self.path is None):
+            raise ValueError("give either name (a registry task) or path (a card folder)")
+        return self
+
+
+class SuiteHead(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)
+    description: str = ""
+    average: Literal["tasks", "types"] = "tasks"
+
+
+class SuiteFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    suite: SuiteHead
+    task: list[SuiteTask] = Field(min_length=1)
+
+
+class Suite(BaseModel):
+    """A suite read from its file: entries are what --tasks takes (names, card folder paths)."""
+
+    name: str
+    description: str
+    average: str
+    entries: list[str]
+    weights: list[float]
+    file: str
+
+
+def read_suite(path: Path) -> Suite:
+    """The suite in `path`, checked; a DataError naming the file (and line or key) otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"--suite {path}: no such file.")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        parsed = SuiteFile(**data)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"{path}: not valid TOML ({exc}).") from exc
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"]) or "suite"
+        raise DataError(f"{path}: {key}: {error['msg'].removeprefix('Value error, ')}; see the suite format in "
+                        "docs/data-formats.md.") from exc
+    entries = [t.name if t.name is not None else str((path.parent / t.path).resolve()) for t in parsed.task]
+    if len(set(entries)) != len(entries):
+        raise DataError(f"{path}: a task is listed twice.")
+    return Suite(name=parsed.suite.name, description=parsed.suite.description, average=parsed.suite.average,
+                 entries=entries, weights=[t.weight for t in parsed.task], file=str(path.resolve()))
+
+
+def suite_record(suite: Suite, planned: list[Any]) -> dict[str, Any]:
+    """What the manifest keeps of a suite: its averaging and each task's name and weight."""
+    from .cards import is_card_path
+
+    weights = {}
+    for entry, weight in zip(suite.entries, suite.weights, strict=True):
+        if is_card_path(entry):
+            task = next(p for p in planned if getattr(p.task, "card_folder", None) == Path(entry).resolve())
+        else:
+            task = next(p for p in planned if p.name == entry)
+        weights[task.name] = weight
+    return {"average": suite.average, "description": suite.description, "weights": weights, "file": suite.file}
+
+
+def suite_task_names(suite: Suite) -> list[str]:
+    """The names results are stored under (a card's from its task.toml)."""
+    from .cards import is_card_path, read_card
+
+    return [read_card(Path(e)).name if is_card_path(e) else e for e in suite.entries]
