@@ -220,3 +220,24 @@ def hub_reachable(timeout: float = 3.0) -> bool:
             return True
     except Exception:  # noqa: BLE001 - OSError, or a test harness that forbids sockets
         return False
+
+
+def read_toml_as(path: Path, model: Any, what: str) -> Any:
+    """A TOML file checked by a pydantic model; a DataError naming the file and the line (bad
+    TOML) or the key (a bad value), pointing to where `what` is documented, otherwise."""
+    import tomllib
+
+    from pydantic import ValidationError
+
+    from .errors import DataError
+
+    try:
+        return model(**tomllib.loads(Path(path).read_text(encoding="utf-8")))
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"{path}: not valid TOML ({exc}).") from exc
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"]) or "file"
+        raise DataError(f"{path}: {key}: {error['msg'].removeprefix('Value error, ')}; see {what}.") from exc

@@ -17,14 +17,14 @@ result files and predictions are the same as for a registry task.
 
 from __future__ import annotations
 
-import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .. import _mteb
+from .._util import read_toml_as
 from ..errors import DataError
 from .local_data import JSONL_FIELDS, attach_folder, read_jsonl
 from .own_task import own_task_metadata
@@ -37,6 +37,7 @@ DEFAULT_MAIN_SCORES = {"Retrieval": "ndcg_at_10", "Reranking": "map_at_1000", "S
 SCRIPTS = {"eng": "Latn", "zho": "Hans", "cmn": "Hans", "yue": "Hant", "jpn": "Jpan", "kor": "Hang", "deu": "Latn",
            "fra": "Latn", "spa": "Latn", "ita": "Latn", "por": "Latn", "nld": "Latn", "rus": "Cyrl", "ara": "Arab"}
 CHINESE = ("zho", "cmn")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"  # a task or suite name: one plain file name
 
 
 class TaskCard(BaseModel):
@@ -44,7 +45,7 @@ class TaskCard(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)
+    name: str = Field(pattern=NAME_PATTERN, max_length=100)
     type: CardType
     language: str = Field(pattern=r"^[a-z]{3}(-[A-Z][a-z]{3})?$")
     description: str = ""
@@ -94,19 +95,7 @@ def read_card(folder: Path) -> TaskCard:
         raise DataError(f"--tasks {folder}: no such folder (a card folder holds {CARD_FILE} beside its data).")
     if not path.is_file():
         raise DataError(f"{path}: missing; a card folder needs a {CARD_FILE} with at least name, type and language.")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError(f"{path}: not valid TOML ({exc}).") from exc
-    try:
-        return TaskCard(**data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"]) or "card"
-        message = error["msg"].removeprefix("Value error, ")
-        raise DataError(f"{path}: {key}: {message}; see the card format in docs/data-formats.md.") from exc
+    return read_toml_as(path, TaskCard, "the card format in docs/data-formats.md")
 
 
 def card_splits(card: TaskCard, folder: Path) -> list[str]:

@@ -15,13 +15,14 @@ are averaged, under a suite name (`run --suite FILE`, `gate --suite FILE`, a tab
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .._util import read_toml_as
 from ..errors import DataError
+from .cards import NAME_PATTERN, is_card_path, read_card
 
 
 class SuiteTask(BaseModel):
@@ -41,7 +42,7 @@ class SuiteTask(BaseModel):
 class SuiteHead(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)
+    name: str = Field(pattern=NAME_PATTERN, max_length=100)
     description: str = ""
     average: Literal["tasks", "types"] = "tasks"
 
@@ -69,18 +70,7 @@ def read_suite(path: Path) -> Suite:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"--suite {path}: no such file.")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        parsed = SuiteFile(**data)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError(f"{path}: not valid TOML ({exc}).") from exc
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"]) or "suite"
-        raise DataError(f"{path}: {key}: {error['msg'].removeprefix('Value error, ')}; see the suite format in "
-                        "docs/data-formats.md.") from exc
+    parsed = read_toml_as(path, SuiteFile, "the suite format in docs/data-formats.md")
     entries = [t.name if t.name is not None else str((path.parent / t.path).resolve()) for t in parsed.task]
     if len(set(entries)) != len(entries):
         raise DataError(f"{path}: a task is listed twice.")
@@ -90,8 +80,6 @@ def read_suite(path: Path) -> Suite:
 
 def suite_record(suite: Suite, planned: list[Any]) -> dict[str, Any]:
     """What the manifest keeps of a suite: its averaging and each task's name and weight."""
-    from .cards import is_card_path
-
     weights = {}
     for entry, weight in zip(suite.entries, suite.weights, strict=True):
         if is_card_path(entry):
@@ -104,6 +92,4 @@ def suite_record(suite: Suite, planned: list[Any]) -> dict[str, Any]:
 
 def suite_task_names(suite: Suite) -> list[str]:
     """The names results are stored under (a card's from its task.toml)."""
-    from .cards import is_card_path, read_card
-
     return [read_card(Path(e)).name if is_card_path(e) else e for e in suite.entries]
