@@ -17,6 +17,12 @@ class TaskOutcome:
     main_scores: dict[str, float]  # split -> the benchmark's main score (mean over subsets)
     note: str | None = None  # why an earlier result was replaced, when it was
     metric: str = "main_score"  # what main_scores hold: the benchmark's metric as the result file names it
+    card: str | None = None  # the task card's folder, for a task of one's own data (tasks/cards.py)
+
+    @property
+    def entry(self) -> str:
+        """How --tasks names this task again: its card folder, else its name."""
+        return self.card or self.name
 
 
 @dataclass(frozen=True)

@@ -178,4 +178,6 @@ def task_outcome(planned: PlannedTask, status: str, wall: float, result_path: Pa
         values = [entry[metric] for entry in scores.get(split, [])]
         if values:
             main[split] = sum(values) / len(values)
-    return TaskOutcome(planned.name, planned.type, status, round(wall, 3), main, note, metric)
+    card = getattr(planned.task, "card_folder", None)
+    return TaskOutcome(planned.name, planned.type, status, round(wall, 3), main, note, metric,
+                       str(card) if card is not None else None)

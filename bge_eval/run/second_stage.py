@@ -65,7 +65,7 @@ def run_reranker(config: RunConfig, first: RunSummary, reranker_name: str, reran
                                         precision=config.precision, batch_size=config.batch_size)
     first_layout = ResultsLayout.of_results_dir(first.results_dir)
     layout = first_layout.second_stage(meta)
-    names = tuple(o.name for o in first.outcomes if o.type in RANKING_TYPES)
+    names = tuple(o.entry for o in first.outcomes if o.type in RANKING_TYPES)
     plan = plan_tasks(names, config.benchmark, config.data_dir) if names else None
     comparisons = []
     with output_lock(layout.output):

@@ -240,3 +240,27 @@ def test_every_card_type_runs_through_mteb(task_type, tmp_path, tiny_bge):
 
     assert list(scores) == ["test"] and DEFAULT_MAIN_SCORES[task_type] in scores["test"][0]
     assert 0 <= scores["test"][0]["main_score"] <= 1
+
+
+def test_a_card_goes_through_the_second_stage(tmp_path, tiny_bge):
+    """--reranker on a run with a card retrieval task reranks the card's first-stage rankings."""
+    from bge_eval.config import RunConfig
+    from bge_eval.encoding.cross_encoder import FunctionReranker
+    from bge_eval.models import mteb_meta, resolve_model
+    from bge_eval.run.runner import run
+    from bge_eval.run.second_stage import run_reranker
+
+    class WordOverlap:
+        def compute_score(self, pairs):
+            return [len(set(q.split()) & set(p.split())) for q, p in pairs]
+
+    folder = tiny_retrieval(tmp_path / "tickets")
+    config = RunConfig(model=TINY_MODEL, model_path=tiny_bge, tasks=(str(folder),), output=tmp_path / "out",
+                       device="cpu", embedding_cache=None)
+    first = run(config)
+    assert first.outcomes[0].card == str(folder.resolve())
+    meta = mteb_meta(resolve_model(TINY_MODEL, tiny_bge))
+    summary = run_reranker(config, first, TINY_MODEL, tiny_bge, reranker=FunctionReranker(WordOverlap(), meta),
+                           top_k=5)
+    (comparison,) = summary.comparisons
+    assert comparison.task == "MyTickets" and set(comparison.second_stage) == {"ndcg_at_10", "map_at_100", "mrr_at_10"}
