@@ -25,13 +25,13 @@ def format_run_summary(summary: RunSummary) -> str:
         for split, score in outcome.main_scores.items():
             published = published_score(summary.model, outcome.name, split, outcome.metric)
             rows.append([
-                outcome.name, outcome.type, split, f"{score:.5f}",
+                outcome.name, outcome.type, split, outcome.metric_name or outcome.metric, f"{score:.5f}",
                 "" if published is None else f"{published:.5f}",
                 "" if published is None else f"{score - published:+.5f}",
                 outcome.status, f"{outcome.wall_s:.1f}s",
             ])
     head = f"{summary.model} @ {summary.revision}\nresults: {summary.results_dir}\n"
-    table = _table(["task", "type", "split", "main score", "published", "delta", "status", "time"], rows)
+    table = _table(["task", "type", "split", "metric", "score", "published", "delta", "status", "time"], rows)
     demo = any(o.name.startswith("BgeEvalDemo") for o in summary.outcomes)
     notes = []
     if demo:

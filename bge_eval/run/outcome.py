@@ -18,6 +18,7 @@ class TaskOutcome:
     note: str | None = None  # why an earlier result was replaced, when it was
     metric: str = "main_score"  # what main_scores hold: the benchmark's metric as the result file names it
     card: str | None = None  # the task card's folder, for a task of one's own data (tasks/cards.py)
+    metric_name: str | None = None  # the metric's own name where `metric` is "main_score" (mteb's main score)
 
     @property
     def entry(self) -> str:

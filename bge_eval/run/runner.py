@@ -180,4 +180,5 @@ def task_outcome(planned: PlannedTask, status: str, wall: float, result_path: Pa
             main[split] = sum(values) / len(values)
     card = getattr(planned.task, "card_folder", None)
     return TaskOutcome(planned.name, planned.type, status, round(wall, 3), main, note, metric,
-                       str(card) if card is not None else None)
+                       str(card) if card is not None else None,
+                       planned.task.metadata.main_score if metric == "main_score" else metric)
