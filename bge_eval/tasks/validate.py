@@ -60,8 +60,9 @@ def validate_card(folder: Path, tokenizer: Any = None) -> CardReport:
             labels = {"relevant documents per query": dict(sorted(positives.items()))}
         else:
             counts = {"rows": len(split_data)}
-            texts = [_text_stats(c, _flat(split_data[c]), tokenizer) for c in split_data.column_names
-                     if _flat(split_data[c][:1]) and isinstance(_flat(split_data[c][:1])[0], str)]
+            columns = {c: _flat(split_data[c]) for c in split_data.column_names}
+            texts = [_text_stats(c, values, tokenizer) for c, values in columns.items()
+                     if values and isinstance(values[0], str)]
             labels = _labels(split_data)
         reports.append(SplitReport(split, counts, texts, labels))
     return CardReport(folder, card, reports)
