@@ -109,6 +109,10 @@ def pair_label_column(task: Any) -> str:
     return "score" if task.metadata.type == "STS" else task.label_column_name
 
 
+def classification_label_column(task: Any) -> str:
+    return task.label_column_name
+
+
 def transform_dataset(task: Any) -> None:
     """Run the task's own transform on hub-layout data (a hub mirror)."""
     task.dataset_transform()

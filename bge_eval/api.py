@@ -9,14 +9,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import DEMO_BENCHMARK, DEMO_MODEL, GATE_ALPHA, GATE_METRIC, GATE_TOLERANCE, RERANK_TOP_K, RunConfig
+from .config import DEMO_BENCHMARK, DEMO_MODEL, GATE_ALPHA, GATE_TOLERANCE, RERANK_TOP_K, RunConfig
 from .errors import BgeEvalError
 
 if TYPE_CHECKING:
     import pandas
 
     from .encoding.mteb_encoder import BgeEncoder
-    from .gating import BaselineEntry, GateReport
+    from .gating import BaselineWrite, GateReport
     from .report.data import ReportData
     from .run.outcome import RunSummary
     from .run.second_stage import RerankSummary
@@ -174,8 +174,9 @@ def gate(results: str | Path, baseline: str | Path, *, tasks: Sequence[str] | No
 
 
 def write_baseline(baseline: str | Path, results: str | Path, *, tasks: Sequence[str] | None = None,
-                   metric: str = GATE_METRIC, tolerance: float = GATE_TOLERANCE) -> list[BaselineEntry]:
-    """Create or update a gate baseline (and its per-query sidecar) from saved results."""
+                   metric: str | None = None, tolerance: float = GATE_TOLERANCE) -> BaselineWrite:
+    """Create or update a gate baseline (and its per-item sidecar) from saved results; metric None
+    gates each task type's default (config.GATE_METRICS). .entries, .left_out, .untested."""
     from .gating import write_baseline as write
 
     return write(Path(baseline), Path(results), list(tasks) if tasks else None, metric, tolerance)

@@ -15,7 +15,7 @@ from .config import (
     DATA_DIR_ENV,
     DEMO_MODEL,
     GATE_ALPHA,
-    GATE_METRIC,
+    GATE_METRICS,
     GATE_TOLERANCE,
     INSTRUCTION_POLICIES,
     PRECISIONS,
@@ -123,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a run's --output folder (or any folder holding its results/)")
     gate.add_argument("--baseline", type=Path, required=True, metavar="FILE",
                       help="baseline JSON (per-query values in FILE's .per_query.json sidecar)")
-    gate.add_argument("--metric", default=None, help=f"gate only this metric (--write-baseline: {GATE_METRIC})")
+    gate.add_argument("--metric", default=None,
+                      help="gate only this metric (--write-baseline: each type's default, " + _gate_defaults() + ")")
     gate.add_argument("--max-drop", type=_non_negative_float, default=None, metavar="X",
                       help=f"allowed drop, overriding the baseline's tolerances (--write-baseline: {GATE_TOLERANCE})")
     gate.add_argument("--tasks", nargs="+", default=None, metavar="T", help="gate only these tasks")
@@ -300,6 +301,11 @@ def _report(folders: list[Path], output: Path, models: list[str] | None) -> int:
     return 0
 
 
+def _gate_defaults() -> str:
+    return "; ".join(f"{task_type} {' or '.join(metrics)}" for task_type, metrics in GATE_METRICS.items()) + \
+        "; other types their main score"
+
+
 def _gate(args: argparse.Namespace) -> int:
     from . import api
     from .gating import sidecar
@@ -311,12 +317,15 @@ def _gate(args: argparse.Namespace) -> int:
             raise BgeEvalError("gate: give --suite or --tasks, not both.")
         args.tasks = suite_task_names(read_suite(args.suite))
     if args.write_baseline:
-        entries = api.write_baseline(args.baseline, args.results, tasks=args.tasks,
-                                     metric=args.metric or GATE_METRIC,
+        written = api.write_baseline(args.baseline, args.results, tasks=args.tasks, metric=args.metric,
                                      tolerance=GATE_TOLERANCE if args.max_drop is None else args.max_drop)
-        for entry in entries:
+        for entry in written.entries:
             print(f"baseline: {entry.model} {entry.task} {entry.split} {entry.metric} = {entry.value:.5f} "
                   f"(tolerance {entry.tolerance})")
+        for left in written.untested:
+            print(f"  {left.task}: gated on its number alone, no paired test: {left.reason}")
+        for left in written.left_out:
+            print(f"not gated: {left.task}: {left.reason}")
         print(f"wrote {args.baseline} and {sidecar(args.baseline)}")
         return 0
     report = api.gate(args.results, args.baseline, tasks=args.tasks, metric=args.metric, max_drop=args.max_drop,

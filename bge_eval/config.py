@@ -25,7 +25,11 @@ DEFAULT_DATALOADER_BATCH_SIZE = 32  # sizes mteb's DataLoader only; the encoder 
 RERANK_TOP_K = 100  # first-stage candidates per query for the second stage
 
 # The regression gate.
-GATE_METRIC = "ndcg_at_10"
+# Gated metric per task type: the first one a result holds, else the task's main score.
+GATE_METRICS: dict[str, tuple[str, ...]] = {
+    "Retrieval": ("ndcg_at_10",), "Reranking": ("cmteb_map", "map_at_1000"), "STS": ("cosine_spearman",),
+    "PairClassification": ("cosine_ap",), "Classification": ("accuracy",), "Clustering": ("v_measure",),
+}
 GATE_TOLERANCE = 0.005  # allowed drop, in the metric's 0-1 units
 GATE_ALPHA = 0.05  # level of the paired permutation test
 

@@ -1,5 +1,6 @@
 """Baseline files of the regression gate: the gated numbers (a small, reviewable JSON) and
-their per-query values in a sidecar beside it (FILE.per_query.json), written from saved results."""
+their per-item results in a sidecar beside it (FILE.per_query.json: per query, example or
+pair), written from saved results. Every task type is gated (config.GATE_METRICS)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from .._util import atomic_write_json
+from ..config import GATE_METRICS
 from ..errors import DataError
-from ..results.files import load_json, read_per_query, read_result_file, result_files
-from ..run.layout import ResultsLayout
+from ..results.files import load_json, read_result_file, result_files
+from ..results.per_item import read_per_item
+from ..run.layout import MANIFEST_NAME
+from ..run.manifest import Manifest
+from ..tasks.registry import task_type_of
 
 BASELINE_VERSION = 1
 
@@ -29,6 +35,7 @@ class BaselineEntry:
     dataset_revision: str | None
     revision: str | None = None
     subset: str = "default"
+    type: str | None = None  # the task's type (older baselines: looked up when gating)
 
 
 def read_baseline(path: Path) -> list[BaselineEntry]:
@@ -59,58 +66,98 @@ def is_number(value: object) -> bool:
 
 
 def sidecar(path: Path) -> Path:
-    """Per-query baseline values live beside the baseline, keeping it small and reviewable."""
+    """Per-item baseline results (per query, example or pair) live beside the baseline, keeping it
+    small and reviewable."""
     return Path(path).with_suffix(".per_query.json")
 
 
-def write_baseline(path: Path, results: Path, tasks: list[str] | None, metric: str,
-                   tolerance: float, split: str | None = None) -> list[BaselineEntry]:
-    """Create or update baseline entries (and their per-query values) from saved results."""
-    new_entries, per_query = [], {}
+@dataclass(frozen=True)
+class LeftOut:
+    """A task of the results that the baseline does not gate (or gates without a paired test), and why."""
+
+    task: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BaselineWrite:
+    entries: list[BaselineEntry]  # written (created or replaced)
+    left_out: list[LeftOut]  # tasks not gated
+    untested: list[LeftOut]  # gated on the number alone: no usable per-item results
+
+
+def gate_metric(task_type: str, score: dict) -> str:
+    """The metric gated by default: the type's first one the result holds, else its main score."""
+    return next((m for m in GATE_METRICS.get(task_type, ()) if m in score), "main_score")
+
+
+def result_task_type(result_file: Path, task: str) -> str:
+    """The type the run recorded for a task (a card's too), else the type mteb gives its name."""
+    manifest = Manifest.read(result_file.parent / MANIFEST_NAME)
+    record = manifest.tasks.get(task) if manifest else None
+    return record.type if record else task_type_of(task)
+
+
+def write_baseline(path: Path, results: Path, tasks: list[str] | None, metric: str | None,
+                   tolerance: float, split: str | None = None) -> BaselineWrite:
+    """Create or update baseline entries (and their per-item results) from saved results;
+    metric None gates each task's type default (GATE_METRICS)."""
+    new_entries, per_item, left_out, untested = [], {}, [], []
+    seen = set()
     for result_file, meta in result_files(results):
         data = read_result_file(result_file)
         name = data["task_name"]
+        seen.add(name)
         if tasks and name not in tasks:
+            left_out.append(LeftOut(name, "not among the tasks asked for (--tasks / --suite)"))
             continue
+        task_type = result_task_type(result_file, name)
+        before = len(new_entries)
         for split_name, scores in data["scores"].items():
             if split and split_name != split:
                 continue
             for score in scores:
-                if metric not in score:
+                chosen = metric or gate_metric(task_type, score)
+                value = score.get(chosen)
+                if not is_number(value) or not math.isfinite(value):
+                    left_out.append(LeftOut(name, f"{split_name}: its result has no finite {chosen} "
+                                            f"(a {task_type} task; pick another with --metric)"))
                     continue
                 entry = BaselineEntry(
-                    model=meta["name"], task=name, split=split_name, metric=metric,
-                    value=round(float(score[metric]), 6), tolerance=tolerance,
+                    model=meta["name"], task=name, split=split_name, metric=chosen,
+                    value=round(float(value), 6), tolerance=tolerance,
                     dataset_revision=data.get("dataset_revision"), revision=meta.get("revision"),
-                    subset=score.get("hf_subset", "default"),
+                    subset=score.get("hf_subset", "default"), type=task_type,
                 )
                 new_entries.append(entry)
-                values = read_per_query(per_query_file(result_file, name), split_name, metric, entry.subset)
-                if values is not None:
-                    per_query[entry_key(entry)] = values
+                found, why = read_per_item(result_file, name, task_type, split_name, chosen, entry.subset,
+                                           float(value))
+                if found is None:
+                    untested.append(LeftOut(name, why))
+                else:
+                    per_item[entry_key(entry)] = found.to_json()
+        if len(new_entries) == before and split and not any(lo.task == name for lo in left_out):
+            left_out.append(LeftOut(name, f"no split {split!r} in its result"))
+    left_out += [LeftOut(t, f"no result for it under {results}") for t in tasks or () if t not in seen]
     if not new_entries:
-        raise DataError(f"--results {results}: no result with metric {metric!r}"
-                        + (f" for tasks {', '.join(tasks)}" if tasks else "") + ".")
+        reasons = "; ".join(f"{lo.task}: {lo.reason}" for lo in left_out) or "no result files"
+        raise DataError(f"--results {results}: nothing to baseline ({reasons}).")
     old = read_baseline(path) if Path(path).is_file() else []
-    old_per_query = read_sidecar(path)
+    old_per_item = read_sidecar(path)
     replaced = {entry_key(e) for e in new_entries}
     entries = [e for e in old if entry_key(e) not in replaced] + new_entries
     atomic_write_json(Path(path), {"bge_eval_baseline": BASELINE_VERSION,
                                    "entries": [asdict(e) for e in entries]})
-    kept = {k: v for k, v in old_per_query.items() if k not in replaced}
-    atomic_write_json(sidecar(path), {**kept, **per_query})
-    return new_entries
+    kept = {k: v for k, v in old_per_item.items() if k not in replaced}
+    atomic_write_json(sidecar(path), {**kept, **per_item})
+    return BaselineWrite(new_entries, left_out, untested)
 
 
 def entry_key(entry: BaselineEntry) -> str:
     return "|".join((entry.model, entry.task, entry.split, entry.subset, entry.metric))
 
 
-def read_sidecar(path: Path) -> dict[str, dict[str, float]]:
+def read_sidecar(path: Path) -> dict[str, Any]:
     file = sidecar(path)
     return load_json(file, "write the baseline again with --write-baseline") if file.is_file() else {}
 
-
-def per_query_file(result_file: Path, task: str) -> Path:
-    """The per-query file beside a result file's predictions."""
-    return ResultsLayout.of_results_dir(result_file.parent).per_query_file(task)

@@ -1,4 +1,5 @@
-"""The regression gate's verdicts: saved results against a baseline, one verdict per entry.
+"""The regression gate's verdicts: saved results against a baseline, one verdict per entry, each
+with a paired test wherever both sides have per-item results (results/per_item.py).
 
 Exit codes: 0 every gated task holds; 1 a task regressed beyond its tolerance; 2 the input is
 unusable (missing results or metric, another model or dataset revision, a bad baseline).
@@ -12,9 +13,10 @@ from pathlib import Path
 
 from ..config import GATE_ALPHA
 from ..errors import DataError
-from ..metrics.significance import PairedTest, paired_test
-from ..results.files import read_per_query, read_result_file, result_files
-from .baseline import BaselineEntry, entry_key, is_number, per_query_file, read_baseline, read_sidecar
+from ..metrics.significance import PairedTest, paired_bootstrap, paired_test
+from ..results.files import read_result_file, result_files
+from ..results.per_item import ItemValues, PairScores, PerItem, from_json, item_unit, read_per_item
+from .baseline import BaselineEntry, entry_key, is_number, read_baseline, read_sidecar, result_task_type
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,8 @@ class FoundResult:
     revision: str
     value: float | None
     dataset_revision: str | None
-    per_query: dict[str, float] | None
+    per_item: PerItem | None
+    no_per_item: str = ""  # why per_item is None
 
 
 @dataclass(frozen=True)
@@ -50,14 +53,35 @@ def find_result(results: Path, entry: BaselineEntry) -> list[FoundResult]:
         for score in data["scores"].get(entry.split, []):
             if score.get("hf_subset", "default") == entry.subset and is_number(score.get(entry.metric)):
                 value = float(score[entry.metric])
-        per_query = read_per_query(per_query_file(path, entry.task), entry.split, entry.metric, entry.subset)
+        per_item, why = None, "the result has no value to check per-item results against"
+        if value is not None and math.isfinite(value):
+            task_type = entry.type or result_task_type(path, entry.task)
+            per_item, why = read_per_item(path, entry.task, task_type, entry.split, entry.metric, entry.subset,
+                                          value)
         found.append(FoundResult(meta["name"], meta.get("revision", ""), value,
-                                 data.get("dataset_revision"), per_query))
+                                 data.get("dataset_revision"), per_item, why))
     return found
 
 
+def paired(entry: BaselineEntry, baseline: PerItem | None, new: FoundResult) -> tuple[PairedTest | None, str]:
+    """The paired test of the baseline's per-item results against the new ones, or why there is none."""
+    if baseline is None:
+        return None, "the baseline has no per-item results for it (write it again with --write-baseline)"
+    if new.per_item is None:
+        return None, new.no_per_item
+    if isinstance(baseline, ItemValues) and isinstance(new.per_item, ItemValues):
+        if not set(baseline.values) & set(new.per_item.values):
+            return None, f"no {new.per_item.unit} in common with the baseline"
+        return paired_test(baseline.values, new.per_item.values, unit=new.per_item.unit), ""
+    if isinstance(baseline, PairScores) and isinstance(new.per_item, PairScores):
+        if baseline.gold != new.per_item.gold:
+            return None, "the pairs' gold values differ from the baseline's (not the same pairs)"
+        return paired_bootstrap(entry.metric, baseline.scores, new.per_item.scores, new.per_item.gold), ""
+    return None, "the baseline's per-item results are of another kind"
+
+
 # --- verdicts ----------------------------------------------------------------------
-def judge(entry: BaselineEntry, results: Path, baseline_per_query: dict[str, float] | None,
+def judge(entry: BaselineEntry, results: Path, baseline_per_item: PerItem | None,
           max_drop: float | None, alpha: float, require_significance: bool) -> Verdict:
     found = find_result(results, entry)
     where = f"{entry.task} ({entry.split}, {entry.metric})"
@@ -80,16 +104,17 @@ def judge(entry: BaselineEntry, results: Path, baseline_per_query: dict[str, flo
     tolerance = entry.tolerance if max_drop is None else max_drop
     if not math.isfinite(tolerance) or tolerance < 0:
         return Verdict(entry, "unusable", f"{where}: tolerance {tolerance} is not a finite number >= 0.")
-    test = None
-    if baseline_per_query and result.per_query:
-        test = paired_test(baseline_per_query, result.per_query)
+    test, no_test = paired(entry, baseline_per_item, result)
     delta = result.value - entry.value
     facts = f"baseline {entry.value:.5f}, new {result.value:.5f}, delta {delta:+.5f} (tolerance {tolerance:.5f})"
     if test is not None:
-        facts += (f"; paired test over {test.n_queries} queries: p={test.p_value:.4f}, "
+        facts += (f"; {test.method} test over {test.n_items} {test.unit}: p={test.p_value:.4f}, "
                   f"95% CI [{test.ci_low:+.5f}, {test.ci_high:+.5f}]")
+    else:
+        facts += f"; no paired test: {no_test}"
     significant = test is not None and test.p_value < alpha
-    if delta < -tolerance and (significant or not require_significance):
+    if delta < -tolerance and (significant or not require_significance or test is None):
+        # With --require-significance a drop that cannot be tested still fails: it was not shown to be noise.
         return Verdict(entry, "regression", f"{where}: regressed: {facts}.", result.value, test)
     if delta < -tolerance:
         return Verdict(entry, "pass", f"{where}: drop beyond tolerance but not significant: {facts}.",
@@ -102,13 +127,15 @@ def judge(entry: BaselineEntry, results: Path, baseline_per_query: dict[str, flo
 def run_gate(results: Path, baseline: Path, *, tasks: list[str] | None = None, metric: str | None = None,
              max_drop: float | None = None, alpha: float = GATE_ALPHA,
              require_significance: bool = False) -> list[Verdict]:
-    entries = [e for e in read_baseline(baseline)
-               if (not tasks or e.task in tasks) and (metric is None or e.metric == metric)]
+    every = read_baseline(baseline)
+    entries = [e for e in every if (not tasks or e.task in tasks) and (metric is None or e.metric == metric)]
     if not entries:
-        raise DataError(f"--baseline {baseline}: no entry for the tasks/metric asked for.")
-    per_query = read_sidecar(baseline)
-    return [judge(e, results, per_query.get(entry_key(e)), max_drop, alpha, require_significance)
-            for e in entries]
+        held = ", ".join(sorted({f"{e.task} ({e.metric})" for e in every})) or "no entries"
+        raise DataError(f"--baseline {baseline}: no entry for the tasks/metric asked for (it holds {held}); "
+                        "add them with --write-baseline --tasks ...")
+    per_item = read_sidecar(baseline)
+    return [judge(e, results, from_json(per_item.get(entry_key(e)), item_unit(e.type or "")), max_drop, alpha,
+                  require_significance) for e in entries]
 
 
 def exit_code(verdicts: list[Verdict]) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 
 from ..metrics.distributions import Distribution, distribution
@@ -19,7 +18,14 @@ from ..results.files import read_model_meta, read_result_file, read_similarities
 from ..results.published import published_score
 from ..run.layout import MANIFEST_NAME, MODEL_META_NAME, ResultsLayout
 from ..run.manifest import Manifest
-from ..tasks.registry import CHINESE_BENCHMARK, ENGLISH_BENCHMARK, benchmark_metric, load_registry
+from ..tasks.registry import (
+    CHINESE_BENCHMARK,
+    ENGLISH_BENCHMARK,
+    benchmark_metric,
+    benchmark_task_types,
+    load_registry,
+    task_type_of,
+)
 from .leaderboard import CMTEB_COLUMNS, MTEB_COLUMNS, Cell, delta, is_notable, leaderboard, suite_leaderboard
 
 DETAIL_METRICS = {
@@ -178,32 +184,10 @@ def _mean(entries: list[dict], metric: str) -> float:
     return sum(values) / len(values)
 
 
-@lru_cache(maxsize=1)
-def _benchmark_types() -> dict[str, dict[str, str]]:
-    import mteb
-
-    return {name: {t.metadata.name: t.metadata.type for t in mteb.get_benchmark(name).tasks}
-            for name, _, _ in BENCHMARKS}
-
-
-def task_type_of(task: str) -> str:
-    for types in _benchmark_types().values():
-        if task in types:
-            return types[task]
-    import mteb
-
-    try:
-        return mteb.get_task(task).metadata.type
-    except Exception:  # noqa: BLE001 - a task mteb does not know (the demo suite)
-        from ..tasks.demo import DEMO_TASKS
-
-        return next((c.metadata.type for c in DEMO_TASKS if c.metadata.name == task), "Other")
-
-
 def leaderboard_tables(runs: list[Run], rows: list[TaskRow]) -> list[LeaderboardTable]:
     tables = []
     for name, title, columns in BENCHMARKS:
-        types = _benchmark_types()[name]
+        types = benchmark_task_types()[name]
         scores = {r.label: {row.task: row.score for row in rows if row.run == r.label and row.task in types}
                   for r in runs}
         scores = {label: s for label, s in scores.items() if s}

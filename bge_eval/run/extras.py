@@ -3,6 +3,8 @@ predictions and the task's loaded data (so reports and the gate never need eithe
 
 - C-MTEB's reranking metrics in the result file (cmteb_map, cmteb_mrr_at_10, cmteb_queries);
 - per-query metrics of ranking tasks (<Task>_per_query.json: {subset: {split: {query: {metric: value}}}});
+- per-example accuracy of classification tasks (<Task>_per_example.json, the same shape: each
+  test example's share of mteb's experiments that classified it right);
 - similarity scores with their labels (<Task>_similarities.json): every pair's score and gold
   value for pair tasks; for ranking tasks the scores of the relevant documents retrieved and
   of the top-ranked non-relevant ones (at most TOP_NON_RELEVANT per query).
@@ -35,6 +37,8 @@ def add_extras(task: Any, predictions_dir: Path, result_file: Path) -> None:
     add_cmteb_scores(task, predictions, result_file)
     if task.metadata.type in RANKING_TYPES:
         atomic_write_json(predictions_file.parent / f"{name}_per_query.json", per_query(task, predictions))
+    if task.metadata.type == "Classification":
+        atomic_write_json(predictions_file.parent / f"{name}_per_example.json", per_example(task, predictions))
     if task.metadata.type in PAIR_TYPES | RANKING_TYPES:
         atomic_write_json(predictions_file.parent / f"{name}_similarities.json", similarities(task, predictions))
 
@@ -63,6 +67,22 @@ def per_query(task: Any, predictions: dict) -> dict[str, dict[str, Any]]:
             if split in task.eval_splits and subset in predictions:
                 ranked = predictions[subset].get(split, {})
                 out.setdefault(subset, {})[split] = per_query_metrics(ranked, data["relevant_docs"])
+    return out
+
+
+def per_example(task: Any, predictions: dict) -> dict[str, dict[str, Any]]:
+    """{subset: {split: {example index: {"accuracy": share of experiments right}}}}; the mean over
+    examples is mteb's accuracy (the mean over experiments on the same test examples)."""
+    out: dict[str, dict[str, Any]] = {}
+    label = _mteb.classification_label_column(task)
+    for subset, splits in _subsets(task).items():
+        for split, data in splits.items():
+            experiments = predictions.get(subset, {}).get(split)
+            if split not in task.eval_splits or not experiments:
+                continue
+            gold = list(data[label])
+            right = [sum(run[i] == gold[i] for run in experiments) / len(experiments) for i in range(len(gold))]
+            out.setdefault(subset, {})[split] = {str(i): {"accuracy": value} for i, value in enumerate(right)}
     return out
 
 

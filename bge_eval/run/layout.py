@@ -22,7 +22,7 @@ STAGING_NAME = ".staging"
 MANIFEST_NAME = "bge_eval_manifest.json"
 MODEL_META_NAME = "model_meta.json"
 SETTINGS_NAME = "run_settings.jsonl"  # mteb's log of each evaluation's settings
-EXTRA_SUFFIXES = ("_predictions.json", "_per_query.json", "_similarities.json")
+EXTRA_SUFFIXES = ("_predictions.json", "_per_query.json", "_per_example.json", "_similarities.json")
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,9 @@ class ResultsLayout:
 
     def per_query_file(self, task: str) -> Path:
         return self.predictions_dir / f"{task}_per_query.json"
+
+    def per_example_file(self, task: str) -> Path:
+        return self.predictions_dir / f"{task}_per_example.json"
 
     def similarities_file(self, task: str) -> Path:
         return self.predictions_dir / f"{task}_similarities.json"

@@ -52,3 +52,27 @@ def benchmark_metric(task_name: str, task_type: str) -> str:
     if row is not None and row.main_score not in ("map",):
         return row.main_score
     return "main_score"
+
+
+@cache
+def benchmark_task_types() -> dict[str, dict[str, str]]:
+    """{benchmark: {task: type}} for the English and Chinese benchmarks (mteb's task lists)."""
+    import mteb
+
+    return {name: {t.metadata.name: t.metadata.type for t in mteb.get_benchmark(name).tasks}
+            for name in (ENGLISH_BENCHMARK, CHINESE_BENCHMARK)}
+
+
+def task_type_of(task: str) -> str:
+    """A task's type by its name: the benchmarks', mteb's registry, the demo suite's; else "Other"."""
+    for types in benchmark_task_types().values():
+        if task in types:
+            return types[task]
+    import mteb
+
+    try:
+        return mteb.get_task(task).metadata.type
+    except Exception:  # noqa: BLE001 - a task mteb does not know (the demo suite)
+        from .demo import DEMO_TASKS
+
+        return next((c.metadata.type for c in DEMO_TASKS if c.metadata.name == task), "Other")

@@ -1,0 +1,96 @@
+"""Per-item results of a task, as the gate's paired tests use them: per-query values of ranking
+tasks, per-example accuracy of classification, every pair's cosine score for STS and pair
+classification. Each is checked against the result file's own number before it is used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..metrics.pairs import PAIR_METRICS, pair_metric
+from ..run.layout import ResultsLayout
+from ..tasks.types import PAIR_TYPES, RANKING_TYPES
+from .files import read_per_query, read_similarities
+
+# A result's metric -> the per-query value whose mean it is (ranking tasks' lists are under 1,000 long).
+PER_QUERY_NAMES = {"ndcg_at_10": "ndcg_at_10", "recall_at_10": "recall_at_10", "mrr_at_10": "mrr_at_10",
+                   "map": "map", "map_at_1000": "map", "cmteb_map": "map", "cmteb_mrr_at_10": "mrr_at_10"}
+AGREEMENT = 1e-4  # per-item values must reproduce the reported number this closely to be used
+
+
+@dataclass(frozen=True)
+class ItemValues:
+    """A metric that is the mean of per-item values (queries, examples)."""
+
+    values: dict[str, float]
+    unit: str
+
+    def to_json(self) -> dict[str, float]:
+        return self.values
+
+
+@dataclass(frozen=True)
+class PairScores:
+    """Every pair's cosine score and gold value, in the data's order."""
+
+    scores: list[float]
+    gold: list[float]
+    unit: str = "pairs"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pairs": {"scores": self.scores, "gold": self.gold}}
+
+
+PerItem = ItemValues | PairScores
+
+
+def from_json(value: Any, unit: str = "queries") -> PerItem | None:
+    """A sidecar's stored per-item results (None for anything else)."""
+    if isinstance(value, dict) and isinstance(value.get("pairs"), dict):
+        pairs = value["pairs"]
+        return PairScores([float(s) for s in pairs["scores"]], [float(g) for g in pairs["gold"]])
+    if isinstance(value, dict) and value and all(isinstance(v, (int, float)) for v in value.values()):
+        return ItemValues({str(k): float(v) for k, v in value.items()}, unit)
+    return None
+
+
+def item_unit(task_type: str) -> str:
+    return "examples" if task_type == "Classification" else "pairs" if task_type in PAIR_TYPES else "queries"
+
+
+def read_per_item(result_file: Path, task: str, task_type: str, split: str, metric: str,
+                  subset: str, reported: float) -> tuple[PerItem | None, str]:
+    """(per-item results, "") or (None, why there are none usable) for one result entry."""
+    layout = ResultsLayout.of_results_dir(result_file.parent)
+    if task_type in RANKING_TYPES:
+        name = PER_QUERY_NAMES.get(metric)
+        if name is None:
+            return None, f"{metric} has no per-query values (saved: {', '.join(sorted(set(PER_QUERY_NAMES)))})"
+        values = read_per_query(layout.per_query_file(task), split, name, subset)
+        found = None if values is None else ItemValues(values, "queries")
+    elif task_type == "Classification":
+        if metric != "accuracy":
+            return None, f"{metric} is not a mean over examples (accuracy is)"
+        values = read_per_query(layout.per_example_file(task), split, "accuracy", subset)
+        found = None if values is None else ItemValues(values, "examples")
+    elif task_type in PAIR_TYPES:
+        if metric not in PAIR_METRICS:
+            return None, f"{metric} is not computed from cosine pair scores ({', '.join(PAIR_METRICS)} are)"
+        entry = read_similarities(layout.similarities_file(task)).get(subset, {}).get(split)
+        found = None if not entry else PairScores(entry["scores"], entry["gold"])
+    else:
+        return None, f"a {task_type} task's {metric} is not built from per-item results"
+    if found is None:
+        return None, "no per-item file was saved with this result (rerun the task with --overwrite)"
+    recomputed = recompute(found, metric)
+    if abs(recomputed - reported) > AGREEMENT:
+        return None, f"the per-item results give {recomputed:.5f}, the result file {reported:.5f}"
+    return found, ""
+
+
+def recompute(found: PerItem, metric: str) -> float:
+    """The metric from per-item results: a mean, or the pair metric over every pair."""
+    if isinstance(found, ItemValues):
+        return sum(found.values.values()) / len(found.values) if found.values else float("nan")
+    return pair_metric(metric, found.scores, found.gold)
