@@ -130,7 +130,7 @@ def evaluate_into(model: Any, task: Any, folder: Path, predictions: Path, datalo
         prediction_folder=predictions,
         co2_tracker=False,
         encode_kwargs={"batch_size": dataloader_batch_size},  # sizes mteb's DataLoader only
-        show_progress_bar=True,
+        show_progress_bar=False,  # the run shows its own bars (run/progress.py)
     )
 
 

@@ -11,6 +11,7 @@ import os
 import queue
 import shutil
 import socket
+import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator
@@ -241,3 +242,12 @@ def read_toml_as(path: Path, model: Any, what: str) -> Any:
         error = exc.errors()[0]
         key = ".".join(str(part) for part in error["loc"]) or "file"
         raise DataError(f"{path}: {key}: {error['msg'].removeprefix('Value error, ')}; see {what}.") from exc
+
+
+# Away from a terminal (CI logs) a progress bar is redrawn as a new line: at most one line this often.
+LOG_INTERVAL_S = 10.0
+
+
+def bar_interval() -> float:
+    """tqdm's mininterval for bars on stderr: smooth on a terminal, sparse in a log."""
+    return 0.1 if sys.stderr.isatty() else LOG_INTERVAL_S

@@ -22,20 +22,28 @@ from .config import (
     RERANK_TOP_K,
     default_cache_dir,
 )
-from .errors import BgeEvalError
+from .errors import BgeEvalError, internal_error
 
 DESCRIPTION = """\
 Evaluate BGE (and other sentence-embedding) models on MTEB / C-MTEB tasks with mteb 2.
 
-  python -m bge_eval run                       # the bundled demo suite, offline, all-MiniLM-L6-v2
-  python -m bge_eval run --model BAAI/bge-base-en-v1.5 --tasks SciFact --data-dir ../shared/data
-  python -m bge_eval tasks --benchmark C-MTEB --data-dir ../shared/data
+  {prog} run                       # the bundled demo suite, offline, all-MiniLM-L6-v2
+  {prog} run --tasks STSBenchmark SciFact --data-dir ../shared/data     # offline too
+  {prog} run --model BAAI/bge-base-en-v1.5 --tasks SciFact --data-dir ../shared/data
+                                   # BGE weights: from the hub, or --model-path DIR
+  {prog} tasks --benchmark C-MTEB --data-dir ../shared/data
 """
+REPORT_FOLDER = "report"  # `report`'s default output, inside the first results folder
+
+
+def prog_name() -> str:
+    """How the tool was called: the console script or the module."""
+    return "bge-eval" if Path(sys.argv[0]).name == "bge-eval" else "python -m bge_eval"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bge_eval", description=DESCRIPTION,
+        prog=prog_name(), description=DESCRIPTION.format(prog=prog_name()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -98,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"first-stage candidates per query for reranking (default {RERANK_TOP_K})")
     run.add_argument("--report", type=Path, metavar="DIR",
                      help="also write a report (index.html, README.md) of this run's results to DIR")
-    run.add_argument("-v", "--verbose", action="store_true", help="log mteb's progress messages")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="log mteb's progress messages and show the libraries' own bars and warnings")
 
     report = commands.add_parser(
         "report", help="write leaderboard tables, published comparison and plots from saved results",
@@ -107,8 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("results", nargs="+", type=Path, metavar="RESULTS_DIR",
                         help="--output folders of runs (or any folder holding their results)")
-    report.add_argument("--output", type=Path, default=Path("reports/latest"), metavar="DIR",
-                        help="where to write index.html and README.md (default reports/latest)")
+    report.add_argument("--output", type=Path, default=None, metavar="DIR",
+                        help=f"where to write index.html and README.md (default: RESULTS_DIR/{REPORT_FOLDER}, "
+                        "in the first results folder)")
     report.add_argument("--models", nargs="+", default=None, metavar="NAME", help="only these models")
     report.add_argument("--baseline", nargs="+", type=Path, default=[], metavar="RESULTS_DIR",
                         help="more results folders to compare against (shown side by side)")
@@ -224,7 +235,7 @@ def run_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
         token_budget=args.token_budget, compile=args.compile, packed=not args.padded,
         embedding_cache=None if args.no_embedding_cache else (args.embedding_cache or default_cache_dir()),
         overwrite=args.overwrite, keep_results=args.keep_results, save_predictions=not args.no_predictions,
-        suite=args.suite,
+        suite=args.suite, progress=not args.no_progress,
     )
 
 
@@ -238,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "gate":
             return _gate(args)
         if args.command == "report":
-            return _report(list(args.results) + list(args.baseline), args.output, args.models)
+            return _report(list(args.results) + list(args.baseline),
+                           args.output or args.results[0] / REPORT_FOLDER, args.models)
         if args.command == "validate":
             return _validate(args)
         return _tasks(args)
@@ -251,42 +263,30 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
-            return _internal_error(exc)
+            return internal_error(exc)
         where = f" writing {exc.filename}" if exc.filename else ""
         print(f"bge_eval: error: no space left on the device{where}; free some space and rerun the same command "
               "(finished tasks are kept).", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, the traceback in a file
-        return _internal_error(exc)
-
-
-def _internal_error(exc: BaseException) -> int:
-    """An unexpected failure: one line, with the full traceback written to a file for the report."""
-    import tempfile
-    import traceback
-
-    fd, path = tempfile.mkstemp(prefix="bge_eval-error-", suffix=".log")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("".join(traceback.format_exception(exc)))
-    print(f"bge_eval: internal error: {type(exc).__name__}: {str(exc)[:300]} (full traceback in {path}; "
-          "please report it with that file).", file=sys.stderr)
-    return 1
+        return internal_error(exc)
 
 
 def _run(args: argparse.Namespace, options: dict) -> int:
     from . import api
-    from .report.console import format_comparison, format_run_summary
+    from .report.console import format_comparison, format_run_summary, next_steps
     from .tasks.cards import find_cards
 
     tasks = list(args.tasks) + [str(folder) for task_dir in args.task_dir for folder in find_cards(task_dir)]
     summary = api.evaluate(args.model, tasks, benchmark=args.benchmark, **options)
-    print(format_run_summary(summary))
+    print(format_run_summary(summary, args.output))
     if args.reranker:
         reranked = api.rerank(summary, args.reranker, reranker_path=args.reranker_path, top_k=args.rerank_top_k,
                               **options)
         print(format_comparison(reranked))
     if args.report is not None:
         return _report([args.output], args.report, [summary.model])
+    print(next_steps(prog_name(), args.output))
     return 0
 
 
@@ -309,6 +309,7 @@ def _gate_defaults() -> str:
 def _gate(args: argparse.Namespace) -> int:
     from . import api
     from .gating import sidecar
+    from .report.console import format_baseline_write
 
     if args.suite is not None:
         from .tasks.suites import read_suite, suite_task_names
@@ -319,13 +320,7 @@ def _gate(args: argparse.Namespace) -> int:
     if args.write_baseline:
         written = api.write_baseline(args.baseline, args.results, tasks=args.tasks, metric=args.metric,
                                      tolerance=GATE_TOLERANCE if args.max_drop is None else args.max_drop)
-        for entry in written.entries:
-            print(f"baseline: {entry.model} {entry.task} {entry.split} {entry.metric} = {entry.value:.5f} "
-                  f"(tolerance {entry.tolerance})")
-        for left in written.untested:
-            print(f"  {left.task}: gated on its number alone, no paired test: {left.reason}")
-        for left in written.left_out:
-            print(f"not gated: {left.task}: {left.reason}")
+        print(format_baseline_write(written))
         print(f"wrote {args.baseline} and {sidecar(args.baseline)}")
         return 0
     report = api.gate(args.results, args.baseline, tasks=args.tasks, metric=args.metric, max_drop=args.max_drop,
@@ -386,6 +381,12 @@ def _quiet_libraries(verbose: bool) -> None:
 
         warnings.filterwarnings("ignore", message=".*superseded.*")
         warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        # The libraries' own bars (weight loading, dataset building); the run shows its own.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+        if "transformers" in sys.modules:  # imported before: its bar setting was read then
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
         for name in ("mteb", "datasets", "transformers", "sentence_transformers"):
             logging.getLogger(name).setLevel(logging.ERROR)
     logging.getLogger("bge_eval").setLevel(logging.INFO)

@@ -73,6 +73,7 @@ class RunConfig:
         weights, data or settings than this run's.
     save_predictions: keep per-query / per-pair predictions beside the results.
     suite: a suite file (tasks/suites.py) whose tasks these are; recorded for its report table.
+    progress: bars on stderr over the run's tasks and inside long encodes (the CLI's default).
     """
 
     model: str
@@ -96,6 +97,7 @@ class RunConfig:
     keep_results: bool = False
     save_predictions: bool = True
     suite: Path | None = None
+    progress: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The config as plain JSON values (for the run manifest)."""

@@ -38,3 +38,18 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     if not close:
         return ""
     return " Did you mean " + " or ".join(repr(c) for c in close) + "?"
+
+
+def internal_error(exc: BaseException) -> int:
+    """An unexpected failure: one line on stderr, the full traceback written to a file for the report."""
+    import os
+    import sys
+    import tempfile
+    import traceback
+
+    fd, path = tempfile.mkstemp(prefix="bge_eval-error-", suffix=".log")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("".join(traceback.format_exception(exc)))
+    print(f"bge_eval: internal error: {type(exc).__name__}: {str(exc)[:300]} (full traceback in {path}; "
+          "please report it with that file).", file=sys.stderr)
+    return 1

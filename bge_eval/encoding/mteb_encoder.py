@@ -38,6 +38,7 @@ class BgeEncoder(AbsEncoder):
         self.recipe = recipe
         self.mteb_model_meta = meta
         self.model_prompts = None  # instruction routing is ours (Recipe)
+        self.show_progress = False  # a bar inside long encodes (RunConfig.progress)
         self.embedder = TextEmbedder(resolved.checkpoint, resolved.spec,
                                      identity=(str(meta.name), str(meta.revision)), **embedder_options)
         self.corpus_search = CorpusSearch(self)
@@ -54,9 +55,11 @@ class BgeEncoder(AbsEncoder):
         meta = meta or mteb_meta(resolved)
         recipe = recipe or Recipe.for_config(config, resolved.spec, meta)
         cache = EmbeddingCache(config.embedding_cache) if config.embedding_cache else None
-        return cls(resolved, recipe, meta, device=config.device, devices=config.devices, precision=config.precision,
-                   batch_size=config.batch_size, token_budget=config.token_budget, compile_model=config.compile,
-                   packed=config.packed, cache=cache, pipeline=pipeline)
+        encoder = cls(resolved, recipe, meta, device=config.device, devices=config.devices,
+                      precision=config.precision, batch_size=config.batch_size, token_budget=config.token_budget,
+                      compile_model=config.compile, packed=config.packed, cache=cache, pipeline=pipeline)
+        encoder.show_progress = config.progress
+        return encoder
 
     @property
     def language(self) -> str:
@@ -112,7 +115,7 @@ class BgeEncoder(AbsEncoder):
         instruction = self.recipe.instruction_for(task_metadata, prompt_type)
         if instruction:
             texts = [instruction + text for text in texts]
-        return self.embed(texts, show_progress=bool(kwargs.get("show_progress_bar", False)),
+        return self.embed(texts, show_progress=self.show_progress or bool(kwargs.get("show_progress_bar", False)),
                           normalize=self.recipe.normalize_for(task_metadata))
 
     def embed(self, texts: Sequence[str], show_progress: bool = False, normalize: bool | None = None) -> np.ndarray:

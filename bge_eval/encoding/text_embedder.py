@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._util import bar_interval
 from ..config import batch_limits
 from ..errors import BgeEvalError
 from ..models.spec import ModelSpec
@@ -33,6 +34,8 @@ from .tokenization import (
     TokenizerProcesses,
     planned_chunks,
 )
+
+PROGRESS_MIN_TEXTS = 1_000  # shorter encodes end before a bar would help
 
 
 class TextEmbedder:
@@ -152,7 +155,8 @@ class TextEmbedder:
             chunks = self.tokenizer_process.planned_chunks(texts)
         else:
             chunks = prefetch(planned_chunks(texts, self.token_ids, self.batch_plan, self.pipeline))
-        with tqdm(total=len(texts), desc="Encoding", disable=not show_progress or len(texts) < 1000) as bar:
+        with tqdm(total=len(texts), desc="encoding", unit="text", leave=False, mininterval=bar_interval(),
+                  disable=not show_progress or len(texts) < PROGRESS_MIN_TEXTS) as bar:
             for rows, vectors in self.engine.encode_stream(chunks):
                 out[rows] = vectors
                 bar.update(len(rows))

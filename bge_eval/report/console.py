@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..gating.baseline import BaselineWrite
 from ..results.published import published_score
 from ..run.outcome import RunSummary
 from ..run.second_stage import COMPARED, RerankSummary
@@ -13,13 +14,14 @@ from ..tasks.validate import CardReport
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=False))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=False)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) for row in rows]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in rows]
     return "\n".join(lines)
 
 
-def format_run_summary(summary: RunSummary) -> str:
+def format_run_summary(summary: RunSummary, output: Path | None = None) -> str:
+    """The run's table; output: the --output folder, named as the place to open."""
     rows = []
     for outcome in summary.outcomes:
         for split, score in outcome.main_scores.items():
@@ -30,36 +32,65 @@ def format_run_summary(summary: RunSummary) -> str:
                 "" if published is None else f"{score - published:+.5f}",
                 outcome.status, f"{outcome.wall_s:.1f}s",
             ])
-    head = f"{summary.model} @ {summary.revision}\nresults: {summary.results_dir}\n"
+    where = f"results: {output}/  (this model's files: {_relative(summary.results_dir, output)})" if output else \
+        f"results: {summary.results_dir}"
+    head = f"{summary.model} @ {summary.revision}\n{where}\n"
     table = _table(["task", "type", "split", "metric", "score", "published", "delta", "status", "time"], rows)
     demo = any(o.name.startswith("BgeEvalDemo") for o in summary.outcomes)
     notes = []
     if demo:
         notes.append("(demo suite: a smoke test written by the bge_eval team, not a benchmark)")
+    cached = [o.name for o in summary.outcomes if o.status == "cached"]
+    if cached:
+        notes.append(f"{len(cached)} of {len(summary.outcomes)} tasks already had results from the same weights, "
+                     "data and settings (status cached): not recomputed; --overwrite recomputes them.")
     notes += [f"{o.name}: {o.note}" for o in summary.outcomes if o.note]
     if summary.skipped:
         notes.append(f"skipped (no local data): {', '.join(summary.skipped)}")
     return "\n".join([head + table, *notes])
 
 
+def _relative(path: Path, root: Path | None) -> str:
+    try:
+        return str(Path(path).relative_to(root)) + "/"
+    except ValueError:
+        return str(path)
+
+
+def next_steps(prog: str, output: Path) -> str:
+    """The run's last lines: the commands that read what it wrote."""
+    return (f"next: {prog} report {output}    # tables and plots in {output}/report/\n"
+            f"      {prog} gate --results {output} --baseline baseline.json --write-baseline    # a CI baseline")
+
+
+def format_baseline_write(written: BaselineWrite) -> str:
+    """What `gate --write-baseline` gated, how, and what it left out."""
+    lines = [f"baseline: {e.model} {e.task} {e.split} {e.metric} = {e.value:.5f} (tolerance {e.tolerance})"
+             for e in written.entries]
+    lines += [f"  {left.task}: gated on its number alone, no paired test: {left.reason}" for left in written.untested]
+    lines += [f"not gated: {left.task}: {left.reason}" for left in written.left_out]
+    return "\n".join(lines)
+
+
 def format_task_listing(benchmark: str | None, rows: list[TaskListing], data_dir: Path | None,
                         recipe: str | None = None) -> str:
-    """The `tasks` table; recipe: "<model>, policy <p>" when a model was given."""
-    def languages(row: TaskListing) -> str:  # Massive* tasks have 50: the first three and a count
-        shown = ",".join(row.languages[:3])
-        return shown + (f" +{len(row.languages) - 3}" if len(row.languages) > 3 else "")
+    """The `tasks` table, within 120 columns; recipe: "<model>, policy <p>" when a model was given
+    (each instruction is then a key into a legend under the table)."""
+    def languages(row: TaskListing) -> str:  # Massive* tasks have 50: the first two and a count
+        shown = ",".join(row.languages[:2])
+        return shown + (f" +{len(row.languages) - 2}" if len(row.languages) > 2 else "")
 
     with_model = recipe is not None
     header = ["task", "type", "languages", "splits", "metric"]
-    header += ["instruction", "normalize"] if with_model else []
-    header += ["local data"]
+    header += ["instr", "norm"] if with_model else []  # short headers: the table fits 120 columns
+    header += ["local"]
+    keys: dict[str, str] = {}
     table_rows = []
     for row in rows:
         cells = [row.task, row.type, languages(row), ",".join(row.splits), row.metric]
         if with_model:
-            instruction = row.instruction or "-"
-            cells += [instruction if len(instruction) <= 24 else instruction[:23] + "…",
-                      "yes" if row.normalize else "no"]
+            key = keys.setdefault(row.instruction, f"I{len(keys) + 1}") if row.instruction else "-"
+            cells += [key, "yes" if row.normalize else "no"]
         cells.append(("yes" if row.local_data else "no") if data_dir else "-")
         table_rows.append(cells)
     title = f"{benchmark}: {len(rows)} tasks" if benchmark else f"{len(rows)} tasks"
@@ -67,7 +98,10 @@ def format_task_listing(benchmark: str | None, rows: list[TaskListing], data_dir
         title += f" ({sum(1 for r in rows if r.local_data)} with local data in {data_dir})"
     if recipe:
         title += f"\nrecipe: {recipe}"
-    return title + "\n" + _table(header, table_rows)
+    legend = [f"{key}: query instruction {text!r}" for text, key in keys.items()]
+    if with_model:
+        legend.append("norm: vectors L2-normalised before scoring")
+    return "\n".join([title, _table(header, table_rows), *legend])
 
 
 def format_comparison(summary: RerankSummary) -> str:

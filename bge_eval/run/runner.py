@@ -24,6 +24,7 @@ from .identity import reuse_decision, task_identity, weights_identity
 from .layout import ResultsLayout, remove_staging, staging_folder
 from .manifest import EncoderFacts, Manifest, TaskRecord, harness_git_revision, package_versions
 from .outcome import RunSummary, TaskOutcome
+from .progress import TaskProgress
 from .task_eval import evaluate_task
 
 log = logging.getLogger(__name__)
@@ -119,10 +120,12 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
         if isinstance(encoder, DescribedModel):
             manifest.record_encoder(encoder.encoder_facts())
         staging = staging_folder(config.output)
+        progress = TaskProgress(len(plan.tasks), config.progress)
         try:
             outcomes = []
             for planned in plan.tasks:
                 wall, status = 0.0, "cached"
+                progress.start(planned.name)
                 if planned.name in todo:
                     wall = evaluate_task(planned, encoder, layout, staging, data_dir=config.data_dir,
                                          save_predictions=config.save_predictions,
@@ -132,7 +135,9 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
                     status = "computed"
                 outcomes.append(task_outcome(planned, status, wall, layout.result_file(planned.name),
                                              notes.get(planned.name)))
+                progress.finish(status)
         finally:
+            progress.close()
             remove_staging(staging)
             if owned is not None:
                 owned.close()

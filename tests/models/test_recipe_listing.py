@@ -66,8 +66,19 @@ def test_other_policies_and_a_custom_instruction(capsys):
 def test_a_table_without_json(capsys):
     assert main(["tasks", "--model", "BAAI/bge-small-zh-v1.5", "--tasks", "T2Retrieval", "STSB"]) == 0
     out = capsys.readouterr().out
-    assert "recipe: BAAI/bge-small-zh-v1.5, policy bge" in out and "normalize" in out
-    assert max(len(line) for line in out.splitlines()) < 140
+    assert "recipe: BAAI/bge-small-zh-v1.5, policy bge" in out and "norm: vectors L2-normalised" in out
+    assert "I1: query instruction '为这个句子生成表示以用于检索相关文章：'" in out
+    t2 = next(line for line in out.splitlines() if line.startswith("T2Retrieval"))
+    assert t2.split()[5:7] == ["I1", "yes"]
+
+
+@pytest.mark.parametrize("benchmark,model", [("MTEB(eng, v1)", "BAAI/bge-base-en-v1.5"),
+                                             ("C-MTEB", "BAAI/bge-base-zh-v1.5")])
+def test_every_listing_fits_120_columns(capsys, shared_data, benchmark, model):
+    for argv in (["tasks", "--benchmark", benchmark], ["tasks", "--benchmark", benchmark, "--model", model]):
+        assert main([*argv, "--data-dir", str(shared_data)]) == 0
+        table = capsys.readouterr().out.splitlines()
+        assert len(table) > 30 and max(len(line) for line in table if "query instruction" not in line) <= 120
 
 
 def test_the_languages_column_stays_narrow(capsys):
