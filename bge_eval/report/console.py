@@ -8,6 +8,7 @@ from ..gating.baseline import BaselineWrite
 from ..results.published import published_score
 from ..run.outcome import RunSummary
 from ..run.second_stage import COMPARED, RerankSummary
+from ..tasks.demo import is_demo_task
 from ..tasks.listing import TaskListing
 from ..tasks.validate import CardReport
 
@@ -36,7 +37,7 @@ def format_run_summary(summary: RunSummary, output: Path | None = None) -> str:
         f"results: {summary.results_dir}"
     head = f"{summary.model} @ {summary.revision}\n{where}\n"
     table = _table(["task", "type", "split", "metric", "score", "published", "delta", "status", "time"], rows)
-    demo = any(o.name.startswith("BgeEvalDemo") for o in summary.outcomes)
+    demo = any(is_demo_task(o.name) for o in summary.outcomes)
     notes = []
     if demo:
         notes.append("(demo suite: a smoke test written by the bge_eval team, not a benchmark)")

@@ -18,6 +18,7 @@ from ..results.files import read_model_meta, read_result_file, read_similarities
 from ..results.published import published_score
 from ..run.layout import MANIFEST_NAME, MODEL_META_NAME, ResultsLayout
 from ..run.manifest import Manifest
+from ..tasks.demo import is_demo_task
 from ..tasks.registry import (
     CHINESE_BENCHMARK,
     ENGLISH_BENCHMARK,
@@ -71,13 +72,15 @@ class TaskRow:
     delta: float | None
     notable: bool
     data: str | None = None  # the data's fingerprint, shortened ("files:1a2b3c4d5e6f", "hub:mteb/x@rev")
+    demo: bool = False  # a task of the bundled demo suite: shown apart from real tasks
 
 
 @dataclass(frozen=True)
 class LeaderboardTable:
     title: str
     headers: list[str]  # with task counts, e.g. "Retrieval (15)"
-    rows: list[tuple[int, str, Cell, list[Cell]]]  # rank, label, average, type cells
+    rows: list[tuple[int | None, str, Cell, list[Cell]]]  # rank (None: a published reference), label, average, cells
+    note: str = ""  # how much of the benchmark ran, and which types are left out
 
 
 @dataclass(frozen=True)
@@ -101,11 +104,16 @@ class AblationRow:
 
 @dataclass
 class ReportData:
+    """task_rows and figures: real tasks, by task then run; demo_rows and demo_figures: the demo suite's."""
+
     runs: list[Run]
     leaderboards: list[LeaderboardTable]
     task_rows: list[TaskRow]
     figures: list[Figure]
     ablation: list[AblationRow]
+    demo_rows: list[TaskRow] = field(default_factory=list)
+    demo_figures: list[Figure] = field(default_factory=list)
+    comparison_png: str | None = None  # with two or more runs: each run's score per task, as bars
     generated: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
@@ -169,7 +177,7 @@ def task_rows(run: Run) -> list[TaskRow]:
             published = published_score(run.model, task, split, metric)
             diff = delta(score, published)
             rows.append(TaskRow(run.label, task, task_type, split, score, metrics, published, diff,
-                                is_notable(diff), run.data.get(task)))
+                                is_notable(diff), run.data.get(task), is_demo_task(task)))
     return rows
 
 
@@ -185,6 +193,8 @@ def _mean(entries: list[dict], metric: str) -> float:
 
 
 def leaderboard_tables(runs: list[Run], rows: list[TaskRow]) -> list[LeaderboardTable]:
+    """The benchmarks' tables: the runs ranked; each model's published numbers over the same tasks
+    as a reference row (not ranked); types no run has a task of left out, and said so."""
     tables = []
     for name, title, columns in BENCHMARKS:
         types = benchmark_task_types()[name]
@@ -193,18 +203,30 @@ def leaderboard_tables(runs: list[Run], rows: list[TaskRow]) -> list[Leaderboard
         scores = {label: s for label, s in scores.items() if s}
         if not scores:
             continue
-        for run in runs:  # the published numbers of the same model, over the same tasks as the run
+        references = {}
+        for run in runs:  # each model's published numbers, over the tasks its runs scored
             if run.label in scores:
                 published = {t: v for t in scores[run.label] if (v := _published_main(run.model, t)) is not None}
                 if published:
-                    scores[f"{run.label} (published)"] = published
-        headers = [f"{col} ({sum(1 for t in types.values() if t == col)})" for col in columns]
-        board = leaderboard(scores, types, columns)
+                    references.setdefault(f"{run.model} (published)", {}).update(published)
+        ran = {t for s in scores.values() for t in s}
+        shown = [c for c in columns if any(types.get(t) == c for t in ran)]
+        left_out = [f"{c} ({sum(1 for t in types.values() if t == c)})" for c in columns if c not in shown]
+        note = (f"{len(ran)} of the benchmark's {len(types)} tasks ran; the average is over those "
+                "and marked (n/N)." if len(ran) < len(types) else "")
+        if left_out:
+            note += f" Types with no task run are left out: {', '.join(left_out)}."
         tables.append(LeaderboardTable(
-            f"{title}: {name} ({len(types)} tasks)", headers,
-            [(row.rank, row.model, row.average, [row.columns[c] for c in columns]) for row in board],
+            f"{title}: {name}", [f"{col} ({sum(1 for t in types.values() if t == col)})" for col in shown],
+            _table_rows(leaderboard(scores, types, shown), shown)
+            + _table_rows(leaderboard(references, types, shown), shown, ranked=False), note.strip(),
         ))
     return tables + suite_tables(runs, rows)
+
+
+def _table_rows(board: list, columns: list[str], ranked: bool = True) -> list[tuple]:
+    return [(row.rank if ranked else None, row.model, row.average, [row.columns[c] for c in columns])
+            for row in board]
 
 
 def suite_tables(runs: list[Run], rows: list[TaskRow]) -> list[LeaderboardTable]:
@@ -224,9 +246,8 @@ def suite_tables(runs: list[Run], rows: list[TaskRow]) -> list[LeaderboardTable]
         board = suite_leaderboard(scores, types, columns, weights, record["average"])
         how = "weighted mean over tasks" if record["average"] == "tasks" else "mean of the type means"
         headers = [f"{col} ({sum(1 for t in types.values() if t == col)})" for col in columns]
-        tables.append(LeaderboardTable(
-            f"Suite: {name} ({len(weights)} tasks; average: {how})", headers,
-            [(row.rank, row.model, row.average, [row.columns[c] for c in columns]) for row in board]))
+        tables.append(LeaderboardTable(f"Suite: {name} ({len(weights)} tasks; average: {how})", headers,
+                                       _table_rows(board, columns)))
     return tables
 
 
@@ -266,6 +287,32 @@ def ablation(runs: list[Run], rows: list[TaskRow]) -> list[AblationRow]:
     return out
 
 
+def in_table_order(rows: list[TaskRow], runs: list[Run]) -> list[TaskRow]:
+    """By task (as first seen), then split, then run: the runs of one task side by side."""
+    first_seen = {row.task: i for i, row in reversed(list(enumerate(rows)))}
+    position = {r.label: i for i, r in enumerate(runs)}
+    return sorted(rows, key=lambda r: (first_seen[r.task], r.split, position[r.run]))
+
+
+def figures_in_order(figs: list[Figure], rows: list[TaskRow], runs: list[Run]) -> list[Figure]:
+    order = {(row.task, row.split, row.run): i for i, row in enumerate(rows)}
+    position = {r.label: i for i, r in enumerate(runs)}
+    return sorted((f for f in figs if (f.task, f.split, f.run) in order),
+                  key=lambda f: (order[(f.task, f.split, f.run)], position[f.run]))
+
+
+def comparison(runs: list[Run], rows: list[TaskRow]) -> str | None:
+    """With two or more runs: a bar chart of each run's score per task (real tasks, else the demo's)."""
+    from .plots import comparison_png
+
+    if len(runs) < 2 or not rows:
+        return None
+    tasks = list(dict.fromkeys(f"{r.task}" + ("" if r.split == "test" else f" ({r.split})") for r in rows))
+    scores = {(r.run, r.task + ("" if r.split == "test" else f" ({r.split})")): r.score for r in rows}
+    png = comparison_png([r.label for r in runs], tasks, scores)
+    return base64.b64encode(png).decode("ascii")
+
+
 def build_report(folders: list[Path], models: list[str] | None = None) -> ReportData:
     from ..errors import DataError
 
@@ -273,9 +320,11 @@ def build_report(folders: list[Path], models: list[str] | None = None) -> Report
     if not runs:
         raise DataError(f"no results under {', '.join(map(str, folders))} (looked for */model_meta.json"
                         + (f" of {', '.join(models)}" if models else "") + ").")
-    rows = [row for run in runs for row in task_rows(run)]
+    rows = in_table_order([row for run in runs for row in task_rows(run)], runs)
+    real, demo = [r for r in rows if not r.demo], [r for r in rows if r.demo]
+    figs = [figure for run in runs for figure in figures(run)]
     return ReportData(
-        runs=runs, leaderboards=leaderboard_tables(runs, rows), task_rows=rows,
-        figures=[figure for run in runs for figure in figures(run)], ablation=ablation(runs, rows),
+        runs=runs, leaderboards=leaderboard_tables(runs, rows), task_rows=real,
+        figures=figures_in_order(figs, real, runs), ablation=ablation(runs, rows), demo_rows=demo,
+        demo_figures=figures_in_order(figs, demo, runs), comparison_png=comparison(runs, real or demo),
     )
-

@@ -1,5 +1,6 @@
-"""Similarity-distribution figures as PNG bytes, drawn on a standalone matplotlib Figure
-(no pyplot, so a notebook's or application's backend is left as it was)."""
+"""The report's figures as PNG bytes (similarity distributions; runs compared per task), drawn
+on a standalone matplotlib Figure (no pyplot, so a notebook's or application's backend is left
+as it was)."""
 
 from __future__ import annotations
 
@@ -28,4 +29,26 @@ def histogram_png(dist: Distribution, title: str) -> bytes:
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def comparison_png(runs: list[str], tasks: list[str], scores: dict[tuple[str, str], float]) -> bytes:
+    """Grouped bars: per task (in the table's order), each run's score on the 0-100 scale."""
+    from matplotlib.figure import Figure
+
+    width = min(14.0, max(6.4, 0.6 * len(tasks) * max(1, len(runs)) / 2 + 2))
+    fig = Figure(figsize=(width, 3.8), dpi=100)
+    ax = fig.subplots()
+    bar = 0.8 / len(runs)
+    for i, run in enumerate(runs):
+        xs = [t + (i - (len(runs) - 1) / 2) * bar for t in range(len(tasks))]
+        ax.bar(xs, [100 * scores.get((run, task), float("nan")) for task in tasks], width=bar, label=run)
+    ax.set_xticks(range(len(tasks)), tasks, rotation=30 if len(tasks) > 4 else 0, ha="right" if len(tasks) > 4 else
+                  "center", fontsize=8)
+    ax.set_ylabel("score (0-100)")
+    ax.set_title("Score per task and run", fontsize=10)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3 if len(tasks) > 4 else -0.12),
+              ncol=min(2, len(runs)), frameon=False)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()

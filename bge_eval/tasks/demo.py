@@ -70,3 +70,11 @@ DEMO_TASKS = (
 
 def demo_tasks() -> list[Any]:
     return [cls() for cls in DEMO_TASKS]
+
+
+DEMO_TASK_NAMES = frozenset(cls.metadata.name for cls in DEMO_TASKS)
+
+
+def is_demo_task(name: str) -> bool:
+    """A task of the bundled demo suite (a smoke test, not a benchmark)."""
+    return name in DEMO_TASK_NAMES

@@ -56,7 +56,16 @@ def test_report_numbers_equal_the_result_files(two_runs):
     assert ours[2].n == 2 and ours[2].expected == 56 and ours[2].partial
     assert {(a.task, a.split) for a in data.ablation} >= {("BgeEvalDemoRetrieval", "test")}
     assert all(a.delta == pytest.approx(a.with_instruction - a.without) for a in data.ablation)
-    assert {f.task for f in data.figures} >= {"STSBenchmark", "SciFact", "BgeEvalDemoPairClassification"}
+    assert {f.task for f in data.figures} == {"STSBenchmark", "SciFact"}
+    assert "BgeEvalDemoPairClassification" in {f.task for f in data.demo_figures}
+    assert all(r.demo for r in data.demo_rows) and not any(r.demo for r in data.task_rows)
+    order = [(r.task, r.split, r.run) for r in data.task_rows]
+    assert [(f.task, f.split, f.run) for f in data.figures] == [k for k in order if k[0] in ("STSBenchmark", "SciFact")]
+    references = [row for row in mteb_table.rows if row[0] is None]
+    assert [row[1] for row in references] == [f"{MINILM} (published)"]  # one reference row, not ranked
+    assert [row[0] for row in mteb_table.rows if row[0] is not None] == [1]  # the demo-only run has no row
+    assert "2 of the benchmark's 56 tasks ran" in mteb_table.note and "Clustering (11)" in mteb_table.note
+    assert "Clustering (11)" not in mteb_table.headers and data.comparison_png
 
 
 def test_the_model_and_data_fingerprints_are_shown(two_runs, report_dir):
@@ -83,6 +92,8 @@ def test_markdown_is_pipe_tables(report_dir):
 
 
 def test_html_opens_in_headless_chromium(report_dir):
+    """No console errors, every image decodes, the runs' comparison chart is there, and the page
+    does not overflow sideways at 1,400 or 1,000 px."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), "Chromium is needed (apt-get install chromium; .ci/run installs it)"
@@ -93,18 +104,28 @@ def test_html_opens_in_headless_chromium(report_dir):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto((report_dir / "index.html").as_uri())
-        page.wait_for_load_state("load")
-        assert page.locator("table.leaderboard").count() >= 1
-        assert page.locator("table.tasks tr").count() > 5
-        assert page.locator("table.ablation").count() == 1
-        images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
-        assert len(images) >= 3 and all(done and width > 0 for done, width in images)
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        for width in (1400, 1000):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto((report_dir / "index.html").as_uri())
+            page.wait_for_load_state("load")
+            assert page.evaluate("document.documentElement.scrollWidth") == width, width
+            assert page.locator("table.leaderboard").count() >= 1
+            assert page.locator("table.tasks tr").count() > 5
+            assert page.locator("table.ablation").count() == 1
+            assert page.locator("img[alt='score per task and run']").count() == 1
+            assert page.locator("h2#demo").count() == 1
+            images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+            assert len(images) >= 4 and all(done and width > 0 for done, width in images)
+            if width == 1400:
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
         browser.close()
     assert errors == []
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+
+
+def test_captions_keep_their_spaces(report_dir):
+    html = (report_dir / "index.html").read_text()
+    assert re.search(r"\d\.Best-F1", html) is None and ". Best-F1 threshold" in html
