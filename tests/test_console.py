@@ -56,3 +56,24 @@ def test_help_names_the_program_as_called(tmp_path):
     module = subprocess.run([sys.executable, "-m", "bge_eval", "--help"], capture_output=True, text=True, check=True,
                             cwd=tmp_path)
     assert module.stdout.startswith("usage: python -m bge_eval")
+
+
+def test_the_readmes_offline_commands_work_as_written(shared_data, tmp_path, monkeypatch, capsys):
+    """The first block of README.md's "Command line": the bundled model on ../shared/data, from
+    a folder beside the data, as on a fresh clone."""
+    import shlex
+
+    from tests.helpers import REPO
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Command line", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [shlex.split(line.split("  #")[0]) for line in block.strip().splitlines()]
+    assert len(commands) == 5 and all(c[:3] == ["python", "-m", "bge_eval"] for c in commands)
+    (tmp_path / "shared").symlink_to(shared_data.parent)
+    (tmp_path / "clone").mkdir()
+    monkeypatch.chdir(tmp_path / "clone")
+    for command in commands:
+        assert main(command[3:]) == 0, command
+    out = capsys.readouterr().out
+    assert "gate: PASS" in out and "BIOSSES" in out
+    assert (tmp_path / "clone" / "results" / "report" / "index.html").is_file()
