@@ -6,6 +6,8 @@ The public API (imported on first use, so `import bge_eval` loads neither torch 
 - get_encoder(model, **options) -> BgeEncoder: the fast BGE encoder as an mteb model;
   demo_tasks(): the bundled demo suite as mteb tasks.
 - rerank(summary, reranker, **options) -> RerankSummary: the second stage.
+- sweep(models, tasks, *, ray=None, **options) -> SweepSummary: several models, here or on Ray
+  (ModelEntry, RayOptions).
 - load_results(*folders) -> pandas.DataFrame of tidy rows.
 - build_report(*folders, output=None) -> ReportData (and index.html / README.md when output is given).
 - gate(results, baseline, ...) -> GateReport; write_baseline(baseline, results, ...).
@@ -30,14 +32,15 @@ _LAZY = {
     "gate": "api", "write_baseline": "api", "make_config": "api", "demo_tasks": "api", "describe_tasks": "api",
     "RunSummary": "run.outcome", "TaskOutcome": "run.outcome", "BgeEncoder": "encoding.mteb_encoder",
     "GateReport": "gating", "ReportData": "report.data", "ModelSpec": "models", "BGE_MODELS": "models",
-    "resolve_model": "models",
+    "resolve_model": "models", "sweep": "api", "ModelEntry": "run.sweep", "SweepSummary": "run.sweep",
+    "RayOptions": "run.ray_executor",
 }
 
 __all__ = [
-    "BGE_MODELS", "BgeEncoder", "BgeEvalError", "DataError", "GateReport", "ModelNotFoundError", "ModelSpec",
-    "ReportData", "RunConfig", "RunSummary", "TaskOutcome", "UnknownNameError", "__version__", "build_report",
-    "demo_tasks", "describe_tasks", "evaluate", "gate", "get_encoder", "load_results", "make_config", "rerank",
-    "resolve_model", "write_baseline",
+    "BGE_MODELS", "BgeEncoder", "BgeEvalError", "DataError", "GateReport", "ModelEntry", "ModelNotFoundError",
+    "ModelSpec", "RayOptions", "ReportData", "RunConfig", "RunSummary", "SweepSummary", "TaskOutcome",
+    "UnknownNameError", "__version__", "build_report", "demo_tasks", "describe_tasks", "evaluate", "gate",
+    "get_encoder", "load_results", "make_config", "rerank", "resolve_model", "sweep", "write_baseline",
 ]
 
 if TYPE_CHECKING:
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
         load_results,
         make_config,
         rerank,
+        sweep,
         write_baseline,
     )
     from .encoding.mteb_encoder import BgeEncoder
@@ -58,6 +62,8 @@ if TYPE_CHECKING:
     from .models import BGE_MODELS, ModelSpec, resolve_model
     from .report.data import ReportData
     from .run.outcome import RunSummary, TaskOutcome
+    from .run.ray_executor import RayOptions
+    from .run.sweep import ModelEntry, SweepSummary
 
 
 def __getattr__(name: str) -> Any:

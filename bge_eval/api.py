@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .report.data import ReportData
     from .run.outcome import RunSummary
     from .run.second_stage import RerankSummary
+    from .run.sweep import SweepSummary
 
 _CONFIG_FIELDS = {f.name for f in dataclasses.fields(RunConfig)} - {"model", "tasks", "benchmark"}
 
@@ -70,6 +71,25 @@ def evaluate(model: str | Any | None = None, tasks: Iterable[str | Any] = (), *,
     if model is None or isinstance(model, str):
         return run(make_config(model, names, benchmark, **options), tasks=given)
     return run(make_config(model.mteb_model_meta.name, names, benchmark, **options), encoder=model, tasks=given)
+
+
+def sweep(models: Sequence[Any], tasks: Iterable[str] = (), *, benchmark: str | None = None,
+          ray: Any = None, **options: Any) -> SweepSummary:
+    """Several models on the same tasks, each into its own folder under `output`.
+
+    models: names, or ModelEntry(name, path, revision) values (bge_eval.run.sweep).
+    ray: None runs them one after another here; a RayOptions (bge_eval.run.ray_executor) runs
+        every (model, task) unit as a Ray task on a cluster (RayOptions() connects to
+        $RAY_ADDRESS, else starts a local one). options: as for evaluate."""
+    from .run.sweep import ModelEntry, checked_entries, run_sweep
+
+    entries = checked_entries([m if isinstance(m, ModelEntry) else ModelEntry(str(m)) for m in models], "models")
+    base = make_config(entries[0].name, list(tasks), benchmark, **options)
+    if ray is None:
+        return run_sweep(base, entries)
+    from .run.ray_executor import run_on_ray
+
+    return run_on_ray(base, entries, ray)
 
 
 def rerank(summary: RunSummary, reranker: str, *, reranker_path: str | Path | None = None,

@@ -11,17 +11,16 @@ import sys
 from pathlib import Path
 
 from ._util import atomic_write_text
-from .config import (
-    DATA_DIR_ENV,
-    DEMO_MODEL,
-    GATE_ALPHA,
-    GATE_METRICS,
-    GATE_TOLERANCE,
-    INSTRUCTION_POLICIES,
-    PRECISIONS,
-    RERANK_TOP_K,
-    default_cache_dir,
+from .cli_options import (
+    add_data_dir,
+    add_recipe_options,
+    add_run_parser,
+    non_negative_float,
+    probability,
+    run_options,
+    single,
 )
+from .config import DEMO_MODEL, GATE_ALPHA, GATE_METRICS, GATE_TOLERANCE
 from .errors import BgeEvalError, internal_error
 
 DESCRIPTION = """\
@@ -48,67 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser(
-        "run", help="evaluate a model and save results (resumes by default)",
-        description="Evaluate a model on tasks or a benchmark. Results go to "
-        "OUTPUT/results/<org__model>/<revision>/<Task>.json (mteb's ResultCache layout), "
-        "predictions to OUTPUT/predictions/..., a run manifest beside the results.",
-    )
-    run.add_argument("--model", default=None, metavar="NAME",
-                     help="model identity (hub name), e.g. BAAI/bge-base-en-v1.5; results are stored "
-                     f"under it. Default: {DEMO_MODEL} on the demo suite.")
-    run.add_argument("--model-path", type=Path, metavar="DIR",
-                     help="load this local checkpoint instead of the hub / HF cache; NAME stays its identity")
-    run.add_argument("--revision", help="the identity's revision (default: HF cache snapshot, else mteb's registry)")
-    run.add_argument("--tasks", nargs="+", default=[], metavar="T",
-                     help="task names, or folders holding a task card (task.toml beside its data); "
-                     "default: the benchmark's")
-    run.add_argument("--task-dir", action="append", default=[], type=Path, metavar="DIR",
-                     help="add every task card under DIR (repeatable)")
-    run.add_argument("--suite", type=Path, metavar="FILE",
-                     help="run a suite's tasks (a TOML file of registry names and card folders, tasks/*.suite.toml)")
-    run.add_argument("--benchmark", metavar="NAME",
-                     help='"MTEB(eng, v1)", "MTEB(cmn, v1)" (alias C-MTEB), any mteb benchmark, or "demo"; '
-                     "default: the benchmark of the model's language (demo when --model is not given)")
-    _add_data_dir(run)
-    run.add_argument("--output", type=Path, default=Path("results"), metavar="DIR",
-                     help="results folder (default: results/)")
-    run.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
-    run.add_argument("--devices", nargs="+", default=[], metavar="D",
-                     help="encode on several devices, one worker process each: cuda:0 cuda:1 ..., or all "
-                     "(every visible GPU); results equal one device's")
-    run.add_argument("--batch-size", type=_positive_int, metavar="N",
-                     help="most texts per batch (default 32 on CPU; 1024 on CUDA, where --token-budget sizes batches)")
-    run.add_argument("--precision", choices=PRECISIONS, default="auto",
-                     help="auto = fp16 on CUDA, fp32 on CPU")
-    _add_recipe_options(run)
-    run.add_argument("--token-budget", type=_positive_int, metavar="N",
-                     help="padded tokens per batch (default 65536 on CUDA; CPU batches by --batch-size)")
-    run.add_argument("--compile", action="store_true",
-                     help="torch.compile the model: a one-off compile (about a minute), then faster encoding")
-    run.add_argument("--padded", action="store_true",
-                     help="encode padded batches (default on CUDA: BERT-family models on packed tokens, "
-                     "FlashAttention per text)")
-    run.add_argument("--embedding-cache", type=Path, metavar="DIR", default=None,
-                     help="folder of cached embeddings, shared by runs (default $BGE_EVAL_CACHE_DIR "
-                     "or ~/.cache/bge_eval/embeddings)")
-    run.add_argument("--no-embedding-cache", action="store_true", help="encode everything afresh")
-    run.add_argument("--overwrite", action="store_true", help="recompute tasks that already have results")
-    run.add_argument("--keep-results", action="store_true",
-                     help="refuse (exit 2) instead of recomputing a saved result made from other weights, data or "
-                     "settings")
-    run.add_argument("--no-predictions", action="store_true", help="do not save per-query/per-pair predictions")
-    run.add_argument("--reranker", metavar="NAME",
-                     help="a cross-encoder (bge-reranker-base/large, any CrossEncoder checkpoint): scores "
-                     "reranking tasks, and reranks the embedder's top-k on retrieval tasks (second stage)")
-    run.add_argument("--reranker-path", type=Path, metavar="DIR", help="local checkpoint of the reranker")
-    run.add_argument("--rerank-top-k", type=_positive_int, default=RERANK_TOP_K, metavar="K",
-                     help=f"first-stage candidates per query for reranking (default {RERANK_TOP_K})")
-    run.add_argument("--report", type=Path, metavar="DIR",
-                     help="also write a report (index.html, README.md) of this run's results to DIR")
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    run.add_argument("-v", "--verbose", action="store_true",
-                     help="log mteb's progress messages and show the libraries' own bars and warnings")
+    add_run_parser(commands)
 
     report = commands.add_parser(
         "report", help="write leaderboard tables, published comparison and plots from saved results",
@@ -136,11 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="baseline JSON (per-query values in FILE's .per_query.json sidecar)")
     gate.add_argument("--metric", default=None,
                       help="gate only this metric (--write-baseline: each type's default, " + _gate_defaults() + ")")
-    gate.add_argument("--max-drop", type=_non_negative_float, default=None, metavar="X",
+    gate.add_argument("--max-drop", type=non_negative_float, default=None, metavar="X",
                       help=f"allowed drop, overriding the baseline's tolerances (--write-baseline: {GATE_TOLERANCE})")
     gate.add_argument("--tasks", nargs="+", default=None, metavar="T", help="gate only these tasks")
     gate.add_argument("--suite", type=Path, metavar="FILE", help="gate only this suite's tasks")
-    gate.add_argument("--significance", type=_probability, default=GATE_ALPHA, metavar="ALPHA",
+    gate.add_argument("--significance", type=probability, default=GATE_ALPHA, metavar="ALPHA",
                       help=f"level of the paired permutation test over queries (default {GATE_ALPHA})")
     gate.add_argument("--require-significance", action="store_true",
                       help="fail only on drops that are beyond tolerance AND significant")
@@ -161,9 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help='benchmark to list (default: the model\'s language\'s, "MTEB(eng, v1)" without a model; '
                        "also C-MTEB, demo, ...)")
     tasks.add_argument("--tasks", nargs="+", default=[], metavar="T", help="only these tasks")
-    _add_recipe_options(tasks)
+    add_recipe_options(tasks)
     tasks.add_argument("--json", action="store_true", help="one JSON object per task and line instead of a table")
-    _add_data_dir(tasks)
+    add_data_dir(tasks)
 
     validate = commands.add_parser(
         "validate", help="check a task card and its data, and describe them",
@@ -173,70 +112,6 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--model", metavar="NAME", help="also count tokens with this model's tokenizer")
     validate.add_argument("--model-path", type=Path, metavar="DIR", help="the model's local checkpoint")
     return parser
-
-
-def _add_recipe_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--instruction-policy", choices=INSTRUCTION_POLICIES, default="bge",
-                        help="bge: BGE's own recipe (docs/recipe.md: the instruction on BGE's task lists, English "
-                        "vectors unnormalised); mteb: mteb's registry prompts; none")
-    parser.add_argument("--instruction", metavar="TEXT",
-                        help="a custom query instruction (replaces the model's on the tasks the bge recipe instructs)")
-
-
-def _add_data_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, default=os.environ.get(DATA_DIR_ENV) or None, metavar="DIR",
-                        help=f"local task data (layout of shared/data, or hub mirrors); env {DATA_DIR_ENV}")
-
-
-def _bounded(convert, minimum, description: str):
-    """An argparse type: `convert(text)`, at least `minimum`."""
-
-    def parse(text: str):
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}") from None
-        if value != value or value in (float("inf"), float("-inf")) or value < minimum:  # NaN, infinities
-            raise argparse.ArgumentTypeError(f"expected {description}, got {value}")
-        return value
-
-    return parse
-
-
-_positive_int = _bounded(int, 1, "a positive integer")
-_non_negative_float = _bounded(float, 0.0, "a number >= 0")
-
-
-def _probability(text: str) -> float:
-    value = _non_negative_float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a level between 0 and 1, got {value}")
-    return value
-
-
-def run_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
-    """`run`'s arguments as api.evaluate's keyword options (RunConfig's fields)."""
-    if args.instruction is not None and args.instruction_policy != "bge":
-        parser.error("--instruction needs --instruction-policy bge (it follows the bge routing)")
-    if args.data_dir is not None and not Path(args.data_dir).is_dir():
-        parser.error(f"--data-dir {args.data_dir}: not a folder")
-    if args.model_path is not None and args.model is None:
-        parser.error("--model-path needs --model NAME (the identity results are stored under)")
-    if args.devices and args.device:
-        parser.error("--device and --devices: give one of them (--devices for several)")
-    if args.reranker_path is not None and args.reranker is None:
-        parser.error("--reranker-path needs --reranker NAME")
-    if args.suite is not None and (args.tasks or args.task_dir or args.benchmark):
-        parser.error("--suite names its own tasks: give it without --tasks, --task-dir or --benchmark")
-    return dict(
-        model_path=args.model_path, revision=args.revision, data_dir=Path(args.data_dir) if args.data_dir else None,
-        output=args.output, device=args.device, devices=tuple(args.devices), batch_size=args.batch_size,
-        precision=args.precision, instruction_policy=args.instruction_policy, instruction=args.instruction,
-        token_budget=args.token_budget, compile=args.compile, packed=not args.padded,
-        embedding_cache=None if args.no_embedding_cache else (args.embedding_cache or default_cache_dir()),
-        overwrite=args.overwrite, keep_results=args.keep_results, save_predictions=not args.no_predictions,
-        suite=args.suite, progress=not args.no_progress,
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,7 +153,9 @@ def _run(args: argparse.Namespace, options: dict) -> int:
     from .tasks.cards import find_cards
 
     tasks = list(args.tasks) + [str(folder) for task_dir in args.task_dir for folder in find_cards(task_dir)]
-    summary = api.evaluate(args.model, tasks, benchmark=args.benchmark, **options)
+    if args.models is not None or len(args.model) > 1 or args.ray is not None:
+        return _sweep(args, tasks, options)
+    summary = api.evaluate(single(args.model), tasks, benchmark=args.benchmark, **options)
     print(format_run_summary(summary, args.output))
     if args.reranker:
         reranked = api.rerank(summary, args.reranker, reranker_path=args.reranker_path, top_k=args.rerank_top_k,
@@ -288,6 +165,30 @@ def _run(args: argparse.Namespace, options: dict) -> int:
         return _report([args.output], args.report, [summary.model])
     print(next_steps(prog_name(), args.output))
     return 0
+
+
+def _sweep(args: argparse.Namespace, tasks: list[str], options: dict) -> int:
+    """Several models (or one, on Ray): each into its own folder under --output."""
+    from . import api
+    from .report.console import format_run_summary, format_sweep, next_steps
+    from .run.sweep import entries_from_options, read_models_file
+
+    if args.models is not None:
+        entries = read_models_file(args.models)
+    else:
+        entries = entries_from_options(args.model or [DEMO_MODEL], args.model_path, args.revision)
+    ray = None
+    if args.ray is not None:
+        from .run.ray_executor import RayOptions
+
+        ray = RayOptions(args.ray or None, args.ray_gpus_per_task, args.ray_cpus_per_task, args.ray_retries)
+    options = {k: v for k, v in options.items() if k not in ("model_path", "revision")}
+    sweep = api.sweep(entries, tasks, benchmark=args.benchmark, ray=ray, **options)
+    for summary in sweep.runs:
+        print(format_run_summary(summary, args.output))
+    print(format_sweep(sweep))
+    print(next_steps(prog_name(), args.output))
+    return sweep.exit_code
 
 
 def _report(folders: list[Path], output: Path, models: list[str] | None) -> int:

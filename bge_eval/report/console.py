@@ -8,6 +8,7 @@ from ..gating.baseline import BaselineWrite
 from ..results.published import published_score
 from ..run.outcome import RunSummary
 from ..run.second_stage import COMPARED, RerankSummary
+from ..run.sweep import SweepSummary
 from ..tasks.demo import is_demo_task
 from ..tasks.listing import TaskListing
 from ..tasks.validate import CardReport
@@ -49,6 +50,16 @@ def format_run_summary(summary: RunSummary, output: Path | None = None) -> str:
     if summary.skipped:
         notes.append(f"skipped (no local data): {', '.join(summary.skipped)}")
     return "\n".join([head + table, *notes])
+
+
+def format_sweep(sweep: SweepSummary) -> str:
+    """A sweep's last lines: how many units ran, and every unit that failed with its error."""
+    lines = [f"sweep: {len(sweep.runs)} models, {sweep.units_submitted} (model, task) units computed, "
+             f"{len(sweep.failures)} failed"]
+    lines += [f"  failed: {f.model} {f.task}: {f.error}" for f in sweep.failures]
+    if sweep.failures:
+        lines.append("  rerun the same command to retry the failed units (finished ones are kept).")
+    return "\n".join(lines)
 
 
 def _relative(path: Path, root: Path | None) -> str:

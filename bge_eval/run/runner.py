@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -44,6 +44,111 @@ class DescribedModel(Protocol):
     def encoder_facts(self) -> EncoderFacts: ...
 
 
+@dataclass
+class ModelTarget:
+    """What a run evaluates: the model's identity and how it encodes (an encoder handed in, or
+    the checkpoint `resolved` that one is built from)."""
+
+    meta: Any
+    language: str
+    recipe: Recipe | None
+    precision: str | None
+    resolved: ResolvedModel | None = None
+    checkpoint: Path | None = None
+    spec: ModelSpec | None = None
+
+
+def model_target(config: RunConfig, encoder: Any = None, resolved: ResolvedModel | None = None) -> ModelTarget:
+    if encoder is None:
+        from ..encoding.engine import precision_for
+
+        resolved = resolved or resolve_model(config.model, config.model_path, config.revision)
+        meta = mteb_meta(resolved)
+        return ModelTarget(meta, resolved.spec.language, Recipe.for_config(config, resolved.spec, meta),
+                           precision_for(config.precision, config.devices[0] if config.devices else config.device),
+                           resolved, resolved.checkpoint, resolved.spec)
+    if isinstance(encoder, DescribedModel):
+        return ModelTarget(encoder.mteb_model_meta, encoder.language, encoder.recipe,
+                           encoder.encoder_facts().precision, None, encoder.checkpoint, encoder.spec)
+    return ModelTarget(encoder.mteb_model_meta, "en", None, None)
+
+
+@dataclass
+class PreparedRun:
+    """A model's run, planned: the open manifest, each task's identity, the tasks to compute
+    (todo) and why saved results are replaced (notes). Made and used under the output lock."""
+
+    config: RunConfig
+    target: ModelTarget
+    plan: TaskPlan
+    layout: ResultsLayout
+    manifest: Manifest
+    identities: dict[str, Any] = field(default_factory=dict)
+    todo: set[str] = field(default_factory=set)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def record(self, planned: PlannedTask, wall: float) -> None:
+        """A task just committed: its record in the manifest, written at once."""
+        self.manifest.record_task(planned.name, TaskRecord.computed(planned, wall, self.identities[planned.name]))
+        self.manifest.write(self.layout.manifest_file)
+
+    def outcome(self, planned: PlannedTask, status: str, wall: float) -> TaskOutcome:
+        return task_outcome(planned, status, wall, self.layout.result_file(planned.name),
+                            self.notes.get(planned.name))
+
+    def finish(self, outcomes: list[TaskOutcome]) -> RunSummary:
+        self.manifest.finish_run()
+        self.manifest.write(self.layout.manifest_file)
+        meta = self.target.meta
+        return RunSummary(meta.name, str(meta.revision), self.layout.results_dir, self.layout.predictions_dir,
+                          outcomes, self.plan.skipped)
+
+
+def plan_run(config: RunConfig, target: ModelTarget, tasks: Sequence[Any] | None = None) -> tuple[TaskPlan,
+                                                                                                   ResultsLayout]:
+    if tasks is not None:
+        plan = plan_given_tasks(list(tasks))
+    else:
+        plan = plan_tasks(config.tasks, config.benchmark, config.data_dir, target.language)
+    if plan.skipped:
+        log.warning("Skipped %d task(s) of %s with no local data in %s: %s",
+                    len(plan.skipped), plan.benchmark, config.data_dir, ", ".join(plan.skipped))
+    return plan, ResultsLayout.for_model(config.output, target.meta)
+
+
+def prepare(config: RunConfig, target: ModelTarget, plan: TaskPlan, layout: ResultsLayout) -> PreparedRun:
+    """Open the manifest and decide, task by task, what is computed (call under the output lock)."""
+    manifest = _start_manifest(layout, config, target.recipe, target.resolved, plan)
+    if config.suite is not None:
+        from ..tasks.suites import read_suite, suite_record
+
+        suite = read_suite(config.suite)
+        manifest.suites[suite.name] = suite_record(suite, plan.tasks)
+    prepared = PreparedRun(config, target, plan, layout, manifest)
+    recipe, spec = target.recipe, target.spec
+    common = {"instruction": recipe.describe() if recipe else None, "precision": target.precision,
+              **({"pooling": spec.pooling, "max_length": spec.max_length} if spec else {})}
+    weights = weights_identity(target.checkpoint, manifest.fingerprints) if target.checkpoint is not None else None
+    for planned in plan.tasks:
+        per_task = common
+        if recipe is not None:  # this task's own: its queries' instruction and normalisation
+            per_task = {**common, **asdict(recipe.for_task(planned.task.metadata))}
+        elif spec is not None:
+            per_task = {**common, "normalize": spec.normalize}
+        identity = prepared.identities[planned.name] = task_identity(planned, config.data_dir, manifest.fingerprints,
+                                                                     weights, per_task)
+        recorded = manifest.tasks.get(planned.name)
+        compute, note = reuse_decision(identity, recorded.identity if recorded else None,
+                                       layout.result_file(planned.name), planned.splits,
+                                       overwrite=config.overwrite, keep_results=config.keep_results)
+        if compute:
+            prepared.todo.add(planned.name)
+        if note:
+            prepared.notes[planned.name] = note
+            log.warning("%s: the saved result is %s", planned.name, note)
+    return prepared
+
+
 def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | None = None,
         tasks: Sequence[Any] | None = None) -> RunSummary:
     """Evaluate `config.model` on the planned tasks; resumes from earlier runs.
@@ -56,69 +161,17 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
         from ..encoding.multi_device import resolve_devices
 
         resolve_devices(config.devices)
-    checkpoint: Path | None = None
-    spec: ModelSpec | None = None
-    if encoder is None:
-        resolved = resolved or resolve_model(config.model, config.model_path, config.revision)
-        meta = mteb_meta(resolved)
-        language = resolved.spec.language
-        recipe: Recipe | None = Recipe.for_config(config, resolved.spec, meta)
-        checkpoint, spec = resolved.checkpoint, resolved.spec
-        from ..encoding.engine import precision_for
-
-        precision: str | None = precision_for(config.precision, config.devices[0] if config.devices else config.device)
-    else:
-        meta = encoder.mteb_model_meta
-        described = isinstance(encoder, DescribedModel)
-        language = encoder.language if described else "en"
-        recipe = encoder.recipe if described else None
-        if described:
-            checkpoint, spec, precision = encoder.checkpoint, encoder.spec, encoder.encoder_facts().precision
-        else:
-            precision = None
-    if tasks is not None:
-        plan = plan_given_tasks(list(tasks))
-    else:
-        plan = plan_tasks(config.tasks, config.benchmark, config.data_dir, language)
-    if plan.skipped:
-        log.warning("Skipped %d task(s) of %s with no local data in %s: %s",
-                    len(plan.skipped), plan.benchmark, config.data_dir, ", ".join(plan.skipped))
-    layout = ResultsLayout.for_model(config.output, meta)
+    target = model_target(config, encoder, resolved)
+    plan, layout = plan_run(config, target, tasks)
     with output_lock(config.output):
-        manifest = _start_manifest(layout, config, recipe, resolved, plan)
-        if config.suite is not None:
-            from ..tasks.suites import read_suite, suite_record
-
-            suite = read_suite(config.suite)
-            manifest.suites[suite.name] = suite_record(suite, plan.tasks)
-        common = {"instruction": recipe.describe() if recipe else None, "precision": precision,
-                  **({"pooling": spec.pooling, "max_length": spec.max_length} if spec else {})}
-        weights = weights_identity(checkpoint, manifest.fingerprints) if checkpoint is not None else None
-        identities, todo, notes = {}, set(), {}
-        for planned in plan.tasks:
-            per_task = common
-            if recipe is not None:  # this task's own: its queries' instruction and normalisation
-                per_task = {**common, **asdict(recipe.for_task(planned.task.metadata))}
-            elif spec is not None:
-                per_task = {**common, "normalize": spec.normalize}
-            identity = identities[planned.name] = task_identity(planned, config.data_dir, manifest.fingerprints,
-                                                                weights, per_task)
-            recorded = manifest.tasks.get(planned.name)
-            compute, note = reuse_decision(identity, recorded.identity if recorded else None,
-                                           layout.result_file(planned.name), planned.splits,
-                                           overwrite=config.overwrite, keep_results=config.keep_results)
-            if compute:
-                todo.add(planned.name)
-            if note:
-                notes[planned.name] = note
-                log.warning("%s: the saved result is %s", planned.name, note)
+        prepared = prepare(config, target, plan, layout)
         owned = None  # an encoder built here is closed here (it may hold worker processes)
-        if encoder is None and todo:
+        if encoder is None and prepared.todo:
             from ..encoding.mteb_encoder import BgeEncoder
 
-            encoder = owned = BgeEncoder.from_config(config, resolved, recipe=recipe, meta=meta)
+            encoder = owned = BgeEncoder.from_config(config, target.resolved, recipe=target.recipe, meta=target.meta)
         if isinstance(encoder, DescribedModel):
-            manifest.record_encoder(encoder.encoder_facts())
+            prepared.manifest.record_encoder(encoder.encoder_facts())
         staging = staging_folder(config.output)
         progress = TaskProgress(len(plan.tasks), config.progress)
         try:
@@ -126,25 +179,20 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
             for planned in plan.tasks:
                 wall, status = 0.0, "cached"
                 progress.start(planned.name)
-                if planned.name in todo:
+                if planned.name in prepared.todo:
                     wall = evaluate_task(planned, encoder, layout, staging, data_dir=config.data_dir,
                                          save_predictions=config.save_predictions,
                                          dataloader_batch_size=config.batch_size or DEFAULT_DATALOADER_BATCH_SIZE)
-                    manifest.record_task(planned.name, TaskRecord.computed(planned, wall, identities[planned.name]))
-                    manifest.write(layout.manifest_file)
+                    prepared.record(planned, wall)
                     status = "computed"
-                outcomes.append(task_outcome(planned, status, wall, layout.result_file(planned.name),
-                                             notes.get(planned.name)))
+                outcomes.append(prepared.outcome(planned, status, wall))
                 progress.finish(status)
         finally:
             progress.close()
             remove_staging(staging)
             if owned is not None:
                 owned.close()
-        manifest.finish_run()
-        manifest.write(layout.manifest_file)
-    return RunSummary(meta.name, str(meta.revision), layout.results_dir, layout.predictions_dir, outcomes,
-                      plan.skipped)
+        return prepared.finish(outcomes)
 
 
 def _start_manifest(layout: ResultsLayout, config: RunConfig, recipe: Recipe | None,

@@ -1,0 +1,165 @@
+"""The `run` command's options and what they become: RunConfig's fields, a sweep's models,
+the Ray executor's settings; and the argument types and option groups the commands share."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from .config import DATA_DIR_ENV, DEMO_MODEL, INSTRUCTION_POLICIES, PRECISIONS, RERANK_TOP_K, default_cache_dir
+
+
+def add_run_parser(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run", help="evaluate a model and save results (resumes by default)",
+        description="Evaluate a model on tasks or a benchmark. Results go to "
+        "OUTPUT/results/<org__model>/<revision>/<Task>.json (mteb's ResultCache layout), "
+        "predictions to OUTPUT/predictions/..., a run manifest beside the results.",
+    )
+    run.add_argument("--model", action="append", default=[], metavar="NAME",
+                     help="model identity (hub name), e.g. BAAI/bge-base-en-v1.5; results are stored "
+                     f"under it; repeat it for a sweep. Default: {DEMO_MODEL} on the demo suite.")
+    run.add_argument("--model-path", action="append", default=[], type=Path, metavar="DIR",
+                     help="load this local checkpoint instead of the hub / HF cache; NAME stays its identity "
+                     "(in a sweep: once per --model, in order)")
+    run.add_argument("--revision", action="append", default=[],
+                     help="the identity's revision (default: HF cache snapshot, else mteb's registry; "
+                     "in a sweep: once per --model)")
+    run.add_argument("--models", type=Path, metavar="FILE",
+                     help="a sweep's models: a TOML file of [[model]] tables with name, path, revision (docs/ray.md)")
+    run.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                     help="run each (model, task) unit as a Ray task on the cluster at ADDRESS (default "
+                     "$RAY_ADDRESS, else a local cluster); needs " + 'pip install "bge_eval[ray]"')
+    run.add_argument("--ray-gpus-per-task", type=non_negative_float, metavar="X",
+                     help="GPUs each unit asks for (default 1 where the cluster has GPUs)")
+    run.add_argument("--ray-cpus-per-task", type=non_negative_float, metavar="X",
+                     help="CPUs each unit asks for on a cluster without GPUs (default 1)")
+    run.add_argument("--ray-retries", type=non_negative_int, default=2, metavar="N",
+                     help="retries of a unit whose worker process or node was lost (default 2)")
+    run.add_argument("--tasks", nargs="+", default=[], metavar="T",
+                     help="task names, or folders holding a task card (task.toml beside its data); "
+                     "default: the benchmark's")
+    run.add_argument("--task-dir", action="append", default=[], type=Path, metavar="DIR",
+                     help="add every task card under DIR (repeatable)")
+    run.add_argument("--suite", type=Path, metavar="FILE",
+                     help="run a suite's tasks (a TOML file of registry names and card folders, tasks/*.suite.toml)")
+    run.add_argument("--benchmark", metavar="NAME",
+                     help='"MTEB(eng, v1)", "MTEB(cmn, v1)" (alias C-MTEB), any mteb benchmark, or "demo"; '
+                     "default: the benchmark of the model's language (demo when --model is not given)")
+    add_data_dir(run)
+    run.add_argument("--output", type=Path, default=Path("results"), metavar="DIR",
+                     help="results folder (default: results/)")
+    run.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    run.add_argument("--devices", nargs="+", default=[], metavar="D",
+                     help="encode on several devices, one worker process each: cuda:0 cuda:1 ..., or all "
+                     "(every visible GPU); results equal one device's")
+    run.add_argument("--batch-size", type=positive_int, metavar="N",
+                     help="most texts per batch (default 32 on CPU; 1024 on CUDA, where --token-budget sizes batches)")
+    run.add_argument("--precision", choices=PRECISIONS, default="auto",
+                     help="auto = fp16 on CUDA, fp32 on CPU")
+    add_recipe_options(run)
+    run.add_argument("--token-budget", type=positive_int, metavar="N",
+                     help="padded tokens per batch (default 65536 on CUDA; CPU batches by --batch-size)")
+    run.add_argument("--compile", action="store_true",
+                     help="torch.compile the model: a one-off compile (about a minute), then faster encoding")
+    run.add_argument("--padded", action="store_true",
+                     help="encode padded batches (default on CUDA: BERT-family models on packed tokens, "
+                     "FlashAttention per text)")
+    run.add_argument("--embedding-cache", type=Path, metavar="DIR", default=None,
+                     help="folder of cached embeddings, shared by runs (default $BGE_EVAL_CACHE_DIR "
+                     "or ~/.cache/bge_eval/embeddings)")
+    run.add_argument("--no-embedding-cache", action="store_true", help="encode everything afresh")
+    run.add_argument("--overwrite", action="store_true", help="recompute tasks that already have results")
+    run.add_argument("--keep-results", action="store_true",
+                     help="refuse (exit 2) instead of recomputing a saved result made from other weights, data or "
+                     "settings")
+    run.add_argument("--no-predictions", action="store_true", help="do not save per-query/per-pair predictions")
+    run.add_argument("--reranker", metavar="NAME",
+                     help="a cross-encoder (bge-reranker-base/large, any CrossEncoder checkpoint): scores "
+                     "reranking tasks, and reranks the embedder's top-k on retrieval tasks (second stage)")
+    run.add_argument("--reranker-path", type=Path, metavar="DIR", help="local checkpoint of the reranker")
+    run.add_argument("--rerank-top-k", type=positive_int, default=RERANK_TOP_K, metavar="K",
+                     help=f"first-stage candidates per query for reranking (default {RERANK_TOP_K})")
+    run.add_argument("--report", type=Path, metavar="DIR",
+                     help="also write a report (index.html, README.md) of this run's results to DIR")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="log mteb's progress messages and show the libraries' own bars and warnings")
+
+
+def add_recipe_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--instruction-policy", choices=INSTRUCTION_POLICIES, default="bge",
+                        help="bge: BGE's own recipe (docs/recipe.md: the instruction on BGE's task lists, English "
+                        "vectors unnormalised); mteb: mteb's registry prompts; none")
+    parser.add_argument("--instruction", metavar="TEXT",
+                        help="a custom query instruction (replaces the model's on the tasks the bge recipe instructs)")
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, default=os.environ.get(DATA_DIR_ENV) or None, metavar="DIR",
+                        help=f"local task data (layout of shared/data, or hub mirrors); env {DATA_DIR_ENV}")
+
+
+def bounded(convert, minimum, description: str):
+    """An argparse type: `convert(text)`, at least `minimum`."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}") from None
+        if value != value or value in (float("inf"), float("-inf")) or value < minimum:  # NaN, infinities
+            raise argparse.ArgumentTypeError(f"expected {description}, got {value}")
+        return value
+
+    return parse
+
+
+positive_int = bounded(int, 1, "a positive integer")
+non_negative_float = bounded(float, 0.0, "a number >= 0")
+non_negative_int = bounded(int, 0, "an integer >= 0")
+
+
+def probability(text: str) -> float:
+    value = non_negative_float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a level between 0 and 1, got {value}")
+    return value
+
+
+def single(values: list) -> object:
+    """A once-per-model option's value for a run of one model (None when not given)."""
+    return values[0] if len(values) == 1 else None
+
+
+def run_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
+    """`run`'s arguments as api.evaluate's keyword options (RunConfig's fields)."""
+    if args.instruction is not None and args.instruction_policy != "bge":
+        parser.error("--instruction needs --instruction-policy bge (it follows the bge routing)")
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+        parser.error(f"--data-dir {args.data_dir}: not a folder")
+    if args.model_path and not args.model:
+        parser.error("--model-path needs --model NAME (the identity results are stored under)")
+    if args.models is not None and args.model:
+        parser.error("--models lists the sweep's models: give it without --model")
+    if args.ray is not None and args.reranker:
+        parser.error("--reranker is not run on Ray yet: run the second stage without --ray")
+    if args.devices and args.device:
+        parser.error("--device and --devices: give one of them (--devices for several)")
+    if args.reranker_path is not None and args.reranker is None:
+        parser.error("--reranker-path needs --reranker NAME")
+    if args.suite is not None and (args.tasks or args.task_dir or args.benchmark):
+        parser.error("--suite names its own tasks: give it without --tasks, --task-dir or --benchmark")
+    return dict(
+        model_path=single(args.model_path), revision=single(args.revision),
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        output=args.output, device=args.device, devices=tuple(args.devices), batch_size=args.batch_size,
+        precision=args.precision, instruction_policy=args.instruction_policy, instruction=args.instruction,
+        token_budget=args.token_budget, compile=args.compile, packed=not args.padded,
+        embedding_cache=None if args.no_embedding_cache else (args.embedding_cache or default_cache_dir()),
+        overwrite=args.overwrite, keep_results=args.keep_results, save_predictions=not args.no_predictions,
+        suite=args.suite, progress=not args.no_progress,
+    )
+
+

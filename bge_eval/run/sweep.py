@@ -1,0 +1,101 @@
+"""Sweeps: several models (checkpoints of a fine-tune, model sizes) on the same tasks, each into
+its own folder under the same --output (OUTPUT/results/<org__model>/<revision>/), one after
+another here, or as (model, task) units on a Ray cluster (ray_executor.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .._util import read_toml_as
+from ..config import RunConfig
+from ..errors import BgeEvalError, DataError
+from .outcome import RunSummary
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model of a sweep: its identity (name, revision) and where its weights are."""
+
+    name: str
+    path: Path | None = None
+    revision: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name + (f"@{self.revision}" if self.revision else "")
+
+
+@dataclass(frozen=True)
+class UnitFailure:
+    model: str
+    task: str
+    error: str  # one line
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    runs: list[RunSummary]
+    failures: list[UnitFailure] = field(default_factory=list)
+    units_submitted: int = 0  # (model, task) units computed in this sweep (Ray) or tasks computed (local)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failures else 0
+
+
+class _ModelRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    path: str | None = None
+    revision: str | None = None
+
+
+class _ModelsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: list[_ModelRow] = Field(min_length=1)
+
+
+def read_models_file(path: Path) -> list[ModelEntry]:
+    """A --models file: [[model]] tables with name and optional path (relative to the file) and revision."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"--models {path}: file not found.")
+    rows = read_toml_as(path, _ModelsFile, "docs/ray.md (the --models file)").model
+    return checked_entries([ModelEntry(r.name, (path.parent / r.path) if r.path else None, r.revision)
+                            for r in rows], f"--models {path}")
+
+
+def entries_from_options(names: list[str], paths: list[Path], revisions: list[str]) -> list[ModelEntry]:
+    """--model repeated, with --model-path / --revision given once per model (in the same order) or not at all."""
+    for option, values in (("--model-path", paths), ("--revision", revisions)):
+        if values and len(values) != len(names):
+            raise BgeEvalError(f"{option}: give it once per --model ({len(names)}) or not at all "
+                               f"(got {len(values)}); or list the models in a --models file.")
+    return checked_entries([ModelEntry(name, paths[i] if paths else None, revisions[i] if revisions else None)
+                            for i, name in enumerate(names)], "--model")
+
+
+def checked_entries(entries: list[ModelEntry], where: str) -> list[ModelEntry]:
+    seen = set()
+    for entry in entries:
+        if (entry.name, entry.revision) in seen:
+            raise BgeEvalError(f"{where}: {entry.label} is listed twice; give each checkpoint its own --revision "
+                               "(results are stored by name and revision).")
+        seen.add((entry.name, entry.revision))
+    return entries
+
+
+def model_config(base: RunConfig, entry: ModelEntry) -> RunConfig:
+    return replace(base, model=entry.name, model_path=entry.path, revision=entry.revision)
+
+
+def run_sweep(base: RunConfig, entries: list[ModelEntry]) -> SweepSummary:
+    """Every model on the same tasks, one after another on this machine."""
+    from .runner import run
+
+    runs = [run(model_config(base, entry)) for entry in entries]
+    computed = sum(1 for r in runs for o in r.outcomes if o.status == "computed")
+    return SweepSummary(runs, [], computed)

@@ -1,0 +1,82 @@
+"""Run inside a network namespace holding only loopback, beside a Ray head started by
+tests/run/test_ray.py: three sweeps through the real CLI against the head at argv[1], facts
+written as JSON to argv[2]. argv[3:]: the two models as NAME=PATH, then the data folder."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ADDRESS, REPORT = sys.argv[1], Path(sys.argv[2])
+MODELS = [arg.split("=", 1) for arg in sys.argv[3:5]]
+DATA = sys.argv[5]
+WORK = REPORT.parent
+
+
+def command(output: Path, tasks: list[str], *extra: str) -> list[str]:
+    argv = [sys.executable, "-m", "bge_eval", "run", "--ray", ADDRESS, "--tasks", *tasks, "--data-dir", DATA,
+            "--output", str(output), "--no-embedding-cache", "--no-progress", *extra]
+    for name, path in MODELS:
+        argv += ["--model", name, "--model-path", path]
+    return argv
+
+
+def unit_workers() -> list[int]:
+    """Ray worker processes executing a unit (Ray titles them after the function)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().startswith(b"ray::evaluate_unit"):
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def result_files(output: Path) -> list[str]:
+    return sorted(str(p.relative_to(output)) for p in output.glob("results/*/*/*.json")
+                  if p.name not in ("model_meta.json", "bge_eval_manifest.json"))
+
+
+facts = {}
+
+# 1. The sweep as is: compared with the same sweep run locally by the test.
+done = subprocess.run(command(WORK / "sweep", ["BgeEvalDemoSTS", "BgeEvalDemoRetrieval"]), capture_output=True,
+                      text=True)
+facts["sweep"] = {"rc": done.returncode, "out": done.stdout, "err": done.stderr[-3000:]}
+
+# 2. A worker killed during a unit: Ray runs the unit again; the driver commits it once.
+sweep = subprocess.Popen(command(WORK / "killed", ["STSBenchmark"]), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+killed = None
+deadline = time.monotonic() + 240
+while killed is None and sweep.poll() is None and time.monotonic() < deadline:
+    workers = unit_workers()
+    if workers:
+        time.sleep(1.0)  # into the unit: the model loaded or loading, the texts being encoded
+        if workers[0] in unit_workers():
+            os.kill(workers[0], signal.SIGKILL)
+            killed = workers[0]
+    time.sleep(0.1)
+out, err = sweep.communicate(timeout=600)
+facts["killed"] = {"rc": sweep.returncode, "out": out, "err": err[-3000:], "killed_pid": killed}
+
+# 3. The driver killed after its first committed unit; the same command again.
+argv = command(WORK / "resumed", ["BgeEvalDemoSTS", "STSBenchmark"], "--ray-cpus-per-task", "2")
+driver = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+deadline = time.monotonic() + 240
+while not result_files(WORK / "resumed") and driver.poll() is None and time.monotonic() < deadline:
+    time.sleep(0.05)
+driver.send_signal(signal.SIGKILL)
+driver.wait()
+before = {name: (WORK / "resumed" / name).stat().st_mtime_ns for name in result_files(WORK / "resumed")}
+again = subprocess.run(argv, capture_output=True, text=True)
+after = {name: (WORK / "resumed" / name).stat().st_mtime_ns for name in result_files(WORK / "resumed")}
+facts["resumed"] = {"rc": again.returncode, "out": again.stdout, "err": again.stderr[-3000:],
+                    "before": before, "after": after}
+
+REPORT.write_text(json.dumps(facts, indent=1))
