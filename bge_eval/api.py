@@ -170,13 +170,13 @@ def load_results(*folders: str | Path, models: Sequence[str] | None = None,
 
 
 def build_report(*folders: str | Path, output: str | Path | None = None,
-                 models: Sequence[str] | None = None) -> ReportData:
+                 models: Sequence[str] | None = None, base: str | None = None) -> ReportData:
     """What a report shows, from saved results only (no model, no data); with `output`, also
     written there as index.html (self-contained) and README.md."""
     from .report.data import build_report as build
     from .report.render import render
 
-    data = build([Path(f) for f in folders or ("results",)], list(models) if models else None)
+    data = build([Path(f) for f in folders or ("results",)], list(models) if models else None, base)
     if output is not None:
         render(data, Path(output))
     return data

@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"where to write index.html and README.md (default: RESULTS_DIR/{REPORT_FOLDER}, "
                         "in the first results folder)")
     report.add_argument("--models", nargs="+", default=None, metavar="NAME", help="only these models")
+    report.add_argument("--base", metavar="NAME", help="compare every other model with this one (a sweep's "
+                        "base checkpoint): deltas per task with the gate's paired test, and a chart")
     report.add_argument("--baseline", nargs="+", type=Path, default=[], metavar="RESULTS_DIR",
                         help="more results folders to compare against (shown side by side)")
 
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             return _gate(args)
         if args.command == "report":
             return _report(list(args.results) + list(args.baseline),
-                           args.output or args.results[0] / REPORT_FOLDER, args.models)
+                           args.output or args.results[0] / REPORT_FOLDER, args.models, args.base)
         if args.command == "validate":
             return _validate(args)
         return _tasks(args)
@@ -191,13 +193,13 @@ def _sweep(args: argparse.Namespace, tasks: list[str], options: dict) -> int:
     return sweep.exit_code
 
 
-def _report(folders: list[Path], output: Path, models: list[str] | None) -> int:
+def _report(folders: list[Path], output: Path, models: list[str] | None, base: str | None = None) -> int:
     from . import api
 
     for folder in folders:
         if not Path(folder).is_dir():
             raise BgeEvalError(f"{folder}: not a folder of results.")
-    api.build_report(*folders, output=output, models=models)
+    api.build_report(*folders, output=output, models=models, base=base)
     print(f"report: {Path(output) / 'index.html'} and {Path(output) / 'README.md'}")
     return 0
 

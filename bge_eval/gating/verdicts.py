@@ -69,14 +69,19 @@ def paired(entry: BaselineEntry, baseline: PerItem | None, new: FoundResult) -> 
         return None, "the baseline has no per-item results for it (write it again with --write-baseline)"
     if new.per_item is None:
         return None, new.no_per_item
-    if isinstance(baseline, ItemValues) and isinstance(new.per_item, ItemValues):
-        if not set(baseline.values) & set(new.per_item.values):
-            return None, f"no {new.per_item.unit} in common with the baseline"
-        return paired_test(baseline.values, new.per_item.values, unit=new.per_item.unit), ""
-    if isinstance(baseline, PairScores) and isinstance(new.per_item, PairScores):
-        if baseline.gold != new.per_item.gold:
+    return paired_items(entry.metric, baseline, new.per_item)
+
+
+def paired_items(metric: str, baseline: PerItem, new: PerItem) -> tuple[PairedTest | None, str]:
+    """The paired test of two sides' per-item results of one metric (the gate's, and a sweep's against its base)."""
+    if isinstance(baseline, ItemValues) and isinstance(new, ItemValues):
+        if not set(baseline.values) & set(new.values):
+            return None, f"no {new.unit} in common with the baseline"
+        return paired_test(baseline.values, new.values, unit=new.unit), ""
+    if isinstance(baseline, PairScores) and isinstance(new, PairScores):
+        if baseline.gold != new.gold:
             return None, "the pairs' gold values differ from the baseline's (not the same pairs)"
-        return paired_bootstrap(entry.metric, baseline.scores, new.per_item.scores, new.per_item.gold), ""
+        return paired_bootstrap(metric, baseline.scores, new.scores, new.gold), ""
     return None, "the baseline's per-item results are of another kind"
 
 

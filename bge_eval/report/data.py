@@ -28,6 +28,7 @@ from ..tasks.registry import (
     task_type_of,
 )
 from .leaderboard import CMTEB_COLUMNS, MTEB_COLUMNS, Cell, delta, is_notable, leaderboard, suite_leaderboard
+from .sweep import SweepTable, sweep_table
 
 DETAIL_METRICS = {
     "Retrieval": ("ndcg_at_10", "map_at_10", "mrr_at_10", "recall_at_10"),
@@ -114,6 +115,7 @@ class ReportData:
     demo_rows: list[TaskRow] = field(default_factory=list)
     demo_figures: list[Figure] = field(default_factory=list)
     comparison_png: str | None = None  # with two or more runs: each run's score per task, as bars
+    sweep: SweepTable | None = None  # with two or more runs: tasks x runs, best, deltas against a base
     generated: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
@@ -313,7 +315,8 @@ def comparison(runs: list[Run], rows: list[TaskRow]) -> str | None:
     return base64.b64encode(png).decode("ascii")
 
 
-def build_report(folders: list[Path], models: list[str] | None = None) -> ReportData:
+def build_report(folders: list[Path], models: list[str] | None = None, base: str | None = None) -> ReportData:
+    """base: a run's label or model name, that every other run is compared with (the sweep table)."""
     from ..errors import DataError
 
     runs = find_runs(folders, models)
@@ -327,4 +330,5 @@ def build_report(folders: list[Path], models: list[str] | None = None) -> Report
         runs=runs, leaderboards=leaderboard_tables(runs, rows), task_rows=real,
         figures=figures_in_order(figs, real, runs), ablation=ablation(runs, rows), demo_rows=demo,
         demo_figures=figures_in_order(figs, demo, runs), comparison_png=comparison(runs, real or demo),
+        sweep=sweep_table(runs, real or demo, base),
     )

@@ -52,3 +52,33 @@ def comparison_png(runs: list[str], tasks: list[str], scores: dict[tuple[str, st
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()
+
+
+def delta_png(runs: list[str], tasks: list[str], deltas: dict[tuple[str, str], float],
+              significant: set[tuple[str, str]], base: str) -> bytes:
+    """Grouped bars: each run's score minus the base's per task (0-100 scale); hatched bars are
+    not significant by the paired test (or have none)."""
+    from matplotlib.figure import Figure
+
+    width = min(14.0, max(6.4, 0.6 * len(tasks) * max(1, len(runs)) / 2 + 2))
+    fig = Figure(figsize=(width, 3.8), dpi=100)
+    ax = fig.subplots()
+    bar = 0.8 / max(1, len(runs))
+    for i, run in enumerate(runs):
+        for t, task in enumerate(tasks):
+            if (run, task) not in deltas:
+                continue
+            x = t + (i - (len(runs) - 1) / 2) * bar
+            ax.bar(x, 100 * deltas[(run, task)], width=bar, color=f"C{i}",
+                   hatch="" if (run, task) in significant else "//", edgecolor="white",
+                   label=run if t == min(tt for tt, tk in enumerate(tasks) if (run, tk) in deltas) else None)
+    ax.axhline(0, color="#333333", linewidth=0.8)
+    ax.set_xticks(range(len(tasks)), tasks, rotation=30 if len(tasks) > 4 else 0,
+                  ha="right" if len(tasks) > 4 else "center", fontsize=8)
+    ax.set_ylabel(f"delta vs {base} (points)", fontsize=8)
+    ax.set_title("Each run against the base (hatched: not significant)", fontsize=10)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3 if len(tasks) > 4 else -0.12),
+              ncol=min(2, len(runs)), frameon=False)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()

@@ -20,6 +20,7 @@ def _environment():
     env.filters["score"] = lambda v: "" if v is None else f"{100 * v:.2f}"
     env.filters["signed"] = lambda v: "" if v is None else f"{100 * v:+.2f}"
     env.filters["cell"] = _cell
+    env.filters["pvalue"] = lambda p: "<0.001" if p < 0.001 else f"={p:.3f}"
     env.filters["md"] = lambda text: str(text).replace("|", "\\|")
     return env
 
