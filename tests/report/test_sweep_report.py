@@ -1,0 +1,55 @@
+"""A report over a sweep: tasks x models, the best model per task, deltas against --base with
+the gate's paired test, a chart of the deltas; an unknown base is one clear error."""
+
+import json
+import shutil
+
+import pytest
+
+from bge_eval.cli import main
+from bge_eval.report.data import build_report
+from tests.helpers import MINILM, write_jsonl
+
+CLS = "local/minilm-cls"
+
+
+@pytest.fixture(scope="module")
+def sweep(minilm_path, shared_data, tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    cls = shutil.copytree(minilm_path, root / "cls")
+    pooling = json.loads((cls / "1_Pooling" / "config.json").read_text())
+    pooling.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+    (cls / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+    card = root / "SweepSTS"
+    rows = [json.loads(line) for line in (shared_data / "STSBenchmark" / "test.jsonl").read_text().splitlines()[:300]]
+    write_jsonl(card / "test.jsonl", rows)
+    (card / "task.toml").write_text('name = "SweepSTS"\ntype = "STS"\nlanguage = "eng"\nscore_range = [0, 5]\n')
+    out = root / "out"
+    assert main(["run", "--model", MINILM, "--model", CLS, "--model-path", str(minilm_path), "--model-path", str(cls),
+                 "--tasks", str(card), "BgeEvalDemoRetrieval", "--output", str(out), "--no-embedding-cache",
+                 "--no-progress"]) == 0
+    return out
+
+
+def test_deltas_against_the_base_carry_the_gates_test(sweep):
+    data = build_report([sweep], base=MINILM)
+    table = data.sweep
+    assert table.base == MINILM and set(table.runs) == {MINILM, CLS}
+    assert table.tasks == [("SweepSTS", "test")]  # real tasks; the demo task stays in its section
+    cell = table.cell(CLS, "SweepSTS", "test")
+    base = table.cell(MINILM, "SweepSTS", "test")
+    assert cell.delta == pytest.approx(cell.score - base.score) and cell.delta < 0
+    assert cell.p_value is not None and "paired bootstrap over 300 pairs (cosine_spearman)" in cell.test
+    assert table.best[("SweepSTS", "test")] == MINILM and table.chart_png
+
+
+def test_the_report_shows_the_sweep_and_refuses_an_unknown_base(sweep, tmp_path, capsys):
+    assert main(["report", str(sweep), "--base", MINILM, "--output", str(tmp_path / "r")]) == 0
+    html = (tmp_path / "r" / "index.html").read_text()
+    assert 'id="sweep"' in html and "deltas against the base" in html
+    markdown = (tmp_path / "r" / "README.md").read_text()
+    assert "| SweepSTS | test |" in markdown and "(base)" in markdown
+    capsys.readouterr()
+    assert main(["report", str(sweep), "--base", "nobody/x", "--output", str(tmp_path / "bad")]) == 2
+    assert "--base nobody/x: no run of that name" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
