@@ -62,13 +62,14 @@ def test_every_run_flag_reaches_its_runconfig_field(tmp_path):
 
     from bge_eval.api import make_config
     from bge_eval.cli import build_parser, run_options
+    from bge_eval.cli_options import single
     from bge_eval.config import RunConfig
 
     parser = build_parser()
 
     def config(*argv):
         args = parser.parse_args(["run", *argv])
-        return make_config(args.model, args.tasks, args.benchmark, **run_options(args, parser))
+        return make_config(single(args.model), args.tasks, args.benchmark, **run_options(args, parser))
 
     base = config("--model", "m/x")
     data = tmp_path / "data"
@@ -111,3 +112,24 @@ def test_cli_keeps_tokenizer_parallelism_on(monkeypatch):
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")  # a user's own choice is kept
     _quiet_libraries(verbose=False)
     assert os.environ["TOKENIZERS_PARALLELISM"] == "false"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--model", "a/x", "--model", "b/y", "--model-path", "p"], "--model-path: give it once per --model (2)"),
+    (["--model", "a/x", "--model", "a/x"], "a/x is listed twice"),
+])
+def test_a_sweep_with_misaligned_options_is_one_clear_error(argv, message, tmp_path, capsys):
+    assert main(["run", *argv, "--tasks", "BgeEvalDemoSTS", "--output", str(tmp_path / "out")]) == 2
+    assert message in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_a_models_file_is_read_with_paths_beside_it(tmp_path):
+    from bge_eval.run.sweep import read_models_file
+
+    path = tmp_path / "sweep.toml"
+    path.write_text('[[model]]\nname = "a/x"\npath = "ckpt/1"\nrevision = "s1"\n[[model]]\nname = "b/y"\n')
+    entries = read_models_file(path)
+    assert [(e.name, e.path, e.revision) for e in entries] == [("a/x", tmp_path / "ckpt/1", "s1"), ("b/y", None, None)]
+    path.write_text('[[model]]\nname = "a/x"\nsize = 3\n')
+    with pytest.raises(Exception, match="model.0.size"):
+        read_models_file(path)

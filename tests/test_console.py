@@ -75,5 +75,5 @@ def test_the_readmes_offline_commands_work_as_written(shared_data, tmp_path, mon
     for command in commands:
         assert main(command[3:]) == 0, command
     out = capsys.readouterr().out
-    assert "gate: PASS" in out and "SICK-R" in out
+    assert "gate: PASS" in out and "STSBenchmark" in out
     assert (tmp_path / "clone" / "results" / "report" / "index.html").is_file()

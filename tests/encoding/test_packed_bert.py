@@ -134,13 +134,14 @@ def test_compiled_dense_layers_give_the_same_vectors():
 def test_padded_option_reaches_the_engine(bge_base_random, packed_on_cpu):
     from bge_eval.api import make_config
     from bge_eval.cli import build_parser, run_options
+    from bge_eval.cli_options import single
     from bge_eval.encoding.mteb_encoder import BgeEncoder
 
     parser = build_parser()
     for argv, packs in ((["--padded"], False), ([], True)):
         args = parser.parse_args(["run", "--model", "BAAI/bge-base-en-v1.5", "--model-path", str(bge_base_random),
                                   "--device", "cpu", *argv])
-        config = make_config(args.model, args.tasks, args.benchmark, **run_options(args, parser))
+        config = make_config(single(args.model), args.tasks, args.benchmark, **run_options(args, parser))
         encoder = BgeEncoder.from_config(config)
         assert config.packed is packs and encoder.embedder.engine.packs is packs
         assert encoder.encoder_facts().packed is packs

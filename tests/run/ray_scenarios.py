@@ -50,14 +50,14 @@ done = subprocess.run(command(WORK / "sweep", ["BgeEvalDemoSTS", "BgeEvalDemoRet
 facts["sweep"] = {"rc": done.returncode, "out": done.stdout, "err": done.stderr[-3000:]}
 
 # 2. A worker killed during a unit: Ray runs the unit again; the driver commits it once.
-sweep = subprocess.Popen(command(WORK / "killed", ["STSBenchmark"]), stdout=subprocess.PIPE,
+sweep = subprocess.Popen(command(WORK / "killed", ["BIOSSES"]), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
 killed = None
 deadline = time.monotonic() + 240
 while killed is None and sweep.poll() is None and time.monotonic() < deadline:
     workers = unit_workers()
     if workers:
-        time.sleep(1.0)  # into the unit: the model loaded or loading, the texts being encoded
+        time.sleep(0.5)  # into the unit: the model being loaded or the texts encoded
         if workers[0] in unit_workers():
             os.kill(workers[0], signal.SIGKILL)
             killed = workers[0]
@@ -66,7 +66,7 @@ out, err = sweep.communicate(timeout=600)
 facts["killed"] = {"rc": sweep.returncode, "out": out, "err": err[-3000:], "killed_pid": killed}
 
 # 3. The driver killed after its first committed unit; the same command again.
-argv = command(WORK / "resumed", ["BgeEvalDemoSTS", "STSBenchmark"], "--ray-cpus-per-task", "2")
+argv = command(WORK / "resumed", ["BgeEvalDemoSTS", "BIOSSES"], "--ray-cpus-per-task", "2")
 driver = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 deadline = time.monotonic() + 240
 while not result_files(WORK / "resumed") and driver.poll() is None and time.monotonic() < deadline:

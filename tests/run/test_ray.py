@@ -84,7 +84,7 @@ def test_a_worker_killed_mid_unit_is_retried_and_its_result_written_once(cluster
     for settings in output.glob("results/*/*/run_settings.jsonl"):  # one line per committed evaluation
         assert len(settings.read_text().splitlines()) == 1
     for manifest in output.glob("results/*/*/bge_eval_manifest.json"):
-        assert list(json.loads(manifest.read_text())["tasks"]) == ["STSBenchmark"]
+        assert list(json.loads(manifest.read_text())["tasks"]) == ["BIOSSES"]
 
 
 def test_a_killed_driver_rerun_computes_only_the_missing_units(cluster_facts):
