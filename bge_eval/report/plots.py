@@ -34,30 +34,21 @@ def histogram_png(dist: Distribution, title: str) -> bytes:
 
 def comparison_png(runs: list[str], tasks: list[str], scores: dict[tuple[str, str], float]) -> bytes:
     """Grouped bars: per task (in the table's order), each run's score on the 0-100 scale."""
-    from matplotlib.figure import Figure
-
-    width = min(14.0, max(6.4, 0.6 * len(tasks) * max(1, len(runs)) / 2 + 2))
-    fig = Figure(figsize=(width, 3.8), dpi=100)
-    ax = fig.subplots()
-    bar = 0.8 / len(runs)
-    for i, run in enumerate(runs):
-        xs = [t + (i - (len(runs) - 1) / 2) * bar for t in range(len(tasks))]
-        ax.bar(xs, [100 * scores.get((run, task), float("nan")) for task in tasks], width=bar, label=run)
-    ax.set_xticks(range(len(tasks)), tasks, rotation=30 if len(tasks) > 4 else 0, ha="right" if len(tasks) > 4 else
-                  "center", fontsize=8)
-    ax.set_ylabel("score (0-100)")
-    ax.set_title("Score per task and run", fontsize=10)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3 if len(tasks) > 4 else -0.12),
-              ncol=min(2, len(runs)), frameon=False)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight")
-    return buffer.getvalue()
+    return _grouped_bars(runs, tasks, {key: 100 * v for key, v in scores.items()}, None,
+                         "score (0-100)", "Score per task and run")
 
 
 def delta_png(runs: list[str], tasks: list[str], deltas: dict[tuple[str, str], float],
               significant: set[tuple[str, str]], base: str) -> bytes:
     """Grouped bars: each run's score minus the base's per task (0-100 scale); hatched bars are
     not significant by the paired test (or have none)."""
+    return _grouped_bars(runs, tasks, {key: 100 * v for key, v in deltas.items()}, significant,
+                         f"delta vs {base} (points)", "Each run against the base (hatched: not significant)")
+
+
+def _grouped_bars(runs: list[str], tasks: list[str], values: dict[tuple[str, str], float],
+                  solid: set[tuple[str, str]] | None, ylabel: str, title: str) -> bytes:
+    """One group of bars per task, one bar per run; with `solid`, bars not in it are hatched."""
     from matplotlib.figure import Figure
 
     width = min(14.0, max(6.4, 0.6 * len(tasks) * max(1, len(runs)) / 2 + 2))
@@ -65,18 +56,16 @@ def delta_png(runs: list[str], tasks: list[str], deltas: dict[tuple[str, str], f
     ax = fig.subplots()
     bar = 0.8 / max(1, len(runs))
     for i, run in enumerate(runs):
-        for t, task in enumerate(tasks):
-            if (run, task) not in deltas:
-                continue
-            x = t + (i - (len(runs) - 1) / 2) * bar
-            ax.bar(x, 100 * deltas[(run, task)], width=bar, color=f"C{i}",
-                   hatch="" if (run, task) in significant else "//", edgecolor="white",
-                   label=run if t == min(tt for tt, tk in enumerate(tasks) if (run, tk) in deltas) else None)
-    ax.axhline(0, color="#333333", linewidth=0.8)
+        shown = [(t, task) for t, task in enumerate(tasks) if (run, task) in values]
+        ax.bar([t + (i - (len(runs) - 1) / 2) * bar for t, _ in shown], [values[(run, task)] for _, task in shown],
+               width=bar, color=f"C{i}", edgecolor="white", label=run,
+               hatch=None if solid is None else ["" if (run, task) in solid else "//" for _, task in shown])
+    if solid is not None:
+        ax.axhline(0, color="#333333", linewidth=0.8)
     ax.set_xticks(range(len(tasks)), tasks, rotation=30 if len(tasks) > 4 else 0,
                   ha="right" if len(tasks) > 4 else "center", fontsize=8)
-    ax.set_ylabel(f"delta vs {base} (points)", fontsize=8)
-    ax.set_title("Each run against the base (hatched: not significant)", fontsize=10)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3 if len(tasks) > 4 else -0.12),
               ncol=min(2, len(runs)), frameon=False)
     buffer = io.BytesIO()
