@@ -108,16 +108,15 @@ def _test(base_run: Any, run: Any, row: Any) -> tuple[str, str, float | None]:
 def _delta_chart(labels: list[str], tasks: list[tuple[str, str]], cells: dict, base: str) -> str:
     from .plots import delta_png
 
-    names = [task if split == "test" else f"{task} ({split})" for task, split in tasks]
-    deltas = {(label, name): cells[(label, task, split)].delta for label in labels
-              for (task, split), name in zip(tasks, names, strict=True)
-              if (label, task, split) in cells and cells[(label, task, split)].delta is not None}
-    significant = {key for key in deltas if _significant(cells, key, tasks, names)}
+    deltas, significant, names = {}, set(), []
+    for task, split in tasks:
+        name = task if split == "test" else f"{task} ({split})"
+        names.append(name)
+        for label in labels:
+            cell = cells.get((label, task, split))
+            if cell is None or cell.delta is None:
+                continue
+            deltas[(label, name)] = cell.delta
+            if cell.p_value is not None and cell.p_value < SWEEP_ALPHA:
+                significant.add((label, name))
     return base64.b64encode(delta_png(labels, names, deltas, significant, base)).decode("ascii")
-
-
-def _significant(cells: dict, key: tuple[str, str], tasks: list, names: list) -> bool:
-    label, name = key
-    task, split = tasks[names.index(name)]
-    p = cells[(label, task, split)].p_value
-    return p is not None and p < SWEEP_ALPHA

@@ -21,7 +21,17 @@ from typing import Any
 from .._util import bar_interval, output_lock
 from ..config import RunConfig
 from ..errors import BgeEvalError
-from .layout import EXTRA_SUFFIXES, MANIFEST_NAME, MODEL_META_NAME, SETTINGS_NAME, remove_staging, staging_folder
+from .layout import (
+    EXTRA_SUFFIXES,
+    MANIFEST_NAME,
+    MODEL_META_NAME,
+    SETTINGS_NAME,
+    ResultsLayout,
+    commit_task,
+    remove_staging,
+    staged_predictions_dir,
+    staging_folder,
+)
 from .manifest import EncoderFacts, Manifest
 from .runner import PreparedRun, model_target, plan_run, prepare
 from .sweep import ModelEntry, SweepSummary, UnitFailure, model_config
@@ -60,7 +70,6 @@ class UnitResult:
 
 def evaluate_unit(config: RunConfig, entry: str, task: str) -> UnitResult:
     """On a worker: the local runner on one task (a name or a card folder) in a private folder."""
-    from .layout import ResultsLayout
     from .runner import run
 
     started = time.perf_counter()
@@ -95,10 +104,7 @@ def task_entry(planned: Any) -> str:
 
 def commit_unit(prepared: PreparedRun, staging: Path, result: UnitResult) -> None:
     """Check the worker's identity against the driver's, then move the files into place."""
-    from .identity import ResultIdentity
-    from .layout import commit_task, staged_predictions_dir
-
-    mine: ResultIdentity = prepared.identities[result.task]
+    mine = prepared.identities[result.task]
     changes = mine.changes_from(result.record.get("identity"))
     if changes:
         raise BgeEvalError(f"the worker on {result.host} evaluated other inputs than the driver planned "
