@@ -355,24 +355,21 @@ def test_an_unexpected_failure_is_one_line_with_the_traceback_in_a_file(tmp_path
     assert "Traceback" in open(log).read()
 
 
-def _other_vectors(entry):  # same shape, other content, the old checksum
-    import io
+def _other_vectors(shard):  # same size, other content, the old checksums
+    from bge_eval.encoding.embedding_cache import read_header
 
-    import numpy as np
-
-    header, _, body = entry.read_bytes().partition(b"\n")
-    vectors = np.load(io.BytesIO(body))
-    flipped = io.BytesIO()
-    np.save(flipped, vectors[::-1].copy())
-    entry.write_bytes(header + b"\n" + flipped.getvalue())
+    header = read_header(shard)
+    data = bytearray(shard.read_bytes())
+    data[header.vectors_offset:] = data[header.vectors_offset:][::-1]
+    shard.write_bytes(bytes(data))
 
 
 CACHE_DAMAGE = [
     ("other-vectors", _other_vectors),
-    ("truncated", lambda entry: _truncate(entry, entry.stat().st_size // 2)),
-    ("header-only", lambda entry: _truncate(entry, entry.read_bytes().index(b"\n") + 1)),
-    ("empty", lambda entry: entry.write_bytes(b"")),
-    ("not-a-cache-file", lambda entry: entry.write_bytes(b"\x00garbage")),
+    ("truncated", lambda shard: _truncate(shard, shard.stat().st_size // 2)),
+    ("header-only", lambda shard: _truncate(shard, 4096)),
+    ("empty", lambda shard: shard.write_bytes(b"")),
+    ("not-a-cache-file", lambda shard: shard.write_bytes(b"\x00garbage")),
 ]
 
 
@@ -390,7 +387,7 @@ def test_a_damaged_embedding_cache_is_named_and_re_encoded_with_the_right_score(
     assert main(args) == 0
     (result,) = case.out.rglob("STS13.json")
     right = json.loads(result.read_text())["scores"]["test"][0]["cosine_spearman"]
-    entries = sorted((tmp_path / "cache").rglob("*.vec"))
+    entries = sorted((tmp_path / "cache").rglob("*.shard"))
     assert len(entries) == 2  # the two sides of the pairs
     for entry in entries:
         damage(entry)
@@ -398,7 +395,7 @@ def test_a_damaged_embedding_cache_is_named_and_re_encoded_with_the_right_score(
     caplog.clear()
     assert main(args + ["--overwrite"]) == 0
     said = capsys.readouterr().err + caplog.text  # the CLI's log lines (pytest holds the log handler)
-    assert all(f"embedding cache entry {entry}" in said for entry in entries) and "re-encoding" in said, said
+    assert all(f"embedding cache shard {entry}" in said for entry in entries) and "encoded again" in said, said
     assert json.loads(result.read_text())["scores"]["test"][0]["cosine_spearman"] == right
     assert "Traceback" not in said
 

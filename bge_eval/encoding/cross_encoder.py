@@ -4,6 +4,7 @@ mteb's CrossEncoderProtocol: score (query, passage) pairs, longest first, in bat
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 
 from .engine import pick_device, pick_dtype
+from .text_embedder import EncodeCounts
 
 
 class CrossEncoderReranker:
@@ -28,12 +30,24 @@ class CrossEncoderReranker:
         self.tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
         self.model = AutoModelForSequenceClassification.from_pretrained(str(checkpoint), dtype=self.dtype)
         self.model.to(self.device).eval()
+        self.counts = EncodeCounts()
+
+    def take_counts(self) -> EncodeCounts:
+        """Pairs scored (as texts and encoded) and seconds, since the last call."""
+        counts, self.counts = self.counts, EncodeCounts()
+        return counts
 
     def predict(self, inputs1: Any, inputs2: Any, *, task_metadata: Any, hf_split: str, hf_subset: str,
                 prompt_type: Any = None, **kwargs: Any) -> np.ndarray:
+        started = time.perf_counter()
         queries = [text for batch in inputs1 for text in batch["text"]]
         passages = [text for batch in inputs2 for text in batch["text"]]
-        return self.compute_score(list(zip(queries, passages, strict=True)))
+        scores = self.compute_score(list(zip(queries, passages, strict=True)))
+        counts = self.counts
+        counts.texts, counts.distinct, counts.encoded = (counts.texts + len(scores), counts.distinct + len(scores),
+                                                         counts.encoded + len(scores))
+        counts.seconds += time.perf_counter() - started
+        return scores
 
     def compute_score(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
         if not pairs:

@@ -1,49 +1,313 @@
-"""On-disk cache of embeddings, so a corpus is never encoded twice: a re-run, an instruction
-ablation (documents carry no instruction) or a reranker's first stage reuses the vectors.
+"""On-disk cache of embeddings, one row per distinct text, so a text is encoded once: across
+tasks, splits, the two sides of a pair task, an instruction ablation (documents carry no
+instruction), a reranker's first stage and later runs.
 
-The key covers everything that changes a vector: model name and revision, the checkpoint's
-content fingerprint (weights, configuration, tokenizer), precision, pooling, normalisation,
-max length, and the exact texts (instruction included).
+Layout: one folder ("space") per model identity and settings (model name and revision, the
+checkpoint's content fingerprint, precision, pooling, max length), holding immutable shard
+files. A shard is a 4 KiB header (format, rows, width, SHA-256 of its keys and of its
+vectors), then its keys (16-byte BLAKE2b digests of the texts, instruction included), then
+its fp32 vectors, memory-mapped when read. A shard is written to a temporary file and renamed
+into place, so a reader (or a run killed midway) never sees part of one, and concurrent
+writers never touch each other's files. A shard's checksums are verified the first time a
+process serves a row from it; a shard that fails is removed with one warning and its texts
+are encoded again. docs/embedding-cache.md has the measurements.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
+import os
+import shutil
+import time
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .._util import atomic_write_bytes
+from .._util import atomic_write_json
 from ..errors import BgeEvalError
 from ..fingerprints import checkpoint_fingerprint
 
 logger = logging.getLogger(__name__)
 
-MIN_TEXTS = 64  # smaller calls are cheaper to recompute than to store
-FORMAT = 1
-SUFFIX = ".vec"
+FORMAT = 2
+MAGIC = b"BGE-EVAL-EMBEDDINGS\n"
+HEADER_BYTES = 4096
+KEY_BYTES = 16
+SHARD_SUFFIX = ".shard"
+SPACE_FILE = "space.json"
 CHECKPOINTS_NAME = "checkpoints.json"  # the file records behind each checkpoint's fingerprint
+TEMP_PREFIX, TEMP_SUFFIX = ".tmp-", ".part"  # a shard being written; never read, never ends in .shard
+STALE_TEMP_S = 3600  # a temporary file this old belongs to a writer that died
+MERGE_AFTER = 16  # shards looked up one by one before they are merged into one sorted index
 
 
-def cache_key(identity: Sequence[str], texts: Sequence[str]) -> str:
-    digest = hashlib.sha256()
-    for part in identity:
-        digest.update(part.encode("utf-8") + b"\x00")
-    digest.update(str(len(texts)).encode() + b"\x01")
-    for text in texts:
-        digest.update(hashlib.sha256(text.encode("utf-8")).digest())
-    return digest.hexdigest()
+def text_key(text: str) -> bytes:
+    """The 16-byte digest a text is stored under (the instruction is part of the text)."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=KEY_BYTES).digest()
+
+
+def space_id(identity: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class ShardHeader:
+    rows: int
+    width: int
+    keys_sha256: str
+    vectors_sha256: str
+    space: str
+
+    @property
+    def vectors_offset(self) -> int:
+        return HEADER_BYTES + _aligned(self.rows * KEY_BYTES)
+
+    @property
+    def file_size(self) -> int:
+        return self.vectors_offset + self.rows * self.width * 4
+
+
+def _aligned(size: int, to: int = 64) -> int:
+    return (size + to - 1) // to * to
+
+
+def read_header(path: Path) -> ShardHeader:
+    """The shard's header; ValueError when the file is not a whole shard of this format."""
+    with path.open("rb") as handle:
+        head = handle.read(HEADER_BYTES)
+    if not head.startswith(MAGIC) or len(head) < HEADER_BYTES:
+        raise ValueError("not a shard of this format")
+    fields = json.loads(head[len(MAGIC):].rstrip(b" \n\x00"))
+    if fields.get("format") != FORMAT or fields.get("dtype") != "float32":
+        raise ValueError("written by another format")
+    header = ShardHeader(int(fields["rows"]), int(fields["width"]), fields["keys_sha256"],
+                         fields["vectors_sha256"], fields["space"])
+    if path.stat().st_size != header.file_size:
+        raise ValueError(f"{path.stat().st_size} bytes, its header says {header.file_size}")
+    return header
+
+
+def write_shard(path: Path, space: str, keys: bytes, vectors: np.ndarray) -> ShardHeader:
+    """Write a shard through a temporary file renamed into place (fsynced first)."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    rows, width = vectors.shape
+    header = ShardHeader(rows, width, hashlib.sha256(keys).hexdigest(),
+                         hashlib.sha256(memoryview(vectors).cast("B")).hexdigest(), space)
+    fields = {"format": FORMAT, "dtype": "float32", "rows": rows, "width": width, "space": space,
+              "keys_sha256": header.keys_sha256, "vectors_sha256": header.vectors_sha256}
+    head = MAGIC + json.dumps(fields).encode()
+    tmp = _temp_path(path)
+    with tmp.open("wb") as handle:
+        handle.write(head + b" " * (HEADER_BYTES - len(head) - 1) + b"\n")
+        handle.write(keys + b"\x00" * (header.vectors_offset - HEADER_BYTES - len(keys)))
+        handle.write(memoryview(vectors).cast("B"))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    return header
+
+
+class Shard:
+    """One shard file, memory-mapped; `verified` once its checksums were checked in this process."""
+
+    def __init__(self, path: Path, header: ShardHeader, keys: np.ndarray, verified: bool = False) -> None:
+        self.path, self.header, self.keys, self.verified = path, header, keys, verified
+        self._vectors: np.ndarray | None = None
+
+    @classmethod
+    def open(cls, path: Path) -> Shard:
+        header = read_header(path)
+        keys = np.fromfile(path, dtype=f"S{KEY_BYTES}", count=header.rows, offset=HEADER_BYTES)
+        return cls(path, header, keys)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        if self._vectors is None:
+            if self.header.rows == 0:
+                self._vectors = np.empty((0, self.header.width), dtype=np.float32)
+            else:
+                self._vectors = np.memmap(self.path, dtype=np.float32, mode="r", offset=self.header.vectors_offset,
+                                          shape=(self.header.rows, self.header.width))
+        return self._vectors
+
+    def check(self) -> str | None:
+        """Why the shard cannot be trusted, or None (its checksums match; then marked verified)."""
+        if hashlib.sha256(self.keys.tobytes()).hexdigest() != self.header.keys_sha256:
+            return "its keys do not match their checksum"
+        if hashlib.sha256(memoryview(np.ascontiguousarray(self.vectors)).cast("B")).hexdigest() \
+                != self.header.vectors_sha256:
+            return "its vectors do not match their checksum"
+        self.verified = True
+        try:
+            os.utime(self.path)  # last use, for `cache prune --max-size`
+        except OSError:
+            pass
+        return None
+
+
+class _SortedKeys:
+    """Keys of several shards, sorted, with each key's (shard number, row)."""
+
+    def __init__(self, parts: Sequence[tuple[int, np.ndarray]]) -> None:
+        keys = [keys for _, keys in parts]
+        self.keys = np.concatenate(keys) if keys else np.empty(0, dtype=f"S{KEY_BYTES}")
+        self.shard = np.concatenate([np.full(len(k), n, dtype=np.int32) for n, k in parts]) if parts \
+            else np.empty(0, dtype=np.int32)
+        self.row = np.concatenate([np.arange(len(k), dtype=np.int64) for _, k in parts]) if parts \
+            else np.empty(0, dtype=np.int64)
+        order = np.argsort(self.keys, kind="stable")
+        self.keys, self.shard, self.row = self.keys[order], self.shard[order], self.row[order]
+
+    def find(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(found mask over `wanted`, shard numbers and rows of the found ones)."""
+        if len(self.keys) == 0:
+            return np.zeros(len(wanted), dtype=bool), self.shard[:0], self.row[:0]
+        at = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
+        found = self.keys[at] == wanted
+        return found, self.shard[at[found]], self.row[at[found]]
+
+
+class CacheSpace:
+    """The vectors of one model identity and settings: lookup and add by text key."""
+
+    def __init__(self, cache: EmbeddingCache, folder: Path, space: str, width: int) -> None:
+        self.cache, self.folder, self.space, self.width = cache, folder, space, width
+        self.shards: list[Shard | None] = []
+        self.known: dict[str, int] = {}  # file name -> shard number
+        self.merged = _SortedKeys([])
+        self.recent: list[_SortedKeys] = []  # shards not yet in `merged`, each sorted alone
+
+    def refresh(self) -> None:
+        """Take in shards other processes (or earlier runs) wrote since the last look."""
+        try:
+            names = sorted(entry.name for entry in os.scandir(self.folder)
+                           if entry.name.endswith(SHARD_SUFFIX) and not entry.name.startswith(TEMP_PREFIX))
+        except FileNotFoundError:
+            return
+        for name in names:
+            if name in self.known:
+                continue
+            path = self.folder / name
+            try:
+                shard = Shard.open(path)
+                if shard.header.width != self.width or shard.header.space != self.space:
+                    raise ValueError(f"holds width {shard.header.width} of space {shard.header.space}, "
+                                     f"this folder is {self.space} with width {self.width}")
+            except FileNotFoundError:
+                continue  # pruned meanwhile
+            except (ValueError, KeyError, OSError) as exc:
+                self.cache.discard(path, f"cannot be read ({exc})")
+                self.known[name] = -1
+                continue
+            self._take(name, shard)
+
+    def _take(self, name: str, shard: Shard) -> None:
+        self.known[name] = len(self.shards)
+        self.shards.append(shard)
+        self.recent.append(_SortedKeys([(len(self.shards) - 1, shard.keys)]))
+        if len(self.recent) > MERGE_AFTER:
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        self.merged = _SortedKeys([(n, s.keys) for n, s in enumerate(self.shards) if s is not None])
+        self.recent = []
+
+    def lookup(self, keys: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+        """(indices into `keys` found in the cache, their vectors in that order); only rows of
+        verified shards with finite values are served."""
+        self.refresh()
+        wanted = np.array(keys, dtype=f"S{KEY_BYTES}")
+        while True:
+            shard_of = np.full(len(wanted), -1, dtype=np.int64)
+            row_of = np.zeros(len(wanted), dtype=np.int64)
+            found, shards, rows = self.merged.find(wanted)
+            shard_of[found], row_of[found] = shards, rows
+            for index in self.recent:
+                missing = np.flatnonzero(shard_of < 0)
+                if not len(missing):
+                    break
+                hit, shards, rows = index.find(wanted[missing])
+                shard_of[missing[hit]], row_of[missing[hit]] = shards, rows
+            used = [int(n) for n in np.unique(shard_of[shard_of >= 0])]
+            failed = [n for n in used if not self._trusted(n)]
+            if not failed:
+                break  # otherwise look again without the shards just discarded
+        indices = np.flatnonzero(shard_of >= 0)
+        vectors = np.empty((len(indices), self.width), dtype=np.float32)
+        for number in used:
+            mine = shard_of[indices] == number
+            vectors[mine] = self.shards[number].vectors[row_of[indices[mine]]]  # type: ignore[union-attr]
+        finite = np.isfinite(vectors).all(axis=1)
+        if not finite.all():  # the shard goes, and every row it served here is encoded again
+            poisoned = np.unique(shard_of[indices[~finite]])
+            for number in poisoned:
+                self._drop(int(number), "holds values that are not finite")
+            kept = ~np.isin(shard_of[indices], poisoned)
+            indices, vectors = indices[kept], vectors[kept]
+        self.cache.hits += len(indices)
+        self.cache.misses += len(keys) - len(indices)
+        return indices, vectors
+
+    def _trusted(self, number: int) -> bool:
+        shard = self.shards[number]
+        assert shard is not None
+        if shard.verified:
+            return True
+        try:
+            why = shard.check()
+        except (OSError, ValueError) as exc:
+            why = f"cannot be read ({exc})"
+        if why is None:
+            return True
+        self._drop(number, why)
+        return False
+
+    def _drop(self, number: int, why: str) -> None:
+        shard = self.shards[number]
+        if shard is None:
+            return
+        self.shards[number] = None
+        self.cache.discard(shard.path, why)
+        self._rebuild()
+
+    def add(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
+        """Store new rows as one shard (nothing is written for none)."""
+        if not len(keys):
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"{time.time_ns():x}-{os.getpid()}-{uuid.uuid4().hex[:8]}{SHARD_SUFFIX}"
+        path = self.folder / name
+        try:
+            header = write_shard(path, self.space, b"".join(keys), vectors)
+        except OSError as exc:  # a full disk costs speed, never the run
+            logger.warning("embedding cache: could not write %s (%s); the run goes on without storing "
+                           "these vectors", path, exc.strerror)
+            _temp_path(path).unlink(missing_ok=True)
+            return
+        self._take(name, Shard(path, header, np.array(keys, dtype=f"S{KEY_BYTES}"), verified=True))
+
+
+@dataclass(frozen=True)
+class SpaceReport:
+    """One model identity's part of the cache, for `bge_eval cache`."""
+
+    folder: Path
+    identity: dict[str, Any]
+    shards: int
+    rows: int
+    bytes: int
+    last_used: float | None  # seconds since the epoch
 
 
 class EmbeddingCache:
-    """Entries are <key>.vec files: a header line (format, SHA-256 of the array bytes, shape,
-    dtype), then the array as .npy. A read is served only when the checksum, the shape the caller
-    expects and the dtype match and every value is finite; anything else is discarded with one
-    warning (the caller re-encodes and the entry is written again)."""
+    """The cache folder: one CacheSpace per model identity and settings. hits, misses and
+    discarded count texts served, texts not found and shards removed."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
@@ -54,55 +318,113 @@ class EmbeddingCache:
         self.hits = 0
         self.misses = 0
         self.discarded = 0
+        self._spaces: dict[str, CacheSpace] = {}
 
     def checkpoint_fingerprint(self, checkpoint: Path) -> str:
         """The checkpoint's content fingerprint (its files hashed once, then known by size and mtime)."""
         return checkpoint_fingerprint(checkpoint, self.folder / CHECKPOINTS_NAME)
 
-    def _path(self, key: str) -> Path:
-        return self.folder / key[:2] / f"{key}{SUFFIX}"
+    def space(self, identity: dict[str, str], width: int) -> CacheSpace:
+        """The space of this identity (written on first use with the identity, for the report)."""
+        sid = space_id({**identity, "width": str(width)})
+        if sid not in self._spaces:
+            folder = self.folder / f"v{FORMAT}" / sid
+            if not (folder / SPACE_FILE).is_file():
+                try:
+                    atomic_write_json(folder / SPACE_FILE, {"identity": identity, "width": width})
+                except OSError as exc:
+                    logger.warning("embedding cache: could not write %s (%s)", folder / SPACE_FILE, exc.strerror)
+            self._spaces[sid] = CacheSpace(self, folder, sid, width)
+        return self._spaces[sid]
 
-    def get(self, key: str, shape: tuple[int, int] | None = None) -> np.ndarray | None:
-        """The entry's array when it verifies (and has `shape`, when given); else None."""
-        path = self._path(key)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            self.misses += 1
-            return None
-        except OSError as exc:
-            return self._discard(path, f"unreadable ({exc.strerror})")
-        header, _, body = data.partition(b"\n")
-        try:
-            fields = json.loads(header)
-            if fields.get("format") != FORMAT:
-                return self._discard(path, "written by another format")
-            if hashlib.sha256(body).hexdigest() != fields.get("sha256"):
-                return self._discard(path, "its checksum does not match its content")
-            array = np.load(io.BytesIO(body), allow_pickle=False)
-        except (ValueError, OSError, EOFError, AttributeError) as exc:
-            return self._discard(path, f"damaged ({type(exc).__name__})")
-        if array.dtype != np.float32 or list(array.shape) != fields.get("shape"):
-            return self._discard(path, f"holds {array.dtype} {array.shape}, not what its header says")
-        if shape is not None and tuple(array.shape) != tuple(shape):
-            return self._discard(path, f"holds shape {array.shape}, this call needs {tuple(shape)}")
-        if not np.isfinite(array).all():
-            return self._discard(path, "holds values that are not finite")
-        self.hits += 1
-        return array
-
-    def put(self, key: str, embeddings: np.ndarray) -> None:
-        embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
-        buffer = io.BytesIO()
-        np.save(buffer, embeddings, allow_pickle=False)
-        body = buffer.getvalue()
-        header = {"format": FORMAT, "sha256": hashlib.sha256(body).hexdigest(), "shape": list(embeddings.shape),
-                  "dtype": "float32"}
-        atomic_write_bytes(self._path(key), json.dumps(header).encode() + b"\n" + body)
-
-    def _discard(self, path: Path, why: str) -> None:
-        logger.warning("embedding cache entry %s %s; re-encoding", path, why)
+    def discard(self, path: Path, why: str) -> None:
+        logger.warning("embedding cache shard %s %s; removed, its texts are encoded again", path, why)
         self.discarded += 1
-        self.misses += 1
         path.unlink(missing_ok=True)
-        return None
+
+    # --- the size report and pruning (`bge_eval cache`) -------------------------
+    def report(self) -> list[SpaceReport]:
+        out = []
+        for folder in sorted((self.folder / f"v{FORMAT}").glob("*")):
+            if not folder.is_dir():
+                continue
+            try:
+                identity = json.loads((folder / SPACE_FILE).read_text(encoding="utf-8")).get("identity", {})
+            except (OSError, ValueError):
+                identity = {}
+            shards = rows = size = 0
+            last = None
+            for path in folder.glob(f"*{SHARD_SUFFIX}"):
+                try:
+                    header, stat = read_header(path), path.stat()
+                except (OSError, ValueError, KeyError):
+                    continue
+                shards, rows, size = shards + 1, rows + header.rows, size + stat.st_size
+                last = max(last or 0.0, stat.st_mtime)
+            out.append(SpaceReport(folder, identity, shards, rows, size, last))
+        return out
+
+    def prune(self, *, older_than_s: float | None = None, max_bytes: int | None = None,
+              model: str | None = None, everything: bool = False) -> tuple[int, int]:
+        """Remove shards (least recently used first) and leftovers; (files removed, bytes freed).
+
+        older_than_s: shards not used for this long; max_bytes: until the cache is this small;
+        model: every space of this model name; everything: the whole cache. Temporary files of
+        writers that died and entries of the earlier one-file-per-call format always go."""
+        removed = freed = 0
+        now = time.time()
+        for path in self._leftovers(now):
+            freed += _size(path)
+            _remove(path)
+            removed += 1
+        shards = []
+        for space in self.report():
+            whole = everything or (model is not None and space.identity.get("model") == model)
+            for path in space.folder.glob(f"*{SHARD_SUFFIX}"):
+                stat = path.stat()
+                if whole or (older_than_s is not None and now - stat.st_mtime > older_than_s):
+                    freed += stat.st_size
+                    path.unlink(missing_ok=True)
+                    removed += 1
+                else:
+                    shards.append((stat.st_mtime, stat.st_size, path))
+        if max_bytes is not None:
+            total = sum(size for _, size, _ in shards)
+            for _, size, path in sorted(shards):
+                if total <= max_bytes:
+                    break
+                path.unlink(missing_ok=True)
+                total, freed, removed = total - size, freed + size, removed + 1
+        for space in self.report():
+            if space.shards == 0 and not list(space.folder.glob(f"{TEMP_PREFIX}*")):
+                shutil.rmtree(space.folder, ignore_errors=True)
+        return removed, freed
+
+    def _leftovers(self, now: float) -> list[Path]:
+        old_format = [p for p in self.folder.glob("??") if p.is_dir() and all(c in "0123456789abcdef" for c in p.name)]
+        temps = [p for p in (self.folder / f"v{FORMAT}").glob(f"*/{TEMP_PREFIX}*") if now - _mtime(p) > STALE_TEMP_S]
+        return old_format + temps
+
+
+def _temp_path(shard: Path) -> Path:
+    return shard.with_name(f"{TEMP_PREFIX}{shard.name}{TEMP_SUFFIX}")
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

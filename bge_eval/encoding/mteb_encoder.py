@@ -17,7 +17,7 @@ from ..models import ModelSpec, ResolvedModel
 from ..models.recipe import Recipe
 from ..search.corpus_search import CorpusSearch
 from .settings import PipelineSettings
-from .text_embedder import TextEmbedder
+from .text_embedder import EncodeCounts, TextEmbedder
 
 if TYPE_CHECKING:
     from .._mteb import ModelMeta
@@ -78,6 +78,10 @@ class BgeEncoder(AbsEncoder):
         settings = self.embedder.settings
         return EncoderFacts(device=device, compiled=settings.compile, packed=bool(self.embedder.engine.packs),
                             precision=settings.precision)
+
+    def take_counts(self) -> EncodeCounts:
+        """Texts asked for, distinct, cached and encoded, and seconds, since the last call."""
+        return self.embedder.take_counts()
 
     def __enter__(self) -> BgeEncoder:
         return self

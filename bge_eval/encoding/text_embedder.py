@@ -5,7 +5,9 @@ adapts it), so benchmarks and other tools can use it alone.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ from ..config import batch_limits
 from ..errors import BgeEvalError
 from ..models.spec import ModelSpec
 from .batching import prefetch
-from .embedding_cache import MIN_TEXTS, EmbeddingCache, cache_key
+from .embedding_cache import CacheSpace, EmbeddingCache, text_key
 from .engine import (
     ForwardEngine,
     ForwardSettings,
@@ -36,6 +38,22 @@ from .tokenization import (
 )
 
 PROGRESS_MIN_TEXTS = 1_000  # shorter encodes end before a bar would help
+
+
+@dataclass
+class EncodeCounts:
+    """What the embedder did since the counts were last taken: texts asked for, distinct
+    among them (per call), served by the cache, encoded by the model, and seconds spent."""
+
+    texts: int = 0
+    distinct: int = 0
+    cached: int = 0
+    encoded: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, int | float]:
+        return {"texts": self.texts, "distinct": self.distinct, "cached": self.cached, "encoded": self.encoded,
+                "encode_s": round(self.seconds, 3)}
 
 
 class TextEmbedder:
@@ -107,8 +125,14 @@ class TextEmbedder:
         self.tokenizer_process = (TokenizerProcesses(self.token_ids, self.batch_plan, self.pipeline)
                                   if wants_processes else None)
         # the checkpoint's content fingerprint: other weights or another tokenizer under the same name miss
-        self.cache_identity = (*identity, str(self.dtype), spec.pooling, str(spec.max_length),
-                               cache.checkpoint_fingerprint(checkpoint) if cache is not None else "")
+        self.cache_space: CacheSpace | None = None
+        if cache is not None:
+            name, revision = (*identity, "", "")[:2]
+            self.cache_space = cache.space({
+                "model": name, "revision": revision, "checkpoint": cache.checkpoint_fingerprint(checkpoint),
+                "dtype": str(self.dtype), "pooling": spec.pooling, "max_length": str(spec.max_length)},
+                self.hidden_size)
+        self.counts = EncodeCounts()
 
     @property
     def batch_size(self) -> int:
@@ -134,19 +158,41 @@ class TextEmbedder:
         if self.tokenizer_process is not None:
             self.tokenizer_process.close()
 
+    def take_counts(self) -> EncodeCounts:
+        """The counts since the last call (a task's, when called around each task)."""
+        counts, self.counts = self.counts, EncodeCounts()
+        return counts
+
     def embed(self, texts: Sequence[str], show_progress: bool = False, normalize: bool | None = None) -> np.ndarray:
         """Embeddings (N, D) as fp32, L2-normalised when `normalize` says (default: when the
-        model's spec does). The pooled vectors are served from the embedding cache when these
-        exact texts were encoded before with the same settings; normalising comes after, so one
-        cache entry serves a task that normalises and one that does not."""
-        key, pooled = None, None
-        if self.cache is not None and len(texts) >= MIN_TEXTS:
-            key = cache_key(self.cache_identity, texts)
-            pooled = self.cache.get(key, shape=(len(texts), self.hidden_size))
-        if pooled is None:
-            pooled = self._embed(texts, show_progress)
-            if key is not None:
-                self.cache.put(key, pooled)
+        model's spec does). Each distinct text is encoded once and its row repeated; rows whose
+        text was encoded before with the same model and settings come from the cache.
+        Normalising comes after the cache, so one entry serves a task that normalises and one
+        that does not."""
+        started = time.perf_counter()
+        position: dict[str, int] = {}
+        inverse = np.fromiter((position.setdefault(text, len(position)) for text in texts), dtype=np.int64,
+                              count=len(texts))
+        distinct = list(position)
+        pooled = np.empty((len(distinct), self.hidden_size), dtype=np.float32)
+        todo = np.arange(len(distinct))
+        keys: list[bytes] = []
+        if self.cache_space is not None and distinct:
+            keys = [text_key(text) for text in distinct]
+            found, vectors = self.cache_space.lookup(keys)
+            pooled[found] = vectors
+            todo = np.setdiff1d(todo, found, assume_unique=True)
+        if len(todo):
+            encoded = self._embed([distinct[i] for i in todo], show_progress)
+            pooled[todo] = encoded
+            if self.cache_space is not None:
+                self.cache_space.add([keys[i] for i in todo], encoded)
+        if len(distinct) < len(texts):
+            pooled = pooled[inverse]
+        counts = self.counts
+        counts.texts, counts.distinct = counts.texts + len(texts), counts.distinct + len(distinct)
+        counts.cached, counts.encoded = counts.cached + len(distinct) - len(todo), counts.encoded + len(todo)
+        counts.seconds += time.perf_counter() - started
         return unit_rows(pooled) if (self.spec.normalize if normalize is None else normalize) else pooled
 
     def _embed(self, texts: Sequence[str], show_progress: bool) -> np.ndarray:

@@ -45,13 +45,16 @@ class TaskRecord:
     wall_s: float
     finished: str
     identity: dict[str, Any] | None = None  # what produced the result (identity.ResultIdentity)
+    phases: dict[str, float | None] | None = None  # seconds in load / encode / score / write (TaskWork)
+    texts: dict[str, int | float] | None = None  # texts asked for, distinct, cached, encoded (EncodeCounts)
 
     @classmethod
-    def computed(cls, planned: Any, wall: float, identity: Any) -> TaskRecord:
-        """The record of a planned task (tasks.selection.PlannedTask) just computed."""
+    def computed(cls, planned: Any, work: Any, identity: Any) -> TaskRecord:
+        """The record of a planned task (tasks.selection.PlannedTask) just computed, with where
+        its time went (task_eval.TaskWork)."""
         return cls(type=planned.type, splits=list(planned.splits), data_source=planned.data_source,
-                   seed=getattr(planned.task, "seed", None), wall_s=round(wall, 3), finished=now(),
-                   identity=identity.to_json())
+                   seed=getattr(planned.task, "seed", None), wall_s=round(work.wall_s, 3), finished=now(),
+                   identity=identity.to_json(), phases=work.phases(), texts=work.texts)
 
 
 @dataclass

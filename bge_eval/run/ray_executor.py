@@ -35,6 +35,7 @@ from .layout import (
 from .manifest import EncoderFacts, Manifest
 from .runner import PreparedRun, model_target, plan_run, prepare
 from .sweep import ModelEntry, SweepSummary, UnitFailure, model_config
+from .task_eval import TaskWork
 
 RAY_EXTRA = 'pip install "bge_eval[ray]"'
 RAY_RETRIES = 2  # attempts after the first when a worker process or node is lost
@@ -119,7 +120,7 @@ def commit_unit(prepared: PreparedRun, staging: Path, result: UnitResult) -> Non
     if result.encoder and result.encoder.get("device"):
         prepared.manifest.record_encoder(EncoderFacts(**result.encoder))
     planned = next(p for p in prepared.plan.tasks if p.name == result.task)
-    prepared.record(planned, result.wall_s)
+    prepared.record(planned, TaskWork.from_record(result.record, result.wall_s))
 
 
 def run_on_ray(base: RunConfig, entries: list[ModelEntry], options: RayOptions) -> SweepSummary:

@@ -25,7 +25,7 @@ from .layout import ResultsLayout, remove_staging, staging_folder
 from .manifest import EncoderFacts, Manifest, TaskRecord, harness_git_revision, package_versions
 from .outcome import RunSummary, TaskOutcome
 from .progress import TaskProgress
-from .task_eval import evaluate_task
+from .task_eval import TaskWork, evaluate_task
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +87,9 @@ class PreparedRun:
     todo: set[str] = field(default_factory=set)
     notes: dict[str, str] = field(default_factory=dict)
 
-    def record(self, planned: PlannedTask, wall: float) -> None:
+    def record(self, planned: PlannedTask, work: TaskWork) -> None:
         """A task just committed: its record in the manifest, written at once."""
-        self.manifest.record_task(planned.name, TaskRecord.computed(planned, wall, self.identities[planned.name]))
+        self.manifest.record_task(planned.name, TaskRecord.computed(planned, work, self.identities[planned.name]))
         self.manifest.write(self.layout.manifest_file)
 
     def outcome(self, planned: PlannedTask, status: str, wall: float) -> TaskOutcome:
@@ -180,11 +180,11 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
                 wall, status = 0.0, "cached"
                 progress.start(planned.name)
                 if planned.name in prepared.todo:
-                    wall = evaluate_task(planned, encoder, layout, staging, data_dir=config.data_dir,
+                    work = evaluate_task(planned, encoder, layout, staging, data_dir=config.data_dir,
                                          save_predictions=config.save_predictions,
                                          dataloader_batch_size=config.batch_size or DEFAULT_DATALOADER_BATCH_SIZE)
-                    prepared.record(planned, wall)
-                    status = "computed"
+                    prepared.record(planned, work)
+                    wall, status = work.wall_s, "computed"
                 outcomes.append(prepared.outcome(planned, status, wall))
                 progress.finish(status)
         finally:

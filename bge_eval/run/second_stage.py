@@ -104,11 +104,11 @@ def run_reranker(config: RunConfig, first: RunSummary, reranker_name: str, reran
                 if note:
                     log.warning("%s (second stage): the saved result is %s", planned.name, note)
                 if compute:
-                    wall = evaluate_task(planned, reranker, layout, staging, data_dir=config.data_dir,
+                    work = evaluate_task(planned, reranker, layout, staging, data_dir=config.data_dir,
                                          save_predictions=config.save_predictions,
                                          dataloader_batch_size=config.batch_size or DEFAULT_DATALOADER_BATCH_SIZE,
                                          prepare=prepare)
-                    manifest.record_task(planned.name, TaskRecord.computed(planned, wall, identity))
+                    manifest.record_task(planned.name, TaskRecord.computed(planned, work, identity))
                     manifest.write(layout.manifest_file)
                 comparisons += _compare(planned, first_layout, layout)
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,33 @@ from .extras import add_extras
 from .layout import ResultsLayout, commit_task, staged_predictions_dir
 
 
+@dataclass(frozen=True)
+class TaskWork:
+    """Where one task's time went (seconds) and what its model encoded.
+
+    load_s: reading the data; encode_s: the model's own calls (None when the model does not
+    say); score_s: the rest of mteb's evaluation (search, metrics, classifiers); write_s: the
+    harness's extras and committing the files. texts: the encoder's counts (EncodeCounts)."""
+
+    wall_s: float
+    load_s: float
+    encode_s: float | None
+    score_s: float
+    write_s: float
+    texts: dict[str, int | float] | None = None
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], wall_s: float) -> TaskWork:
+        """The work a manifest record (TaskRecord as JSON) describes, over `wall_s` in all."""
+        phases = record.get("phases") or {}
+        return cls(wall_s, phases.get("load_s") or 0.0, phases.get("encode_s"), phases.get("score_s") or 0.0,
+                   phases.get("write_s") or 0.0, record.get("texts"))
+
+    def phases(self) -> dict[str, float | None]:
+        return {"load_s": round(self.load_s, 3), "encode_s": None if self.encode_s is None else round(self.encode_s, 3),
+                "score_s": round(self.score_s, 3), "write_s": round(self.write_s, 3)}
+
+
 def evaluate_task(
     planned: PlannedTask,
     model: Any,
@@ -27,25 +55,35 @@ def evaluate_task(
     save_predictions: bool,
     dataloader_batch_size: int,
     prepare: Callable[[Any], None] | None = None,
-) -> float:
-    """Evaluate one task with `model` (an mteb encoder or cross-encoder); the wall time in seconds.
+) -> TaskWork:
+    """Evaluate one task with `model` (an mteb encoder or cross-encoder); where the time went.
 
     prepare: called with the loaded task before evaluation (the second stage sets each
     query's candidates from the first stage's rankings there)."""
     started = time.perf_counter()
+    take_counts = getattr(model, "take_counts", None)
+    if take_counts is not None:
+        take_counts()  # counts start with this task
     load_task_data(planned, data_dir)
     try:
         if prepare is not None:
             prepare(planned.task)
+        loaded = time.perf_counter()
         predictions = staged_predictions_dir(staging)
         _mteb.evaluate_into(model, planned.task, staging, predictions, dataloader_batch_size)
+        evaluated = time.perf_counter()
         add_extras(planned.task, predictions, layout.staged(staging).result_file(planned.name))
         if not save_predictions:
             (predictions / _mteb.prediction_file_name(planned.task)).unlink(missing_ok=True)
     finally:
         _mteb.unload_task_data(planned.task)
     commit_task(staging, layout, planned.name)
-    return time.perf_counter() - started
+    finished = time.perf_counter()
+    counts = take_counts() if take_counts is not None else None
+    encode_s = counts.seconds if counts is not None else None
+    return TaskWork(wall_s=finished - started, load_s=loaded - started, encode_s=encode_s,
+                    score_s=max(0.0, evaluated - loaded - (encode_s or 0.0)), write_s=finished - evaluated,
+                    texts=counts.to_json() if counts is not None else None)
 
 
 def load_task_data(planned: PlannedTask, data_dir: Path | None) -> None:
