@@ -14,7 +14,7 @@ import socket
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,15 +25,19 @@ LOCK_NAME = ".bge_eval.lock"
 POLL_S = 1.0  # how often a waiting side checks that the other is still alive
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync it, then rename it over `path`:
-    a reader sees the old file or the new one, never a part."""
+TEMP_SUFFIX = ".tmp"  # a file being written by atomic_write_bytes; never read, removed when stale
+
+
+def atomic_write_bytes(path: Path, data: bytes | Sequence[bytes | memoryview]) -> None:
+    """Write `data` (bytes, or parts written in turn) to a temporary file in the same folder,
+    fsync it, then rename it over `path`: a reader sees the old file or the new one, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for part in [data] if isinstance(data, bytes) else data:
+                handle.write(part)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)

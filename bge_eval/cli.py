@@ -15,6 +15,7 @@ from .cli_options import (
     add_data_dir,
     add_recipe_options,
     add_run_parser,
+    byte_size,
     non_negative_float,
     probability,
     run_options,
@@ -106,6 +107,20 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument("--json", action="store_true", help="one JSON object per task and line instead of a table")
     add_data_dir(tasks)
 
+    cache = commands.add_parser(
+        "cache", help="the embedding cache: its size per model, and pruning",
+        description="Without options: each model's part of the embedding cache (rows, shards, size, last use). "
+        "With --older-than, --max-size, --model or --all: remove shards (least recently used first), "
+        "then report again. Leftovers of killed runs and the earlier cache format always go when pruning.")
+    cache.add_argument("--embedding-cache", type=Path, metavar="DIR", default=None,
+                       help="the cache folder (default $BGE_EVAL_CACHE_DIR or ~/.cache/bge_eval/embeddings)")
+    cache.add_argument("--older-than", type=non_negative_float, metavar="DAYS",
+                       help="remove shards not used for this many days")
+    cache.add_argument("--max-size", type=byte_size, metavar="SIZE",
+                       help="remove the least recently used shards until the cache is this small (500M, 20G)")
+    cache.add_argument("--model", metavar="NAME", help="remove every shard of this model (any revision, settings)")
+    cache.add_argument("--all", action="store_true", help="remove the whole cache")
+
     validate = commands.add_parser(
         "validate", help="check a task card and its data, and describe them",
         description="Read a task card (a folder with task.toml beside its data) as a run would: every defect "
@@ -130,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
                            args.output or args.results[0] / REPORT_FOLDER, args.models, args.base)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "cache":
+            return _cache(args)
         return _tasks(args)
     except BgeEvalError as exc:
         print(f"bge_eval: error: {exc}", file=sys.stderr)
@@ -236,6 +253,22 @@ def _gate(args: argparse.Namespace) -> int:
         atomic_write_text(args.junit, report.junit())
     print({0: "gate: PASS", 1: "gate: FAIL (regression)", 2: "gate: UNUSABLE INPUT"}[report.exit_code])
     return report.exit_code
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from .config import default_cache_dir
+    from .encoding.cache_upkeep import cache_report, prune_cache
+    from .report.console import format_cache_report
+
+    folder = args.embedding_cache or default_cache_dir()
+    if folder.exists() and not folder.is_dir():
+        raise BgeEvalError(f"--embedding-cache {folder}: is a file; name the cache folder.")
+    freed = None
+    if args.older_than is not None or args.max_size is not None or args.model or args.all:
+        freed = prune_cache(folder, older_than_s=None if args.older_than is None else args.older_than * 86400,
+                            max_bytes=args.max_size, model=args.model, everything=args.all)
+    print(format_cache_report(folder, cache_report(folder), freed))
+    return 0
 
 
 def _validate(args: argparse.Namespace) -> int:

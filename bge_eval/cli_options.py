@@ -121,6 +121,23 @@ non_negative_float = bounded(float, 0.0, "a number >= 0")
 non_negative_int = bounded(int, 0, "an integer >= 0")
 
 
+_SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def byte_size(text: str) -> int:
+    """A size such as 500M, 20G or 1.5T (powers of 1024), or plain bytes."""
+    number, unit = text.strip().upper().removesuffix("B"), ""
+    if number and number[-1] in _SIZE_UNITS:
+        number, unit = number[:-1], number[-1]
+    try:
+        value = float(number)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size such as 500M or 20G, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a size >= 0, got {text!r}")
+    return int(value * _SIZE_UNITS[unit])
+
+
 def probability(text: str) -> float:
     value = non_negative_float(text)
     if not 0 < value < 1:

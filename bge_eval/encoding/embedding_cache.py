@@ -19,17 +19,15 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from .._util import atomic_write_json
+from .._util import atomic_write_bytes, atomic_write_json
 from ..errors import BgeEvalError
 from ..fingerprints import checkpoint_fingerprint
 
@@ -42,8 +40,6 @@ KEY_BYTES = 16
 SHARD_SUFFIX = ".shard"
 SPACE_FILE = "space.json"
 CHECKPOINTS_NAME = "checkpoints.json"  # the file records behind each checkpoint's fingerprint
-TEMP_PREFIX, TEMP_SUFFIX = ".tmp-", ".part"  # a shard being written; never read, never ends in .shard
-STALE_TEMP_S = 3600  # a temporary file this old belongs to a writer that died
 MERGE_AFTER = 16  # shards looked up one by one before they are merged into one sorted index
 
 
@@ -102,14 +98,9 @@ def write_shard(path: Path, space: str, keys: bytes, vectors: np.ndarray) -> Sha
     fields = {"format": FORMAT, "dtype": "float32", "rows": rows, "width": width, "space": space,
               "keys_sha256": header.keys_sha256, "vectors_sha256": header.vectors_sha256}
     head = MAGIC + json.dumps(fields).encode()
-    tmp = _temp_path(path)
-    with tmp.open("wb") as handle:
-        handle.write(head + b" " * (HEADER_BYTES - len(head) - 1) + b"\n")
-        handle.write(keys + b"\x00" * (header.vectors_offset - HEADER_BYTES - len(keys)))
-        handle.write(memoryview(vectors).cast("B"))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, [head + b" " * (HEADER_BYTES - len(head) - 1) + b"\n",
+                              keys + b"\x00" * (header.vectors_offset - HEADER_BYTES - len(keys)),
+                              memoryview(vectors).cast("B")])
     return header
 
 
@@ -187,7 +178,7 @@ class CacheSpace:
         """Take in shards other processes (or earlier runs) wrote since the last look."""
         try:
             names = sorted(entry.name for entry in os.scandir(self.folder)
-                           if entry.name.endswith(SHARD_SUFFIX) and not entry.name.startswith(TEMP_PREFIX))
+                           if entry.name.endswith(SHARD_SUFFIX) and not entry.name.startswith("."))
         except FileNotFoundError:
             return
         for name in names:
@@ -288,21 +279,8 @@ class CacheSpace:
         except OSError as exc:  # a full disk costs speed, never the run
             logger.warning("embedding cache: could not write %s (%s); the run goes on without storing "
                            "these vectors", path, exc.strerror)
-            _temp_path(path).unlink(missing_ok=True)
             return
         self._take(name, Shard(path, header, np.array(keys, dtype=f"S{KEY_BYTES}"), verified=True))
-
-
-@dataclass(frozen=True)
-class SpaceReport:
-    """One model identity's part of the cache, for `bge_eval cache`."""
-
-    folder: Path
-    identity: dict[str, Any]
-    shards: int
-    rows: int
-    bytes: int
-    last_used: float | None  # seconds since the epoch
 
 
 class EmbeddingCache:
@@ -340,91 +318,4 @@ class EmbeddingCache:
     def discard(self, path: Path, why: str) -> None:
         logger.warning("embedding cache shard %s %s; removed, its texts are encoded again", path, why)
         self.discarded += 1
-        path.unlink(missing_ok=True)
-
-    # --- the size report and pruning (`bge_eval cache`) -------------------------
-    def report(self) -> list[SpaceReport]:
-        out = []
-        for folder in sorted((self.folder / f"v{FORMAT}").glob("*")):
-            if not folder.is_dir():
-                continue
-            try:
-                identity = json.loads((folder / SPACE_FILE).read_text(encoding="utf-8")).get("identity", {})
-            except (OSError, ValueError):
-                identity = {}
-            shards = rows = size = 0
-            last = None
-            for path in folder.glob(f"*{SHARD_SUFFIX}"):
-                try:
-                    header, stat = read_header(path), path.stat()
-                except (OSError, ValueError, KeyError):
-                    continue
-                shards, rows, size = shards + 1, rows + header.rows, size + stat.st_size
-                last = max(last or 0.0, stat.st_mtime)
-            out.append(SpaceReport(folder, identity, shards, rows, size, last))
-        return out
-
-    def prune(self, *, older_than_s: float | None = None, max_bytes: int | None = None,
-              model: str | None = None, everything: bool = False) -> tuple[int, int]:
-        """Remove shards (least recently used first) and leftovers; (files removed, bytes freed).
-
-        older_than_s: shards not used for this long; max_bytes: until the cache is this small;
-        model: every space of this model name; everything: the whole cache. Temporary files of
-        writers that died and entries of the earlier one-file-per-call format always go."""
-        removed = freed = 0
-        now = time.time()
-        for path in self._leftovers(now):
-            freed += _size(path)
-            _remove(path)
-            removed += 1
-        shards = []
-        for space in self.report():
-            whole = everything or (model is not None and space.identity.get("model") == model)
-            for path in space.folder.glob(f"*{SHARD_SUFFIX}"):
-                stat = path.stat()
-                if whole or (older_than_s is not None and now - stat.st_mtime > older_than_s):
-                    freed += stat.st_size
-                    path.unlink(missing_ok=True)
-                    removed += 1
-                else:
-                    shards.append((stat.st_mtime, stat.st_size, path))
-        if max_bytes is not None:
-            total = sum(size for _, size, _ in shards)
-            for _, size, path in sorted(shards):
-                if total <= max_bytes:
-                    break
-                path.unlink(missing_ok=True)
-                total, freed, removed = total - size, freed + size, removed + 1
-        for space in self.report():
-            if space.shards == 0 and not list(space.folder.glob(f"{TEMP_PREFIX}*")):
-                shutil.rmtree(space.folder, ignore_errors=True)
-        return removed, freed
-
-    def _leftovers(self, now: float) -> list[Path]:
-        old_format = [p for p in self.folder.glob("??") if p.is_dir() and all(c in "0123456789abcdef" for c in p.name)]
-        temps = [p for p in (self.folder / f"v{FORMAT}").glob(f"*/{TEMP_PREFIX}*") if now - _mtime(p) > STALE_TEMP_S]
-        return old_format + temps
-
-
-def _temp_path(shard: Path) -> Path:
-    return shard.with_name(f"{TEMP_PREFIX}{shard.name}{TEMP_SUFFIX}")
-
-
-def _size(path: Path) -> int:
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return path.stat().st_size
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
         path.unlink(missing_ok=True)

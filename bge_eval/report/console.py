@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
+from ..encoding.cache_upkeep import SpaceReport
 from ..gating.baseline import BaselineWrite
 from ..results.published import published_score
 from ..run.outcome import RunSummary
@@ -143,3 +146,29 @@ def format_validation(report: CardReport) -> str:
                          f"{tokens}; {text.repeated} repeated")
         lines += [f"    {what}: {value}" for what, value in split.labels.items()]
     return "\n".join(lines)
+
+
+def human_bytes(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+def format_cache_report(folder: Path, spaces: Sequence[SpaceReport], freed: tuple[int, int] | None = None) -> str:
+    """The embedding cache per model and settings; freed: (files, bytes) a prune removed."""
+    lines = [f"embedding cache: {folder}"]
+    if freed is not None:
+        lines.append(f"pruned: {freed[0]} file(s), {human_bytes(freed[1])} freed")
+    if not spaces:
+        return "\n".join([*lines, "(empty)"])
+    rows = []
+    for space in spaces:
+        ident = space.identity
+        used = datetime.fromtimestamp(space.last_used).strftime("%Y-%m-%d %H:%M") if space.last_used else ""
+        rows.append([ident.get("model", "?"), ident.get("revision", "")[:12], ident.get("dtype", "").removeprefix(
+            "torch."), f"{space.rows:,}", str(space.shards), human_bytes(space.bytes), used])
+    total = sum(space.bytes for space in spaces)
+    table = _table(["model", "revision", "precision", "texts", "shards", "size", "last used"], rows)
+    return "\n".join([*lines, table, f"total: {human_bytes(total)} in {len(spaces)} model setting(s)"])

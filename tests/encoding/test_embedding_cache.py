@@ -11,7 +11,9 @@ import time
 import numpy as np
 import pytest
 
+from bge_eval._util import TEMP_SUFFIX
 from bge_eval.encoding import embedding_cache as ec
+from bge_eval.encoding.cache_upkeep import STALE_TEMP_S, cache_report, prune_cache
 from bge_eval.encoding.embedding_cache import EmbeddingCache, text_key
 from bge_eval.encoding.mteb_encoder import BgeEncoder
 from bge_eval.encoding.text_embedder import TextEmbedder
@@ -95,7 +97,7 @@ def test_the_cache_key_follows_the_checkpoints_content(tiny_bge, tmp_path, monke
     config = json.loads((copy / "tokenizer_config.json").read_text())
     (copy / "tokenizer_config.json").write_text(json.dumps({**config, "do_lower_case": False}))
     make(copy, cache=cache).embed(TEXTS)  # another tokenizer setting
-    assert len(encoded) == 2 and len(cache.report()) == 3
+    assert len(encoded) == 2 and len(cache_report(cache.folder)) == 3
 
 
 def test_one_cache_entry_serves_normalised_and_raw_vectors(tiny_bge, tmp_path):
@@ -180,16 +182,16 @@ def test_concurrent_writers_and_a_killed_one_leave_a_cache_that_reads_right(tmp_
         worker.join(60)
     assert [worker.exitcode for worker in workers] == [0, 0]
     space_folder = next((folder / "v2").iterdir())
-    killed = space_folder / f"{ec.TEMP_PREFIX}0-killed{ec.SHARD_SUFFIX}{ec.TEMP_SUFFIX}"
+    killed = space_folder / f".0-killed{ec.SHARD_SUFFIX}.x1y2z3{TEMP_SUFFIX}"
     killed.write_bytes(ec.MAGIC + b"{")  # what a writer killed mid-write leaves
     space = EmbeddingCache(folder).space({"model": "m"}, width)
     keys = [text_key(f"text {n}") for n in range(460)]
     found, vectors = space.lookup(keys)
     assert found.tolist() == list(range(450))  # 0..449 stored, 450..459 never
     np.testing.assert_array_equal(vectors[:, 0], np.arange(450, dtype=np.float32))
-    old = time.time() - ec.STALE_TEMP_S - 10
+    old = time.time() - STALE_TEMP_S - 10
     os.utime(killed, (old, old))
-    removed, _ = EmbeddingCache(folder).prune()
+    removed, _ = prune_cache(folder)
     assert removed == 1 and not killed.exists()
 
 
@@ -198,19 +200,19 @@ def test_the_size_report_and_pruning(tiny_bge, tmp_path):
     encoder = make(tiny_bge, cache=cache)
     encoder.embed(TEXTS)
     encoder.embed([f"another text {i}" for i in range(50)])
-    (space,) = cache.report()
+    (space,) = cache_report(cache.folder)
     assert (space.shards, space.rows) == (2, 87) and space.identity["model"] == "BAAI/bge-small-en-v1.5"
     assert space.bytes == sum(p.stat().st_size for p in shards(tmp_path / "cache"))
     older = min(shards(tmp_path / "cache"), key=lambda p: ec.read_header(p).rows)
     old = time.time() - 3 * 86400
     os.utime(older, (old, old))  # the 37-row shard, last used three days ago
     size = older.stat().st_size
-    assert cache.prune(older_than_s=86400) == (1, size) and not older.exists()
-    assert cache.report()[0].rows == 50
+    assert prune_cache(cache.folder, older_than_s=86400) == (1, size) and not older.exists()
+    assert cache_report(cache.folder)[0].rows == 50
     legacy = tmp_path / "cache" / "ab" / "abcd.vec"  # the earlier one-file-per-call format
     legacy.parent.mkdir()
     legacy.write_bytes(b"x" * 10)
-    assert cache.prune(max_bytes=0)[0] == 2 and cache.report() == [] and not legacy.exists()
+    assert prune_cache(cache.folder, max_bytes=0)[0] == 2 and cache_report(cache.folder) == [] and not legacy.exists()
 
 
 def test_instruction_ablation_reuses_corpus_embeddings(scifact_subset, tiny_bge, tmp_path, monkeypatch):
@@ -229,3 +231,45 @@ def test_instruction_ablation_reuses_corpus_embeddings(scifact_subset, tiny_bge,
     assert len(queries) == 2 and queries[0][0].startswith("Represent this") and queries[1][0] != queries[0][0]
     second = Manifest.read(summaries[1].results_dir / "bge_eval_manifest.json").tasks["SciFact"]
     assert second.texts["encoded"] == 60 and second.texts["cached"] == second.texts["distinct"] - 60
+
+
+def test_a_later_run_of_other_tasks_encodes_only_their_new_texts(tiny_bge, tmp_path, monkeypatch):
+    """STS14 shares its first sentences with STS13, run earlier: only its 30 new ones are encoded."""
+    from bge_eval.config import RunConfig
+    from bge_eval.run.manifest import Manifest
+    from bge_eval.run.runner import run
+    from tests.helpers import write_jsonl
+
+    data = tmp_path / "data"
+    for task, second in (("STS13", "one"), ("STS14", "two")):
+        write_jsonl(data / task / "test.jsonl", [{"sentence1": f"shared sentence {i}",
+                                                  "sentence2": f"sentence {i} of task {second}",
+                                                  "score": float(i % 6)} for i in range(30)])
+    encoded = recording(monkeypatch)
+    summaries = [run(RunConfig(model="BAAI/bge-small-en-v1.5", model_path=tiny_bge, tasks=(task,), data_dir=data,
+                               output=tmp_path / "results", device="cpu", embedding_cache=tmp_path / "cache"))
+                 for task in ("STS13", "STS14")]
+    later = [text for texts in encoded[2:] for text in texts]
+    assert sorted(later) == sorted(f"sentence {i} of task two" for i in range(30))
+    record = Manifest.read(summaries[1].results_dir / "bge_eval_manifest.json").tasks["STS14"]
+    assert (record.texts["texts"], record.texts["cached"], record.texts["encoded"]) == (60, 30, 30)
+
+
+def test_the_cache_command_reports_and_prunes(tiny_bge, tmp_path, capsys):
+    from bge_eval.cli import main
+
+    folder = tmp_path / "cache"
+    make(tiny_bge, cache=EmbeddingCache(folder)).embed(TEXTS)
+    assert main(["cache", "--embedding-cache", str(folder)]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("BAAI/bge-small-en-v1.5"))
+    assert " 37 " in row and " 1 " in row and "KiB" in row  # 37 texts in one shard
+    with pytest.raises(SystemExit) as exit_info:
+        main(["cache", "--embedding-cache", str(folder), "--max-size", "ten gigabytes"])
+    assert exit_info.value.code == 2 and "--max-size" in capsys.readouterr().err and shards(folder)
+    assert main(["cache", "--embedding-cache", str(folder), "--max-size", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "pruned: 1 file(s)" in out and "(empty)" in out and not shards(folder)
+    (tmp_path / "a-file").write_text("x")
+    assert main(["cache", "--embedding-cache", str(tmp_path / "a-file")]) == 2
+    assert "is a file" in capsys.readouterr().err

@@ -13,6 +13,7 @@ import pytest
 from bge_eval._util import output_lock
 from bge_eval.cli import main
 from bge_eval.config import RunConfig
+from bge_eval.encoding.embedding_cache import SHARD_SUFFIX, read_header
 from bge_eval.errors import BgeEvalError, DataError
 from bge_eval.run.runner import run
 from tests.helpers import write_jsonl
@@ -23,13 +24,14 @@ VOLATILE = {"evaluation_time", "evaluation_phases", "date", "kg_co2_emissions"}
 
 @pytest.fixture(scope="module")
 def two_tasks(tmp_path_factory):
-    """STS13: 40 pairs (seconds); STS14 and STS15: 40,000 pairs each (other words: no cache hits)."""
+    """STS13: 40 pairs (seconds); STS14 and STS15: 40,000 pairs each, every sentence distinct
+    (STS15's upper-case: no text is shared, so each is encoded)."""
     root = tmp_path_factory.mktemp("data")
     words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
     for task, n, case in (("STS13", 40, str.lower), ("STS14", 40_000, str.lower), ("STS15", 40_000, str.upper)):
         write_jsonl(root / task / "test.jsonl", [
-            {"sentence1": case(" ".join(words[(i + k) % 12] for k in range(6))),
-             "sentence2": case(" ".join(words[(i * 7 + k) % 12] for k in range(5))),
+            {"sentence1": case(f"{i} " + " ".join(words[(i + k) % 12] for k in range(6))),
+             "sentence2": case(f"{i} " + " ".join(words[(i * 7 + k) % 12] for k in range(5))),
              "score": float(i % 6)} for i in range(n)
         ])
     return root
@@ -39,9 +41,9 @@ TASKS = ("STS13", "STS14", "STS15")
 
 
 def cli(tiny_bge, data, output, *extra):
-    """The run, with an embedding cache of its own beside the output: STS13's calls are too small
-    to be cached, so the first entry there is STS14's first sentences: proof the run is inside STS14,
-    with STS14's second sentences and all of STS15 still to encode."""
+    """The run, with an embedding cache of its own beside the output: a shard of STS14's size there
+    (after STS13's small ones) is STS14's first sentences: proof the run is inside STS14, with
+    STS14's second sentences and all of STS15 still to encode."""
     return [sys.executable, "-m", "bge_eval", "run", "--model", MODEL, "--model-path", str(tiny_bge),
             "--tasks", *TASKS, "--data-dir", str(data), "--output", str(output), "--device", "cpu",
             "--embedding-cache", str(Path(output).parent / f"{Path(output).name}-cache"), *extra]
@@ -54,12 +56,13 @@ def scores(path):
 
 def start_and_wait_until_inside_the_second_task(command, results_root):
     """Start the run; return once STS13's result is in place and STS14 has encoded its first
-    sentences (the cache entry appears after that call, while its second call runs)."""
+    sentences (their shard appears after that call, while its second call runs)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     cache = results_root.parent / f"{results_root.name}-cache"
     deadline = time.monotonic() + 240
-    while not (list(results_root.rglob("STS13.json")) and list(cache.rglob("*.vec"))):
+    while not (list(results_root.rglob("STS13.json")) and any(
+            read_header(shard).rows > 1000 for shard in cache.rglob(f"*{SHARD_SUFFIX}"))):
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "the run never reached STS14"
         time.sleep(0.02)

