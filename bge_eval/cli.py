@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import errno
 import json
 import logging
@@ -164,6 +165,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, the traceback in a file
         return internal_error(exc)
+
+
+def console_main() -> None:
+    """`python -m bge_eval` and the `bge-eval` script: main(), then, once output is flushed and the
+    exit handlers have run, an exit that skips the interpreter's teardown of torch and the other
+    libraries (about a second of every run; docs/performance.md)."""
+    code = main()
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_exit_handlers is None:  # not CPython: the ordinary exit
+        raise SystemExit(code)
+    logging.shutdown()
+    run_exit_handlers()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`): nothing more can be said there
+            pass
+    os._exit(code)
 
 
 def _run(args: argparse.Namespace, options: dict) -> int:

@@ -48,12 +48,21 @@ def data_files(folder: Path) -> list[Path]:
     return [p for p in Path(folder).rglob("*") if p.is_file()]
 
 
+# This process's hashes by (path, size, mtime): the result identity and the embedding cache name
+# the same checkpoint, and a cold run would otherwise read its weights twice.
+_HASHED: dict[tuple[str, int, int], str] = {}
+
+
 def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _HASHED:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _HASHED[key] = digest.hexdigest()
+    return _HASHED[key]
 
 
 def checkpoint_fingerprint(checkpoint: Path, memo_file: Path) -> str:

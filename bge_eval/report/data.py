@@ -17,7 +17,7 @@ from ..models.recipe import RECIPE_PRECISION
 from ..results.files import read_model_meta, read_result_file, read_similarities
 from ..results.published import published_score
 from ..run.layout import MANIFEST_NAME, MODEL_META_NAME, ResultsLayout
-from ..run.manifest import Manifest
+from ..run.manifest import Manifest, TaskRecord
 from ..tasks.demo import is_demo_task
 from ..tasks.registry import (
     CHINESE_BENCHMARK,
@@ -43,6 +43,28 @@ BENCHMARKS = ((ENGLISH_BENCHMARK, "MTEB", MTEB_COLUMNS), (CHINESE_BENCHMARK, "C-
 
 
 @dataclass(frozen=True)
+class TaskTime:
+    """Where one task's last computation spent its time (seconds) and how many texts its model
+    encoded; phases and counts are None for results written before they were recorded."""
+
+    task: str
+    wall_s: float
+    load_s: float | None = None
+    encode_s: float | None = None
+    score_s: float | None = None
+    write_s: float | None = None
+    texts: int | None = None  # asked for
+    encoded: int | None = None  # by the model (each distinct text once)
+    cached: int | None = None  # served by the embedding cache
+
+    @classmethod
+    def of(cls, task: str, record: TaskRecord) -> TaskTime:
+        phases, texts = record.phases or {}, record.texts or {}
+        return cls(task, record.wall_s, phases.get("load_s"), phases.get("encode_s"), phases.get("score_s"),
+                   phases.get("write_s"), texts.get("texts"), texts.get("encoded"), texts.get("cached"))
+
+
+@dataclass(frozen=True)
 class Run:
     """One model identity's results folder."""
 
@@ -54,7 +76,7 @@ class Run:
     policy: str | None
     instruction: str | None
     facts: dict  # versions, device, precision, harness revision
-    wall_s: dict[str, float]  # task -> seconds
+    time: list[TaskTime]  # per task, in the manifest's order
     splits: dict[str, list[str]]  # task -> the splits scored
     data: dict[str, str] = field(default_factory=dict)  # task -> its data's fingerprint (run.identity)
     types: dict[str, str] = field(default_factory=dict)  # task -> its type, as the run recorded it
@@ -141,7 +163,7 @@ def find_runs(folders: list[Path], models: list[str] | None = None) -> list[Run]
                 label=meta["name"], model=meta["name"], revision=meta.get("revision", ""),
                 results_dir=revision_dir, predictions_dir=layout.predictions_dir,
                 policy=instruction.get("policy"), instruction=instruction.get("instruction"), facts=facts,
-                wall_s={t: record.wall_s for t, record in manifest.tasks.items()} if manifest else {},
+                time=[TaskTime.of(t, record) for t, record in manifest.tasks.items()] if manifest else [],
                 splits={t: record.splits for t, record in manifest.tasks.items()} if manifest else {},
                 types={t: record.type for t, record in manifest.tasks.items()} if manifest else {},
                 suites=dict(manifest.suites) if manifest else {},

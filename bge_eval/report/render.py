@@ -22,6 +22,8 @@ def _environment():
     env.filters["cell"] = _cell
     env.filters["pvalue"] = lambda p: "<0.001" if p < 0.001 else f"={p:.3f}"
     env.filters["md"] = lambda text: str(text).replace("|", "\\|")
+    env.filters["seconds"] = lambda v: "" if v is None else f"{v:.2f}"
+    env.filters["thousands"] = lambda v: "" if v is None else f"{v:,}"
     return env
 
 

@@ -74,6 +74,16 @@ def benchmark_tasks(name: str) -> list[Any]:
     return [_benchmark_split(copy.deepcopy(task)) for task in tasks]
 
 
+def _benchmark_task(benchmark: str, name: str) -> Any | None:
+    """The benchmark's task of this name, copied and on the benchmark's split (None: not in it)."""
+    if benchmark == DEMO_BENCHMARK:
+        return next((task for task in benchmark_tasks(benchmark) if task.metadata.name == name), None)
+    import mteb
+
+    task = next((task for task in mteb.get_benchmark(benchmark).tasks if task.metadata.name == name), None)
+    return None if task is None else _benchmark_split(copy.deepcopy(task))
+
+
 def _benchmark_split(task: Any) -> Any:
     row = load_registry().get(task.metadata.name)
     if row is not None:
@@ -87,9 +97,9 @@ def _find_task(name: str, benchmark: str | None, language: str) -> Any:
     candidates = [benchmark] if benchmark else [default_benchmark(language)]
     candidates += [b for b in (ENGLISH_BENCHMARK, CHINESE_BENCHMARK) if b not in candidates]
     for bench in candidates:
-        for task in benchmark_tasks(bench):
-            if task.metadata.name == name:
-                return task
+        task = _benchmark_task(bench, name)
+        if task is not None:
+            return task
     if benchmark and benchmark != DEMO_BENCHMARK and benchmark not in (ENGLISH_BENCHMARK, CHINESE_BENCHMARK):
         known = [t.metadata.name for t in benchmark_tasks(benchmark)]
         raise UnknownNameError(f"--tasks {name!r} is not in {benchmark}.{did_you_mean(name, known)}")

@@ -30,7 +30,7 @@ def test_precision_and_recipe_notes_are_marked(tmp_path, tiny_bge):
         assert text.count("not the recipe's fp32") == 1  # only the fp16 run
     assert f"Recipe note, BAAI/bge-small-zh-v1.5: {SMALL_ZH_NOTE}" in markdown
     assert "Recipe note, BAAI/bge-small-en-v1.5" not in markdown
-    facts = html.split("<h2>Run facts</h2>")[1].split("<table")[1:]  # one facts table per run
+    facts = html.split("<h2>Run facts</h2>")[1].split("<table class=\"facts\">")[1:]  # one per run
     (zh,) = [t for t in facts if "bge-small-zh-v1.5" in t.split("</tr>")[0]]
     assert f"<td>Recipe note</td><td>{SMALL_ZH_NOTE}.</td>" in zh
     assert html.count("<td>Recipe note</td>") == 1

@@ -81,6 +81,20 @@ def test_the_model_and_data_fingerprints_are_shown(two_runs, report_dir):
     assert data[:18] in html
 
 
+def test_where_the_time_went_is_the_manifests(two_runs, report_dir):
+    (manifest,) = two_runs[0].rglob("bge_eval_manifest.json")
+    record = json.loads(manifest.read_text())["tasks"]["STSBenchmark"]
+    phases, texts = record["phases"], record["texts"]
+    assert sum(phases.values()) <= record["wall_s"] + 0.01  # parts of the task's wall time
+    assert texts["cached"] + texts["encoded"] == texts["distinct"] <= texts["texts"] == 2758  # 1,379 pairs
+    cells = [f"{record['wall_s']:.2f}", *(f"{phases[k]:.2f}" for k in ("load_s", "encode_s", "score_s", "write_s")),
+             *(f"{texts[k]:,}" for k in ("texts", "encoded", "cached"))]
+    markdown, html = (report_dir / "README.md").read_text(), (report_dir / "index.html").read_text()
+    timing = markdown.split("Where the time went", 1)[1]
+    assert f"| STSBenchmark | {' | '.join(cells)} |" in timing.splitlines()
+    assert f"<td class=\"name\">STSBenchmark</td><td>{'</td><td>'.join(cells)}</td>" in html
+
+
 def test_markdown_is_pipe_tables(report_dir):
     text = (report_dir / "README.md").read_text()
     assert "<table" not in text and "<img" not in text
