@@ -1,14 +1,19 @@
 """The one module that touches mteb's private or undocumented names (deep import paths,
-task attributes, the arguments mteb.evaluate is called with). tests/test_mteb_contract.py
-checks each one against the installed mteb, so an upgrade that moves one fails there first."""
+task attributes, the arguments mteb.evaluate is called with), and how mteb's scoring reads
+`datasets` columns. tests/test_mteb_contract.py checks each one against the installed mteb and
+datasets, so an upgrade that moves one fails there first."""
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import datasets
 import mteb
+import numpy as np
 from mteb._create_dataloaders import create_dataloader
 from mteb.abstasks import (
     AbsTaskClassification,
@@ -122,16 +127,60 @@ def transform_dataset(task: Any) -> None:
 def evaluate_into(model: Any, task: Any, folder: Path, predictions: Path, dataloader_batch_size: int) -> None:
     """mteb.evaluate on one task: its result file under `folder` (ResultCache layout), its
     predictions in `predictions` (the harness's extras are computed from them)."""
-    mteb.evaluate(
-        model,
-        [task],
-        cache=mteb.ResultCache(cache_path=folder),
-        overwrite_strategy="always",
-        prediction_folder=predictions,
-        co2_tracker=False,
-        encode_kwargs={"batch_size": dataloader_batch_size},  # sizes mteb's DataLoader only
-        show_progress_bar=False,  # the run shows its own bars (run/progress.py)
-    )
+    with columns_as_arrays():
+        mteb.evaluate(
+            model,
+            [task],
+            cache=mteb.ResultCache(cache_path=folder),
+            overwrite_strategy="always",
+            prediction_folder=predictions,
+            co2_tracker=False,
+            encode_kwargs={"batch_size": dataloader_batch_size},  # sizes mteb's DataLoader only
+            show_progress_bar=False,  # the run shows its own bars (run/progress.py)
+        )
+
+
+@contextmanager
+def columns_as_arrays() -> Iterator[None]:
+    """While mteb scores, a `datasets` column (what `dataset["label"]` is in datasets 4 and later)
+    is read from Arrow once, on first use, instead of one row per access; the values are the same.
+    mteb hands such columns to sklearn's metrics, which convert them again in each call (seven
+    metrics in each of Classification's ten experiments), and undersamples by indexing one
+    label at a time: together most of Banking77's scoring time."""
+    column = getattr(datasets.arrow_dataset, "Column", None)
+    if column is None or {"__array__", "_values"} & set(vars(column)):
+        yield
+        return
+    row_by_row = column.__getitem__
+    column.__array__ = _column_array
+    column.__getitem__ = lambda self, key: _column_item(self, key, row_by_row)
+    try:
+        yield
+    finally:
+        del column.__array__
+        column.__getitem__ = row_by_row
+
+
+def _column_values(column: Any) -> list | None:
+    """The column's values in one read (kept on the column), or None where that is not the
+    column's own reading: a nested column, or a dataset with a format."""
+    values = column.__dict__.get("_values")
+    if values is None and isinstance(column.source, datasets.Dataset) and column.source.format["type"] is None:
+        values = column.__dict__["_values"] = column.source.select_columns([column.column_name])[:][column.column_name]
+    return values
+
+
+def _column_array(self: Any, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+    values = _column_values(self)
+    return np.asarray(list(self) if values is None else values, dtype=dtype)
+
+
+def _column_item(column: Any, key: Any, row_by_row: Any) -> Any:
+    if isinstance(key, int) and 0 <= key < len(column):
+        values = _column_values(column)
+        if values is not None:
+            return values[key]
+    return row_by_row(column, key)
 
 
 class CandidateSearch:

@@ -2,6 +2,7 @@
 exists in the installed mteb with the shape the adapter relies on. An mteb upgrade that
 moves or changes one fails here, in one obvious place."""
 
+import contextlib
 import inspect
 
 import mteb
@@ -107,3 +108,83 @@ def test_candidate_search_runs_on_this_mteb(tmp_path):
         data["corpus"], data["queries"], task_metadata=task.metadata, hf_split="test", hf_subset="default",
         top_k=10, encode_kwargs={"batch_size": 8}, top_ranked=data["top_ranked"])
     assert set(scores) == {"q1", "q2"} and all(set(docs) == {"d1", "d2"} for docs in scores.values())
+
+
+def test_columns_become_the_same_arrays_in_one_read():
+    """The conversion and indexing mteb's scoring gets while it runs equal the column's own, row by
+    row, for every shape of column, and are gone afterwards (datasets 4+ hands out lazy columns)."""
+    import datasets
+    import numpy as np
+
+    column = datasets.arrow_dataset.Column
+    assert "__array__" not in vars(column)  # if datasets grows its own, the adapter steps aside
+    row_by_row = column.__getitem__
+    data = datasets.Dataset.from_dict({"label": [3, 1, 2, 1] * 5, "score": [0.5, 1.25] * 10,
+                                       "text": ["a", "bb"] * 10, "meta": [{"source": f"s{i}"} for i in range(20)]})
+    shapes = [data["label"], data.select([7, 0, 3])["label"], data["score"], data["text"], data["meta"]["source"],
+              data.with_format("numpy")["label"], data.shuffle(seed=1)["score"]]
+    expected = [np.asarray(list(c)) for c in shapes]
+    items = [[c[i] for i in (*range(len(c)), -1)] + [c[[2, 0]]] for c in shapes]
+    with _mteb.columns_as_arrays():
+        converted = [np.asarray(c) for c in shapes]
+        items_after = [[c[i] for i in (*range(len(c)), -1)] + [c[[2, 0]]] for c in shapes]
+        assert "__array__" in vars(column) and column.__getitem__ is not row_by_row
+    assert "__array__" not in vars(column) and column.__getitem__ is row_by_row
+    for got, want in zip(converted, expected, strict=True):
+        assert got.dtype == want.dtype and got.tolist() == want.tolist()
+    for got, want in zip(items_after, items, strict=True):
+        assert [type(v) for v in got] == [type(v) for v in want] and repr(got) == repr(want)
+
+
+def test_classification_scores_are_mteb_s_own_with_columns_as_arrays(shared_data, tmp_path, monkeypatch):
+    """Banking77 cut to 12 of its labels (10 training texts each, every test text of them) scored by
+    mteb with and without the one-read conversion: the same scores, every metric of every experiment."""
+    import json
+    import zlib
+
+    import numpy as np
+
+    from bge_eval.tasks.local_data import attach_local_data
+    from tests.helpers import write_jsonl
+
+    source = shared_data / "Banking77Classification"
+    train = [json.loads(line) for line in (source / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    by_label: dict[int, list] = {}
+    for row in train:
+        by_label.setdefault(row["label"], []).append(row)
+    folder = tmp_path / "data" / "Banking77Classification"
+    write_jsonl(folder / "train.jsonl", [row for label in range(12) for row in by_label[label][:10]])
+    test = [json.loads(line) for line in (source / "test.jsonl").read_text(encoding="utf-8").splitlines()]
+    write_jsonl(folder / "test.jsonl", [row for row in test if row["label"] < 12])
+
+    class Trigrams:
+        """Hashed character trigrams: a deterministic encoder that needs no weights."""
+
+        mteb_model_meta = _mteb.ModelMeta.create_empty(overwrites={"name": "test/trigrams"})
+
+        def encode(self, inputs, **kwargs):
+            texts = [text for batch in inputs for text in batch["text"]]
+            out = np.zeros((len(texts), 64), dtype=np.float32)
+            for row, text in enumerate(texts):
+                for i in range(len(text) - 2):
+                    out[row, zlib.crc32(text[i:i + 3].encode()) % 64] += 1.0
+            return out / np.linalg.norm(out, axis=1, keepdims=True).clip(1e-6)
+
+        def similarity(self, a, b):
+            return _mteb.AbsEncoder.similarity(self, a, b)
+
+        def similarity_pairwise(self, a, b):
+            return _mteb.AbsEncoder.similarity_pairwise(self, a, b)
+
+    conversions = []
+    convert = _mteb._column_array
+    monkeypatch.setattr(_mteb, "_column_array", lambda *a, **k: conversions.append(1) or convert(*a, **k))
+    results = []
+    for patched in (False, True):
+        task = mteb.get_task("Banking77Classification")
+        attach_local_data(task, tmp_path / "data")
+        with _mteb.columns_as_arrays() if patched else contextlib.nullcontext():
+            result = mteb.evaluate(Trigrams(), [task], cache=None, co2_tracker=False, show_progress_bar=False)
+        results.append(result.task_results[0].scores["test"][0])
+    assert results[0] == results[1] and len(results[0]["scores_per_experiment"]) == 10
+    assert len(conversions) >= 70  # sklearn's metrics read the labels through it: 7 metrics x 10 experiments
