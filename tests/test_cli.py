@@ -1,5 +1,8 @@
 """The command line, in process (sockets forbidden) and as the README runs it."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,3 +136,15 @@ def test_a_models_file_is_read_with_paths_beside_it(tmp_path):
     path.write_text('[[model]]\nname = "a/x"\nsize = 3\n')
     with pytest.raises(Exception, match="model.0.size"):
         read_models_file(path)
+
+
+def test_the_console_entry_flushes_its_output_and_keeps_the_exit_code(tmp_path):
+    """`python -m bge_eval` ends without the interpreter's teardown: what it printed still
+    arrives whole through a pipe, and its exit code is main()'s."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "bge_eval", "cache", "--embedding-cache"]
+    done = subprocess.run([*command, str(tmp_path / "cache")], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0 and done.stdout.splitlines()[-1] == "(empty)" and not (tmp_path / "cache").exists()
+    (tmp_path / "a-file").write_text("x")
+    done = subprocess.run([*command, str(tmp_path / "a-file")], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2 and "is a file" in done.stderr and "Traceback" not in done.stderr
