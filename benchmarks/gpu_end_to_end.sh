@@ -49,9 +49,10 @@ else
     RESULTS=${OUT:-benchmarks/results}
 fi
 mkdir -p "$RESULTS"
-$PY -c "import torch, transformers, sentence_transformers as st, mteb; print('torch', torch.__version__, \
-'transformers', transformers.__version__, 'sentence-transformers', st.__version__, 'mteb', mteb.__version__, \
-'cuda', torch.cuda.is_available())"
+$PY -c "import torch, transformers, sentence_transformers as st, pyarrow, datasets, mteb; print('torch', \
+torch.__version__, 'transformers', transformers.__version__, 'sentence-transformers', st.__version__, 'pyarrow', \
+pyarrow.__version__, 'datasets', datasets.__version__, 'mteb', mteb.__version__, 'cuda', torch.cuda.is_available())" \
+    || exit 1  # a wheel that does not fit the image: stop before spending the device's time
 
 echo "=== end to end (limit ${E2E_LIMIT}s)"
 start=$SECONDS
