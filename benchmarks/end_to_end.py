@@ -61,9 +61,13 @@ def plain_side(tasks: list[str], data_dir: Path, model_path: str, device: str, o
         attach_local_data(task, data_dir)  # the same local files the harness reads
         result = mteb.evaluate(wrapper, [task], cache=mteb.ResultCache(out), co2_tracker=False,
                                show_progress_bar=False, overwrite_strategy="always")
-        scores = result.task_results[0].scores
-        main = {split: sum(e["main_score"] for e in entries) / len(entries) for split, entries in scores.items()}
+        main = main_scores(result.task_results[0].scores)
         print(json.dumps({"task": name, "seconds": time.perf_counter() - started, "main_scores": main}), flush=True)
+
+
+def main_scores(scores: dict[str, list[dict]]) -> dict[str, float]:
+    """Per split, the mean main score over its subsets (a result file's `scores`)."""
+    return {split: sum(e["main_score"] for e in entries) / len(entries) for split, entries in scores.items()}
 
 
 def timed(command: list[str]) -> tuple[float, str]:
@@ -95,8 +99,7 @@ def run_harness(tasks: list[str], args: argparse.Namespace, output: Path, cache:
     for name in tasks:
         record = manifest["tasks"][name]
         result = json.loads(next(output.rglob(f"{name}.json")).read_text())
-        main = {split: sum(e["main_score"] for e in entries) / len(entries)
-                for split, entries in result["scores"].items()}
+        main = main_scores(result["scores"])
         rows[name] = {"task": name, "seconds": record["wall_s"], "phases": record["phases"],
                       "texts": record["texts"], "main_scores": main}
     return {"wall_s": wall, "tasks": rows}

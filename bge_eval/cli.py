@@ -8,8 +8,11 @@ import errno
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
+from types import FrameType
 
 from ._util import atomic_write_text
 from .cli_options import (
@@ -171,6 +174,7 @@ def console_main() -> None:
     """`python -m bge_eval` and the `bge-eval` script: main(), then, once output is flushed and the
     exit handlers have run, an exit that skips the interpreter's teardown of torch and the other
     libraries (about a second of every run; docs/performance.md)."""
+    signal.signal(signal.SIGINT, _interrupt)
     code = main()
     run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
     if run_exit_handlers is None:  # not CPython: the ordinary exit
@@ -183,6 +187,18 @@ def console_main() -> None:
         except (OSError, ValueError):  # a closed pipe (`| head`): nothing more can be said there
             pass
     os._exit(code)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C: KeyboardInterrupt, as Python's own handler raises it; but one that would land in a
+    finalizer (`__del__`, whose exceptions Python prints and ignores, so the run went on) is sent
+    again a moment later, to land elsewhere."""
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+            return
+        frame = frame.f_back
+    raise KeyboardInterrupt
 
 
 def _run(args: argparse.Namespace, options: dict) -> int:
@@ -277,11 +293,10 @@ def _gate(args: argparse.Namespace) -> int:
 def _cache(args: argparse.Namespace) -> int:
     from .config import default_cache_dir
     from .encoding.cache_upkeep import cache_report, prune_cache
+    from .encoding.embedding_cache import cache_folder
     from .report.console import format_cache_report
 
-    folder = args.embedding_cache or default_cache_dir()
-    if folder.exists() and not folder.is_dir():
-        raise BgeEvalError(f"--embedding-cache {folder}: is a file; name the cache folder.")
+    folder = cache_folder(args.embedding_cache or default_cache_dir())
     freed = None
     if args.older_than is not None or args.max_size is not None or args.model or args.all:
         freed = prune_cache(folder, older_than_s=None if args.older_than is None else args.older_than * 86400,

@@ -148,3 +148,31 @@ def test_the_console_entry_flushes_its_output_and_keeps_the_exit_code(tmp_path):
     (tmp_path / "a-file").write_text("x")
     done = subprocess.run([*command, str(tmp_path / "a-file")], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2 and "is a file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_interrupt_that_lands_in_a_finalizer_is_sent_again():
+    """Python ignores a KeyboardInterrupt raised in `__del__` (the run went on after Ctrl-C): the
+    handler sends such an interrupt again instead, and raises it anywhere else."""
+    import signal
+    import time
+
+    from bge_eval import cli
+
+    seen = []
+
+    class Finalised:
+        def __del__(self):
+            seen.append(sys._getframe())  # where a signal arriving now would be handled
+
+    Finalised()
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: seen.append("sent again"))
+    try:
+        cli._interrupt(signal.SIGINT, seen[0])  # returns: nothing raised inside the finalizer
+        deadline = time.monotonic() + 5
+        while "sent again" not in seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert "sent again" in seen
+    with pytest.raises(KeyboardInterrupt):
+        cli._interrupt(signal.SIGINT, sys._getframe())

@@ -283,16 +283,21 @@ class CacheSpace:
         self._take(name, Shard(path, header, np.array(keys, dtype=f"S{KEY_BYTES}"), verified=True))
 
 
+def cache_folder(folder: Path) -> Path:
+    """`folder` as the cache's folder; BgeEvalError when it or a folder above it is a file."""
+    folder = Path(folder)
+    blocked = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise BgeEvalError(f"--embedding-cache {folder}: {blocked} is a file; name a folder.")
+    return folder
+
+
 class EmbeddingCache:
     """The cache folder: one CacheSpace per model identity and settings. hits, misses and
     discarded count texts served, texts not found and shards removed."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-        blocked = next((p for p in (self.folder, *self.folder.parents) if p.exists() and not p.is_dir()), None)
-        if blocked is not None:
-            raise BgeEvalError(f"--embedding-cache {folder}: {blocked} is a file; name a folder (or pass "
-                               "--no-embedding-cache).")
+        self.folder = cache_folder(folder)
         self.hits = 0
         self.misses = 0
         self.discarded = 0

@@ -63,25 +63,29 @@ def default_benchmark(language: str) -> str:
 
 def benchmark_tasks(name: str) -> list[Any]:
     """The benchmark's task objects, on the split(s) the benchmark scores."""
+    return [_own_copy(task) for task in _registry_tasks(name)]
+
+
+def _benchmark_task(benchmark: str, name: str) -> Any | None:
+    """The benchmark's task of this name, on the benchmark's split (None: not in it); the
+    benchmark's other tasks are not copied."""
+    return next((_own_copy(task) for task in _registry_tasks(benchmark) if task.metadata.name == name), None)
+
+
+def _registry_tasks(name: str) -> list[Any]:
     if name == DEMO_BENCHMARK:
         from .demo import demo_tasks
 
         return demo_tasks()
     import mteb
 
-    tasks = list(mteb.get_benchmark(name).tasks)
-    # copies: mteb hands out the same objects on every call, and a run changes its own (data, splits)
-    return [_benchmark_split(copy.deepcopy(task)) for task in tasks]
+    return list(mteb.get_benchmark(name).tasks)
 
 
-def _benchmark_task(benchmark: str, name: str) -> Any | None:
-    """The benchmark's task of this name, copied and on the benchmark's split (None: not in it)."""
-    if benchmark == DEMO_BENCHMARK:
-        return next((task for task in benchmark_tasks(benchmark) if task.metadata.name == name), None)
-    import mteb
-
-    task = next((task for task in mteb.get_benchmark(benchmark).tasks if task.metadata.name == name), None)
-    return None if task is None else _benchmark_split(copy.deepcopy(task))
+def _own_copy(task: Any) -> Any:
+    """A copy on the benchmark's split: mteb hands out the same objects on every call, and a run
+    changes its own (data, splits)."""
+    return _benchmark_split(copy.deepcopy(task))
 
 
 def _benchmark_split(task: Any) -> Any:
