@@ -42,6 +42,20 @@ def result_files(output: Path) -> list[str]:
                   if p.name not in ("model_meta.json", "bge_eval_manifest.json"))
 
 
+def committed_units(output: Path) -> list[str]:
+    """Result files whose task the manifest beside them records: units the driver has finished
+    (a result file alone may be one the driver was killed between placing and recording)."""
+    done = []
+    for name in result_files(output):
+        try:
+            manifest = json.loads((output / name).with_name("bge_eval_manifest.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if Path(name).stem in manifest.get("tasks", {}):
+            done.append(name)
+    return done
+
+
 facts = {}
 
 # 1. The sweep as is: compared with the same sweep run locally by the test.
@@ -69,11 +83,11 @@ facts["killed"] = {"rc": sweep.returncode, "out": out, "err": err[-3000:], "kill
 argv = command(WORK / "resumed", ["BgeEvalDemoSTS", "BIOSSES"], "--ray-cpus-per-task", "2")
 driver = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 deadline = time.monotonic() + 240
-while not result_files(WORK / "resumed") and driver.poll() is None and time.monotonic() < deadline:
+while not committed_units(WORK / "resumed") and driver.poll() is None and time.monotonic() < deadline:
     time.sleep(0.05)
 driver.send_signal(signal.SIGKILL)
 driver.wait()
-before = {name: (WORK / "resumed" / name).stat().st_mtime_ns for name in result_files(WORK / "resumed")}
+before = {name: (WORK / "resumed" / name).stat().st_mtime_ns for name in committed_units(WORK / "resumed")}
 again = subprocess.run(argv, capture_output=True, text=True)
 after = {name: (WORK / "resumed" / name).stat().st_mtime_ns for name in result_files(WORK / "resumed")}
 facts["resumed"] = {"rc": again.returncode, "out": again.stdout, "err": again.stderr[-3000:],
