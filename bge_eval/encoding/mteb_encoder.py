@@ -16,13 +16,13 @@ from .._mteb import AbsEncoder
 from ..models import ModelSpec, ResolvedModel
 from ..models.recipe import Recipe
 from ..search.corpus_search import CorpusSearch
+from .facts import EncoderFacts, host_facts
 from .settings import PipelineSettings
 from .text_embedder import EncodeCounts, TextEmbedder
 
 if TYPE_CHECKING:
     from .._mteb import ModelMeta
     from ..config import RunConfig
-    from ..run.manifest import EncoderFacts
 
 
 class BgeEncoder(AbsEncoder):
@@ -68,8 +68,6 @@ class BgeEncoder(AbsEncoder):
 
     def encoder_facts(self) -> EncoderFacts:
         """For the run manifest: the device(s), compile, packed tokens, precision."""
-        from ..run.manifest import EncoderFacts, host_facts
-
         device = {**host_facts(str(self.device)), "torch_threads": torch.get_num_threads()}
         if self.device.type == "cuda":
             device["gpu"] = torch.cuda.get_device_name(self.device)

@@ -14,9 +14,9 @@ from .._util import atomic_write_json
 from ..config import GATE_METRICS
 from ..errors import DataError
 from ..results.files import load_json, read_result_file, result_files
+from ..results.layout import MANIFEST_NAME
+from ..results.manifest import Manifest
 from ..results.per_item import read_per_item
-from ..run.layout import MANIFEST_NAME
-from ..run.manifest import Manifest
 from ..tasks.registry import task_type_of
 
 BASELINE_VERSION = 1

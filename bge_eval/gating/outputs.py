@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from xml.sax.saxutils import quoteattr
+from dataclasses import dataclass
+from xml.etree import ElementTree
 
-from .verdicts import Verdict
+from .verdicts import Verdict, exit_code
 
 
 def markdown_summary(verdicts: list[Verdict]) -> str:
@@ -26,22 +27,39 @@ def markdown_summary(verdicts: list[Verdict]) -> str:
 
 
 def junit_xml(verdicts: list[Verdict]) -> str:
-    failures = sum(v.status == "regression" for v in verdicts)
-    errors = sum(v.status == "unusable" for v in verdicts)
-    cases = []
+    """One JUnit test case per verdict: a regression is a failure, an unusable result an error."""
+    suite = ElementTree.Element("testsuite", name="bge_eval gate", tests=str(len(verdicts)),
+                                failures=str(sum(v.status == "regression" for v in verdicts)),
+                                errors=str(sum(v.status == "unusable" for v in verdicts)))
     for v in verdicts:
-        name = quoteattr(f"{v.entry.task} {v.entry.split} {v.entry.metric}")
-        body = ""
+        case = ElementTree.SubElement(suite, "testcase", classname="bge_eval.gate",
+                                      name=f"{v.entry.task} {v.entry.split} {v.entry.metric}")
         if v.status == "regression":
-            body = f"<failure message={quoteattr(v.message)}/>"
+            ElementTree.SubElement(case, "failure", message=v.message)
         elif v.status == "unusable":
-            body = f"<error message={quoteattr(v.message)}/>"
+            ElementTree.SubElement(case, "error", message=v.message)
         else:
-            body = f"<system-out>{_escape(v.message)}</system-out>"
-        cases.append(f'  <testcase classname="bge_eval.gate" name={name}>{body}</testcase>')
-    return (f'<?xml version="1.0" encoding="utf-8"?>\n<testsuite name="bge_eval gate" tests="{len(verdicts)}" '
-            f'failures="{failures}" errors="{errors}">\n' + "\n".join(cases) + "\n</testsuite>\n")
+            ElementTree.SubElement(case, "system-out").text = v.message
+    ElementTree.indent(suite)
+    return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+@dataclass(frozen=True)
+class GateReport:
+    """Every verdict of one gate, with what CI needs of them."""
+
+    verdicts: list[Verdict]
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code(self.verdicts)
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0
+
+    def markdown(self) -> str:
+        return markdown_summary(self.verdicts)
+
+    def junit(self) -> str:
+        return junit_xml(self.verdicts)

@@ -147,30 +147,3 @@ def exit_code(verdicts: list[Verdict]) -> int:
     if any(v.status == "unusable" for v in verdicts):
         return 2
     return 1 if any(v.status == "regression" for v in verdicts) else 0
-
-
-
-
-@dataclass(frozen=True)
-class GateReport:
-    """Every verdict of one gate, with what CI needs of them."""
-
-    verdicts: list[Verdict]
-
-    @property
-    def exit_code(self) -> int:
-        return exit_code(self.verdicts)
-
-    @property
-    def passed(self) -> bool:
-        return self.exit_code == 0
-
-    def markdown(self) -> str:
-        from .outputs import markdown_summary
-
-        return markdown_summary(self.verdicts)
-
-    def junit(self) -> str:
-        from .outputs import junit_xml
-
-        return junit_xml(self.verdicts)

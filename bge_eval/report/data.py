@@ -15,9 +15,9 @@ from pathlib import Path
 from ..metrics.distributions import Distribution, distribution
 from ..models.recipe import RECIPE_PRECISION
 from ..results.files import read_model_meta, read_result_file, read_similarities
+from ..results.layout import MANIFEST_NAME, MODEL_META_NAME, ResultsLayout
+from ..results.manifest import Manifest, TaskRecord
 from ..results.published import published_score
-from ..run.layout import MANIFEST_NAME, MODEL_META_NAME, ResultsLayout
-from ..run.manifest import Manifest, TaskRecord
 from ..tasks.demo import is_demo_task
 from ..tasks.registry import (
     CHINESE_BENCHMARK,

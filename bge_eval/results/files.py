@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from ..run.layout import MANIFEST_NAME, MODEL_META_NAME
+from .layout import MANIFEST_NAME, MODEL_META_NAME
 
 
 def read_result_file(path: Path) -> dict[str, Any]:

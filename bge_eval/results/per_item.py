@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ..metrics.pairs import PAIR_METRICS, pair_metric
-from ..run.layout import ResultsLayout
 from ..tasks.types import PAIR_TYPES, RANKING_TYPES
 from .files import read_per_query, read_similarities
+from .layout import ResultsLayout
 
 # A result's metric -> the per-query value whose mean it is (ranking tasks' lists are under 1,000 long).
 PER_QUERY_NAMES = {"ndcg_at_10": "ndcg_at_10", "recall_at_10": "recall_at_10", "mrr_at_10": "mrr_at_10",

@@ -23,8 +23,8 @@ class ResultRow:
 
 def tidy_rows(folders: Sequence[Path], models: Sequence[str] | None = None) -> list[ResultRow]:
     """Every numeric score of every result file under the folders (any depth)."""
-    from ..run.layout import ResultsLayout
-    from ..run.manifest import Manifest
+    from .layout import ResultsLayout
+    from .manifest import Manifest
 
     rows: list[ResultRow] = []
     for folder in folders:

@@ -21,7 +21,7 @@ from typing import Any
 from .._util import bar_interval, output_lock
 from ..config import RunConfig
 from ..errors import BgeEvalError
-from .layout import (
+from ..results.layout import (
     EXTRA_SUFFIXES,
     MANIFEST_NAME,
     MODEL_META_NAME,
@@ -32,7 +32,7 @@ from .layout import (
     staged_predictions_dir,
     staging_folder,
 )
-from .manifest import EncoderFacts, Manifest
+from ..results.manifest import Manifest
 from .runner import PreparedRun, model_target, plan_run, prepare
 from .sweep import ModelEntry, SweepSummary, UnitFailure, model_config
 from .task_eval import TaskWork
@@ -118,7 +118,7 @@ def commit_unit(prepared: PreparedRun, staging: Path, result: UnitResult) -> Non
         target.write_bytes(content)
     commit_task(staging, prepared.layout, result.task)
     if result.encoder and result.encoder.get("device"):
-        prepared.manifest.record_encoder(EncoderFacts(**result.encoder))
+        prepared.manifest.record_encoder(**result.encoder)
     planned = next(p for p in prepared.plan.tasks if p.name == result.task)
     prepared.record(planned, TaskWork.from_record(result.record, result.wall_s))
 

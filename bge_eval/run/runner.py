@@ -14,15 +14,16 @@ from typing import Any, Protocol, runtime_checkable
 
 from .._util import output_lock
 from ..config import DEFAULT_DATALOADER_BATCH_SIZE, RunConfig
+from ..encoding.facts import EncoderFacts
 from ..errors import BgeEvalError
 from ..models import ModelSpec, ResolvedModel, mteb_meta, resolve_model
 from ..models.recipe import Recipe
 from ..results.files import read_result_file
+from ..results.layout import ResultsLayout, remove_staging, staging_folder
+from ..results.manifest import Manifest, TaskRecord, harness_git_revision, package_versions
 from ..tasks.registry import benchmark_metric
 from ..tasks.selection import PlannedTask, TaskPlan, plan_given_tasks, plan_tasks
 from .identity import reuse_decision, task_identity, weights_identity
-from .layout import ResultsLayout, remove_staging, staging_folder
-from .manifest import EncoderFacts, Manifest, TaskRecord, harness_git_revision, package_versions
 from .outcome import RunSummary, TaskOutcome
 from .progress import TaskProgress
 from .task_eval import TaskWork, evaluate_task
@@ -171,7 +172,7 @@ def run(config: RunConfig, *, encoder: Any = None, resolved: ResolvedModel | Non
 
             encoder = owned = BgeEncoder.from_config(config, target.resolved, recipe=target.recipe, meta=target.meta)
         if isinstance(encoder, DescribedModel):
-            prepared.manifest.record_encoder(encoder.encoder_facts())
+            prepared.manifest.record_encoder(**asdict(encoder.encoder_facts()))
         staging = staging_folder(config.output)
         progress = TaskProgress(len(plan.tasks), config.progress)
         try:

@@ -22,11 +22,11 @@ from ..errors import DataError
 from ..fingerprints import fingerprint_files
 from ..models import mteb_meta, resolve_model
 from ..results.files import read_result_file
+from ..results.layout import ResultsLayout, remove_staging, staging_folder
+from ..results.manifest import Manifest, TaskRecord, harness_git_revision, package_versions
 from ..tasks.selection import plan_tasks
 from ..tasks.types import RANKING_TYPES
 from .identity import reuse_decision, task_identity, weights_identity
-from .layout import ResultsLayout, remove_staging, staging_folder
-from .manifest import Manifest, TaskRecord, harness_git_revision, package_versions
 from .outcome import RunSummary
 from .task_eval import evaluate_task
 

@@ -12,10 +12,10 @@ from typing import Any
 from .. import _mteb
 from .._util import env_flag, hub_reachable
 from ..errors import DataError
+from ..results.layout import ResultsLayout, commit_task, staged_predictions_dir
 from ..tasks.local_data import attach_local_data
 from ..tasks.selection import PlannedTask
 from .extras import add_extras
-from .layout import ResultsLayout, commit_task, staged_predictions_dir
 
 
 @dataclass(frozen=True)

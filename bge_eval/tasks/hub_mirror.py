@@ -14,8 +14,6 @@ from ..errors import DataError
 
 
 def load_hub_mirror(task: Any, folder: Path) -> None:
-    from .local_data import hub_configs
-
     configs = {c["config_name"]: _split_files(c, folder) for c in hub_configs(folder / "README.md")}
     subsets = task.hf_subsets if task.metadata.is_multilingual else ["default"]
     dataset: dict[str, Any] = {}
@@ -35,6 +33,20 @@ def load_hub_mirror(task: Any, folder: Path) -> None:
         dataset = DatasetDict(dataset["default"])
     _mteb.set_task_data(task, dataset)
     _mteb.transform_dataset(task)
+
+
+def hub_configs(readme: Path) -> list[dict]:
+    """The `configs:` of a hub dataset card's YAML header; [] when it has none."""
+    import yaml
+
+    text = readme.read_text(encoding="utf-8")
+    if not text.startswith("---"):
+        return []
+    try:
+        header = yaml.safe_load(text.split("---", 2)[1]) or {}
+    except yaml.YAMLError as exc:
+        raise DataError(f"{readme}: the YAML header does not parse ({exc}).") from exc
+    return list(header.get("configs") or [])
 
 
 def _split_files(config: dict, folder: Path) -> dict[str, list[Path]]:

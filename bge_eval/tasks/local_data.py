@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import _mteb
 from ..errors import DataError
+from .hub_mirror import hub_configs, load_hub_mirror
 
 # The split data's key for a reranking file's candidate lists as written (see load_reranking_split).
 LISTED_CANDIDATES = "bge_eval_listed_candidates"
@@ -48,8 +49,6 @@ def attach_folder(task: Any, folder: Path) -> str:
             "(layout: docs/data-formats.md)."
         )
     if (folder / "README.md").is_file() and hub_configs(folder / "README.md"):
-        from .hub_mirror import load_hub_mirror
-
         load_hub_mirror(task, folder)
         return "hub-mirror"
     subsets = task.hf_subsets if task.metadata.is_multilingual else ["default"]
@@ -70,19 +69,6 @@ def _splits_to_load(task: Any) -> list[str]:
         if train not in splits:
             splits.append(train)
     return splits
-
-
-def hub_configs(readme: Path) -> list[dict]:
-    import yaml
-
-    text = readme.read_text(encoding="utf-8")
-    if not text.startswith("---"):
-        return []
-    try:
-        header = yaml.safe_load(text.split("---", 2)[1]) or {}
-    except yaml.YAMLError as exc:
-        raise DataError(f"{readme}: the YAML header does not parse ({exc}).") from exc
-    return list(header.get("configs") or [])
 
 
 def _load_split(task: Any, folder: Path, split: str) -> Any:

@@ -217,7 +217,7 @@ def test_the_size_report_and_pruning(tiny_bge, tmp_path):
 
 def test_instruction_ablation_reuses_corpus_embeddings(scifact_subset, tiny_bge, tmp_path, monkeypatch):
     from bge_eval.config import RunConfig
-    from bge_eval.run.manifest import Manifest
+    from bge_eval.results.manifest import Manifest
     from bge_eval.run.runner import run
 
     encoded = recording(monkeypatch)
@@ -236,7 +236,7 @@ def test_instruction_ablation_reuses_corpus_embeddings(scifact_subset, tiny_bge,
 def test_a_later_run_of_other_tasks_encodes_only_their_new_texts(tiny_bge, tmp_path, monkeypatch):
     """STS14 shares its first sentences with STS13, run earlier: only its 30 new ones are encoded."""
     from bge_eval.config import RunConfig
-    from bge_eval.run.manifest import Manifest
+    from bge_eval.results.manifest import Manifest
     from bge_eval.run.runner import run
     from tests.helpers import write_jsonl
 

@@ -64,7 +64,7 @@ def test_other_instruction_setting_needs_another_folder(tmp_path):
 def test_harness_revision_is_this_checkouts_never_a_users_repository(tmp_path):
     import subprocess
 
-    from bge_eval.run.manifest import harness_git_revision
+    from bge_eval.results.manifest import harness_git_revision
     from tests.helpers import REPO
 
     ours = harness_git_revision()

@@ -5,8 +5,6 @@ carried over from run to run (earlier tasks' records are kept)."""
 from __future__ import annotations
 
 import json
-import os
-import platform
 import subprocess
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -22,16 +20,6 @@ _PACKAGES = ("bge_eval", "mteb", "torch", "transformers", "sentence-transformers
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class EncoderFacts:
-    """What the encoder ran on: device facts, compiled, packed tokens, precision."""
-
-    device: dict[str, Any]
-    compiled: bool
-    packed: bool
-    precision: str
 
 
 @dataclass(frozen=True)
@@ -86,9 +74,9 @@ class Manifest:
             self.suites = {**previous.suites, **self.suites}
         self.runs.append({"started": now(), "finished": None})
 
-    def record_encoder(self, facts: EncoderFacts) -> None:
-        self.device, self.compiled = facts.device, facts.compiled
-        self.packed, self.precision = facts.packed, facts.precision
+    def record_encoder(self, *, device: dict[str, Any], compiled: bool, packed: bool, precision: str) -> None:
+        """What the encoder ran on (encoding.facts.EncoderFacts, as keywords)."""
+        self.device, self.compiled, self.packed, self.precision = device, compiled, packed, precision
 
     def record_task(self, name: str, record: TaskRecord) -> None:
         self.tasks[name] = record
@@ -149,9 +137,3 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError:
         return ""
-
-
-def host_facts(device: str) -> dict[str, Any]:
-    """The machine beside the device name (torch's facts are added by the encoder)."""
-    return {"device": device, "platform": platform.platform(), "python": platform.python_version(),
-            "cpu_count": os.cpu_count()}
