@@ -7,9 +7,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
-from .config import DEMO_BENCHMARK, DEMO_MODEL, GATE_ALPHA, GATE_TOLERANCE, RERANK_TOP_K, RunConfig
+from .config import DEMO_BENCHMARK, DEMO_MODEL, GATE_ALPHA, GATE_TOLERANCE, RERANK_TOP_K, RunConfig, RunOptions
 from .errors import BgeEvalError
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ _CONFIG_FIELDS = {f.name for f in dataclasses.fields(RunConfig)} - {"model", "ta
 
 
 def make_config(model: str | None = None, tasks: Iterable[str] = (), benchmark: str | None = None,
-                **options: Any) -> RunConfig:
+                **options: Unpack[RunOptions]) -> RunConfig:
     """A RunConfig from keyword options (RunConfig's field names); no model, tasks or benchmark
     means the bundled demo suite with its default model."""
     unknown = sorted(set(options) - _CONFIG_FIELDS)
@@ -42,16 +42,11 @@ def make_config(model: str | None = None, tasks: Iterable[str] = (), benchmark: 
         tasks = tuple(read_suite(Path(options["suite"])).entries)
     if model is None and not tasks and benchmark is None:
         benchmark = DEMO_BENCHMARK
-    for key in ("model_path", "data_dir", "output", "embedding_cache", "suite"):
-        if isinstance(options.get(key), str):
-            options[key] = Path(options[key])
-    if "devices" in options:
-        options["devices"] = tuple(options["devices"])
     return RunConfig(model=model or DEMO_MODEL, tasks=tasks, benchmark=benchmark, **options)
 
 
 def evaluate(model: str | Any | None = None, tasks: Iterable[str | Any] = (), *, benchmark: str | None = None,
-             **options: Any) -> RunSummary:
+             **options: Unpack[RunOptions]) -> RunSummary:
     """Evaluate a model on tasks (or a benchmark) with the same runner as `python -m bge_eval run`.
 
     model: a model name (its identity in the results), or an already-built mteb model such as
@@ -74,7 +69,7 @@ def evaluate(model: str | Any | None = None, tasks: Iterable[str | Any] = (), *,
 
 
 def sweep(models: Sequence[Any], tasks: Iterable[str] = (), *, benchmark: str | None = None,
-          ray: Any = None, **options: Any) -> SweepSummary:
+          ray: Any = None, **options: Unpack[RunOptions]) -> SweepSummary:
     """Several models on the same tasks, each into its own folder under `output`.
 
     models: names, or ModelEntry(name, path, revision) values (bge_eval.run.sweep).
@@ -93,7 +88,7 @@ def sweep(models: Sequence[Any], tasks: Iterable[str] = (), *, benchmark: str | 
 
 
 def rerank(summary: RunSummary, reranker: str, *, reranker_path: str | Path | None = None,
-           top_k: int = RERANK_TOP_K, **options: Any) -> RerankSummary:
+           top_k: int = RERANK_TOP_K, **options: Unpack[RunOptions]) -> RerankSummary:
     """The second stage over a first stage's results: `reranker` (a cross-encoder) reranks
     the retrieval tasks' top_k and scores the reranking tasks. options: as for evaluate."""
     from .run.second_stage import run_reranker
@@ -102,7 +97,7 @@ def rerank(summary: RunSummary, reranker: str, *, reranker_path: str | Path | No
     return run_reranker(config, summary, reranker, Path(reranker_path) if reranker_path else None, top_k)
 
 
-def get_encoder(model: str, **options: Any) -> BgeEncoder:
+def get_encoder(model: str, **options: Unpack[RunOptions]) -> BgeEncoder:
     """The harness's fast encoder for `model`, as an mteb model: usable with mteb.evaluate
     directly (with BGE's instruction routing) or with evaluate(encoder, ...).
 

@@ -54,12 +54,12 @@ def add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--devices", nargs="+", default=[], metavar="D",
                      help="encode on several devices, one worker process each: cuda:0 cuda:1 ..., or all "
                      "(every visible GPU); results equal one device's")
-    run.add_argument("--batch-size", type=positive_int, metavar="N",
+    run.add_argument("--batch-size", type=int, metavar="N",
                      help="most texts per batch (default 32 on CPU; 1024 on CUDA, where --token-budget sizes batches)")
-    run.add_argument("--precision", choices=PRECISIONS, default="auto",
-                     help="auto = fp16 on CUDA, fp32 on CPU")
+    run.add_argument("--precision", default="auto",
+                     help=f"{', '.join(PRECISIONS)}; auto = fp16 on CUDA, fp32 on CPU")
     add_recipe_options(run)
-    run.add_argument("--token-budget", type=positive_int, metavar="N",
+    run.add_argument("--token-budget", type=int, metavar="N",
                      help="padded tokens per batch (default 65536 on CUDA; CPU batches by --batch-size)")
     run.add_argument("--compile", action="store_true",
                      help="torch.compile the model: a one-off compile (about a minute), then faster encoding")
@@ -89,8 +89,8 @@ def add_run_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def add_recipe_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--instruction-policy", choices=INSTRUCTION_POLICIES, default="bge",
-                        help="bge: BGE's own recipe (docs/recipe.md: the instruction on BGE's task lists, English "
+    parser.add_argument("--instruction-policy", default="bge",
+                        help=f"{', '.join(INSTRUCTION_POLICIES)}. bge: BGE's own recipe (docs/recipe.md: the instruction on BGE's task lists, English "
                         "vectors unnormalised); mteb: mteb's registry prompts; none")
     parser.add_argument("--instruction", metavar="TEXT",
                         help="a custom query instruction (replaces the model's on the tasks the bge recipe instructs)")
@@ -152,18 +152,12 @@ def single(values: list) -> object:
 
 def run_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
     """`run`'s arguments as api.evaluate's keyword options (RunConfig's fields)."""
-    if args.instruction is not None and args.instruction_policy != "bge":
-        parser.error("--instruction needs --instruction-policy bge (it follows the bge routing)")
-    if args.data_dir is not None and not Path(args.data_dir).is_dir():
-        parser.error(f"--data-dir {args.data_dir}: not a folder")
     if args.model_path and not args.model:
         parser.error("--model-path needs --model NAME (the identity results are stored under)")
     if args.models is not None and args.model:
         parser.error("--models lists the sweep's models: give it without --model")
     if args.ray is not None and args.reranker:
         parser.error("--reranker is not run on Ray yet: run the second stage without --ray")
-    if args.devices and args.device:
-        parser.error("--device and --devices: give one of them (--devices for several)")
     if args.reranker_path is not None and args.reranker is None:
         parser.error("--reranker-path needs --reranker NAME")
     if args.suite is not None and (args.tasks or args.task_dir or args.benchmark):

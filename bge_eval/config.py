@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any, Literal, TypedDict
+
+from .errors import ConfigError
 
 InstructionPolicy = Literal["bge", "mteb", "none"]
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
@@ -99,6 +102,42 @@ class RunConfig:
     suite: Path | None = None
     progress: bool = False
 
+    def __post_init__(self) -> None:
+        """Every field checked where the config is built, so the CLI and the API refuse alike."""
+        for name in _PATH_FIELDS:  # str accepted for a path, stored as Path
+            if isinstance(getattr(self, name), str):
+                object.__setattr__(self, name, Path(getattr(self, name)))
+        for name in ("tasks", "devices"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not isinstance(value, (tuple, list)):
+                _refuse(name, "expected a list of names", value)
+            if not all(isinstance(item, str) and item for item in value):
+                _refuse(name, "expected non-empty names", value)
+            object.__setattr__(self, name, tuple(value))
+        for name, kind in _FIELD_TYPES.items():
+            value = getattr(self, name)
+            if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+                _refuse(name, f"expected {_KIND_WORDS[kind]}", value)
+        if not self.model.strip():
+            _refuse("model", "expected a model name", self.model)
+        for name in ("batch_size", "token_budget"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                _refuse(name, "expected a positive integer (or None for the default)", value)
+        if self.precision not in PRECISIONS:
+            _refuse("precision", f"expected one of {', '.join(PRECISIONS)}", self.precision)
+        if self.instruction_policy not in INSTRUCTION_POLICIES:
+            _refuse("instruction_policy", f"expected one of {', '.join(INSTRUCTION_POLICIES)}",
+                    self.instruction_policy)
+        if self.instruction is not None and self.instruction_policy != "bge":
+            _refuse("instruction", "needs instruction_policy 'bge' (it follows the bge routing)", self.instruction)
+        if self.device is not None and self.devices:
+            _refuse("devices", "give device or devices, not both (devices for several)", list(self.devices))
+        if self.data_dir is not None and not self.data_dir.is_dir():
+            _refuse("data_dir", "not a folder", str(self.data_dir))
+        if self.suite is not None and self.benchmark is not None:
+            _refuse("suite", "names its own tasks: give it without benchmark", str(self.suite))
+
     def to_json(self) -> dict[str, Any]:
         """The config as plain JSON values (for the run manifest)."""
         out = asdict(self)
@@ -109,6 +148,56 @@ class RunConfig:
                 out[key] = list(value)
         return out
 
+
+
+class RunOptions(TypedDict, total=False):
+    """RunConfig's fields as keyword options of the Python API (a test keeps the two equal)."""
+
+    model_path: str | Path | None
+    revision: str | None
+    data_dir: str | Path | None
+    output: str | Path
+    device: str | None
+    devices: Sequence[str]
+    batch_size: int | None
+    precision: Precision
+    instruction_policy: InstructionPolicy
+    instruction: str | None
+    token_budget: int | None
+    compile: bool
+    packed: bool
+    embedding_cache: str | Path | None
+    overwrite: bool
+    keep_results: bool
+    save_predictions: bool
+    suite: str | Path | None
+    progress: bool
+
+
+# The command-line option of each field whose name differs from "--" + the field with dashes.
+_OPTION_NAMES = {"packed": "--padded", "embedding_cache": "--embedding-cache / --no-embedding-cache",
+                 "save_predictions": "--no-predictions", "progress": "--no-progress", "tasks": "--tasks",
+                 "data_dir": f"--data-dir / ${DATA_DIR_ENV}"}
+_PATH_FIELDS = ("model_path", "data_dir", "output", "embedding_cache", "suite")
+_FIELD_TYPES: dict[str, Any] = {
+    "model": str, "model_path": (Path, type(None)), "revision": (str, type(None)), "benchmark": (str, type(None)),
+    "data_dir": (Path, type(None)), "output": Path, "device": (str, type(None)), "instruction": (str, type(None)),
+    "compile": bool, "packed": bool, "embedding_cache": (Path, type(None)), "overwrite": bool,
+    "keep_results": bool, "save_predictions": bool, "suite": (Path, type(None)), "progress": bool,
+}
+_KIND_WORDS: dict[Any, str] = {
+    str: "a string", bool: "True or False", Path: "a path", (Path, type(None)): "a path or None",
+    (str, type(None)): "a string or None",
+}
+
+
+def option_name(field_name: str) -> str:
+    """How the command line spells a RunConfig field."""
+    return _OPTION_NAMES.get(field_name, "--" + field_name.replace("_", "-"))
+
+
+def _refuse(name: str, problem: str, value: Any) -> None:
+    raise ConfigError(f"{name} ({option_name(name)}): {problem}; got {value!r}.")
 
 
 def default_cache_dir() -> Path:

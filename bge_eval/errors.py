@@ -24,6 +24,11 @@ class DataError(BgeEvalError):
     """A local dataset is missing or malformed; the message names the file and line."""
 
 
+class ConfigError(BgeEvalError):
+    """An option with a value the run cannot use; the message names the option both ways
+    (the Python keyword and the command-line flag)."""
+
+
 class UnknownNameError(BgeEvalError):
     """A task, benchmark or model name that does not exist."""
 

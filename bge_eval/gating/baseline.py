@@ -93,7 +93,7 @@ def gate_metric(task_type: str, score: dict) -> str:
 
 def result_task_type(result_file: Path, task: str) -> str:
     """The type the run recorded for a task (a card's too), else the type mteb gives its name."""
-    manifest = Manifest.read(result_file.parent / MANIFEST_NAME)
+    manifest = Manifest.read_or_warn(result_file.parent / MANIFEST_NAME)
     record = manifest.tasks.get(task) if manifest else None
     return record.type if record else task_type_of(task)
 

@@ -150,7 +150,7 @@ def find_runs(folders: list[Path], models: list[str] | None = None) -> list[Run]
             if models and meta["name"] not in models:
                 continue
             layout = ResultsLayout.of_results_dir(revision_dir)
-            manifest = Manifest.read(layout.manifest_file)
+            manifest = Manifest.read_or_warn(layout.manifest_file)
             instruction = (manifest.instruction if manifest else None) or {}
             facts = {k: getattr(manifest, k, None) for k in ("versions", "device", "precision", "harness_git_revision")}
             weights = {(r.identity or {}).get("weights") for r in manifest.tasks.values()} if manifest else set()

@@ -5,6 +5,8 @@ carried over from run to run (earlier tasks' records are kept)."""
 from __future__ import annotations
 
 import json
+import logging
+import os
 import subprocess
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -13,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .._util import atomic_write_json
+from ..errors import DataError
+
+log = logging.getLogger(__name__)
 
 FORMAT = 1
 _PACKAGES = ("bge_eval", "mteb", "torch", "transformers", "sentence-transformers", "datasets", "numpy")
@@ -89,16 +94,43 @@ class Manifest:
 
     @classmethod
     def read(cls, path: Path) -> Manifest | None:
-        """The manifest at `path`; None when there is none or it cannot be read as one."""
-        if not Path(path).is_file():
+        """The manifest at `path`; None when there is none; a DataError naming it when it is damaged
+        (not JSON, or fields this release does not know)."""
+        path = Path(path)
+        if not path.is_file():
             return None
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("bge_eval_manifest", FORMAT) != FORMAT:
+                raise TypeError(f"format {data.get('bge_eval_manifest')!r}, this release reads {FORMAT}")
             data.pop("bge_eval_manifest", None)
             data.pop("seed", None)  # written by earlier releases; each task's seed is in its record
             data["tasks"] = {name: TaskRecord(**record) for name, record in data.get("tasks", {}).items()}
             return cls(**data)
-        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, AttributeError):
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError, TypeError, AttributeError, ValueError) as exc:
+            raise DataError(f"{path}: not a readable run manifest ({str(exc).splitlines()[0][:200]}).") from exc
+
+    @classmethod
+    def read_or_warn(cls, path: Path) -> Manifest | None:
+        """For readers (report, gate): a damaged manifest is warned about, left in place, and read as none."""
+        try:
+            return cls.read(path)
+        except DataError as exc:
+            log.warning("%s The facts it holds are left out; a run on this folder sets it aside.", exc)
+            return None
+
+    @classmethod
+    def take_over(cls, path: Path) -> Manifest | None:
+        """For a run about to write `path`: the earlier manifest, or None; a damaged one is moved
+        aside (never overwritten) with a warning naming both files."""
+        try:
+            return cls.read(path)
+        except DataError as exc:
+            path = Path(path)
+            aside = path.with_name(f"{path.stem}.damaged-{datetime.now(UTC):%Y%m%dT%H%M%S%f}{path.suffix}")
+            os.replace(path, aside)
+            log.warning("%s Moved aside to %s; its task records are lost, so this run recomputes the folder's "
+                        "tasks.", exc, aside)
             return None
 
 

@@ -31,7 +31,7 @@ def tidy_rows(folders: Sequence[Path], models: Sequence[str] | None = None) -> l
         for path, meta in result_files(folder):
             if models and meta["name"] not in models:
                 continue
-            manifest = Manifest.read(ResultsLayout.of_results_dir(path.parent).manifest_file)
+            manifest = Manifest.read_or_warn(ResultsLayout.of_results_dir(path.parent).manifest_file)
             data = read_result_file(path)
             task = data.get("task_name", path.stem)
             record = manifest.tasks.get(task) if manifest else None

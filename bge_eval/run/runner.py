@@ -200,7 +200,7 @@ def _start_manifest(layout: ResultsLayout, config: RunConfig, recipe: Recipe | N
                     resolved: ResolvedModel | None, plan: TaskPlan) -> Manifest:
     """This run's manifest, carried over from the folder's earlier one; results made with
     another instruction setting are refused (they would be mixed with this run's)."""
-    previous = Manifest.read(layout.manifest_file)
+    previous = Manifest.take_over(layout.manifest_file)
     instruction = recipe.describe() if recipe else None
     if previous and instruction and previous.instruction and not config.overwrite and any(
             previous.instruction.get(key) != instruction[key] for key in ("policy", "instruction", "custom")):

@@ -69,7 +69,7 @@ def run_reranker(config: RunConfig, first: RunSummary, reranker_name: str, reran
     plan = plan_tasks(names, config.benchmark, config.data_dir) if names else None
     comparisons = []
     with output_lock(layout.output):
-        previous = Manifest.read(layout.manifest_file)
+        previous = Manifest.take_over(layout.manifest_file)
         manifest = Manifest(config={**config.to_json(), "reranker": reranker_name, "top_k": top_k},
                             instruction=None, benchmark=plan.benchmark if plan else None, skipped_tasks=[],
                             versions=package_versions(), harness_git_revision=harness_git_revision(),
