@@ -76,15 +76,18 @@ def sweep(models: Sequence[Any], tasks: Iterable[str] = (), *, benchmark: str | 
     ray: None runs them one after another here; a RayOptions (bge_eval.run.ray_executor) runs
         every (model, task) unit as a Ray task on a cluster (RayOptions() connects to
         $RAY_ADDRESS, else starts a local one). options: as for evaluate."""
+    from .run.executor import LocalExecutor
     from .run.sweep import ModelEntry, checked_entries, run_sweep
 
     entries = checked_entries([m if isinstance(m, ModelEntry) else ModelEntry(str(m)) for m in models], "models")
     base = make_config(entries[0].name, list(tasks), benchmark, **options)
-    if ray is None:
-        return run_sweep(base, entries)
-    from .run.ray_executor import run_on_ray
+    return run_sweep(base, entries, LocalExecutor() if ray is None else _ray_executor(ray))
 
-    return run_on_ray(base, entries, ray)
+
+def _ray_executor(options: Any) -> Any:
+    from .run.ray_executor import RayExecutor
+
+    return RayExecutor(options)
 
 
 def rerank(summary: RunSummary, reranker: str, *, reranker_path: str | Path | None = None,

@@ -203,14 +203,18 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def _run(args: argparse.Namespace, options: dict) -> int:
     from . import api
-    from .report.console import format_comparison, format_run_summary, next_steps
+    from .report.console import format_comparison, format_failures, format_run_summary, next_steps
     from .tasks.cards import find_cards
 
     tasks = list(args.tasks) + [str(folder) for task_dir in args.task_dir for folder in find_cards(task_dir)]
     if args.models is not None or len(args.model) > 1 or args.ray is not None:
         return _sweep(args, tasks, options)
     summary = api.evaluate(single(args.model), tasks, benchmark=args.benchmark, **options)
-    print(format_run_summary(summary, args.output))
+    if any(o.status != "failed" for o in summary.outcomes):
+        print(format_run_summary(summary, args.output))
+    if summary.failures:
+        print(format_failures(summary.failures, len(summary.outcomes)), file=sys.stderr)
+        return summary.exit_code
     if args.reranker:
         reranked = api.rerank(summary, args.reranker, reranker_path=args.reranker_path, top_k=args.rerank_top_k,
                               **options)

@@ -84,14 +84,17 @@ def add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--report", type=Path, metavar="DIR",
                      help="also write a report (index.html, README.md) of this run's results to DIR")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--fail-fast", action="store_true",
+                     help="stop at the first task that fails (default: report it, finish the others, exit non-zero)")
     run.add_argument("-v", "--verbose", action="store_true",
                      help="log mteb's progress messages and show the libraries' own bars and warnings")
 
 
 def add_recipe_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--instruction-policy", default="bge",
-                        help=f"{', '.join(INSTRUCTION_POLICIES)}. bge: BGE's own recipe (docs/recipe.md: the instruction on BGE's task lists, English "
-                        "vectors unnormalised); mteb: mteb's registry prompts; none")
+                        help=f"{', '.join(INSTRUCTION_POLICIES)}. bge: BGE's own recipe (docs/recipe.md: the "
+                        "instruction on BGE's task lists, English vectors unnormalised); mteb: mteb's registry "
+                        "prompts; none")
     parser.add_argument("--instruction", metavar="TEXT",
                         help="a custom query instruction (replaces the model's on the tasks the bge recipe instructs)")
 
@@ -170,7 +173,7 @@ def run_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
         token_budget=args.token_budget, compile=args.compile, packed=not args.padded,
         embedding_cache=None if args.no_embedding_cache else (args.embedding_cache or default_cache_dir()),
         overwrite=args.overwrite, keep_results=args.keep_results, save_predictions=not args.no_predictions,
-        suite=args.suite, progress=not args.no_progress,
+        suite=args.suite, progress=not args.no_progress, fail_fast=args.fail_fast,
     )
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any, Literal, TypedDict
 
 from .errors import ConfigError
@@ -77,6 +77,8 @@ class RunConfig:
     save_predictions: keep per-query / per-pair predictions beside the results.
     suite: a suite file (tasks/suites.py) whose tasks these are; recorded for its report table.
     progress: bars on stderr over the run's tasks and inside long encodes (the CLI's default).
+    fail_fast: stop at the first task that fails and raise its error (mteb's raise_error);
+        otherwise a failed task is reported in the summary and the others finish.
     """
 
     model: str
@@ -101,6 +103,7 @@ class RunConfig:
     save_predictions: bool = True
     suite: Path | None = None
     progress: bool = False
+    fail_fast: bool = False
 
     def __post_init__(self) -> None:
         """Every field checked where the config is built, so the CLI and the API refuse alike."""
@@ -172,6 +175,7 @@ class RunOptions(TypedDict, total=False):
     save_predictions: bool
     suite: str | Path | None
     progress: bool
+    fail_fast: bool
 
 
 # The command-line option of each field whose name differs from "--" + the field with dashes.
@@ -184,6 +188,7 @@ _FIELD_TYPES: dict[str, Any] = {
     "data_dir": (Path, type(None)), "output": Path, "device": (str, type(None)), "instruction": (str, type(None)),
     "compile": bool, "packed": bool, "embedding_cache": (Path, type(None)), "overwrite": bool,
     "keep_results": bool, "save_predictions": bool, "suite": (Path, type(None)), "progress": bool,
+    "fail_fast": bool,
 }
 _KIND_WORDS: dict[Any, str] = {
     str: "a string", bool: "True or False", Path: "a path", (Path, type(None)): "a path or None",

@@ -45,16 +45,30 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return " Did you mean " + " or ".join(repr(c) for c in close) + "?"
 
 
-def internal_error(exc: BaseException) -> int:
-    """An unexpected failure: one line on stderr, the full traceback written to a file for the report."""
+def save_traceback(exc: BaseException) -> str:
+    """Write the exception's full traceback to a new temporary file; its path."""
     import os
-    import sys
     import tempfile
     import traceback
 
     fd, path = tempfile.mkstemp(prefix="bge_eval-error-", suffix=".log")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write("".join(traceback.format_exception(exc)))
+    return path
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """A full disk or quota: every later write fails too, so a run stops rather than going on."""
+    import errno
+
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def internal_error(exc: BaseException) -> int:
+    """An unexpected failure: one line on stderr, the full traceback written to a file for the report."""
+    import sys
+
+    path = save_traceback(exc)
     print(f"bge_eval: internal error: {type(exc).__name__}: {str(exc)[:300]} (full traceback in {path}; "
           "please report it with that file).", file=sys.stderr)
     return 1

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..encoding.cache_upkeep import SpaceReport
 from ..gating.baseline import BaselineWrite
 from ..results.published import published_score
-from ..run.outcome import RunSummary
+from ..run.outcome import RunSummary, UnitFailure
 from ..run.second_stage import COMPARED, RerankSummary
 from ..run.sweep import SweepSummary
 from ..tasks.demo import is_demo_task
@@ -59,9 +59,16 @@ def format_sweep(sweep: SweepSummary) -> str:
     """A sweep's last lines: how many units ran, and every unit that failed with its error."""
     lines = [f"sweep: {len(sweep.runs)} models, {sweep.units_submitted} (model, task) units computed, "
              f"{len(sweep.failures)} failed"]
-    lines += [f"  failed: {f.model} {f.task}: {f.error}" for f in sweep.failures]
     if sweep.failures:
-        lines.append("  rerun the same command to retry the failed units (finished ones are kept).")
+        lines.append(format_failures(sweep.failures, sum(len(r.outcomes) for r in sweep.runs)))
+    return "\n".join(lines)
+
+
+def format_failures(failures: list[UnitFailure], total: int) -> str:
+    """Each failed (model, task) with its one-line reason, and what to do next."""
+    lines = [f"bge_eval: error: {f.model} {f.task}: {f.error}" for f in failures]
+    lines.append(f"{len(failures)} of {total} task(s) failed; the others finished and are kept. Fix the cause and "
+                 "rerun the same command (only the failed tasks are computed); --fail-fast stops at the first.")
     return "\n".join(lines)
 
 

@@ -109,6 +109,12 @@ def staging_folder(output: Path) -> Path:
     return folder
 
 
+def reset_staging(staging: Path) -> None:
+    """Empty a staging folder (after a task failed there), keeping the folder."""
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True, exist_ok=True)
+
+
 def remove_staging(staging: Path) -> None:
     shutil.rmtree(staging.parent, ignore_errors=True)
 

@@ -12,7 +12,7 @@ class TaskOutcome:
 
     name: str
     type: str
-    status: str  # "computed" or "cached"
+    status: str  # "computed", "cached" or "failed" (note: why)
     wall_s: float
     main_scores: dict[str, float]  # split -> the benchmark's main score (mean over subsets)
     note: str | None = None  # why an earlier result was replaced, when it was
@@ -27,6 +27,22 @@ class TaskOutcome:
 
 
 @dataclass(frozen=True)
+class UnitFailure:
+    """A (model, task) unit that failed: its one-line reason and the exit code it asks for
+    (2: its input was unusable, 1: anything else)."""
+
+    model: str
+    task: str
+    error: str
+    exit_code: int = 1
+
+
+def failures_exit_code(failures: list[UnitFailure]) -> int:
+    """0 with no failure; 2 when any failure was unusable input (the user must act), else 1."""
+    return max((f.exit_code for f in failures), default=0)
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """One model's run: its identity, its folders, and every task's outcome."""
 
@@ -36,6 +52,11 @@ class RunSummary:
     predictions_dir: Path
     outcomes: list[TaskOutcome]
     skipped: list[str] = field(default_factory=list)  # benchmark tasks with no local data
+    failures: list[UnitFailure] = field(default_factory=list)  # tasks that failed (their outcome says "failed")
+
+    @property
+    def exit_code(self) -> int:
+        return failures_exit_code(self.failures)
 
     def score(self, task: str, split: str | None = None) -> float | None:
         """A task's main score (its only split, or the one named); None when not run."""

@@ -1,6 +1,6 @@
-"""A sweep on a Ray cluster: every (model, task) unit still to compute is one Ray task.
+"""The Ray executor: every (model, task) unit still to compute is one Ray task.
 
-The driver plans each model as a local run does (prepare: identities, resume); a unit runs the
+The driver plans each model as a local run does (sweep.run_sweep: identities, resume); a unit runs the
 local runner on its one task in a private folder on the worker and sends the files back; the
 driver checks that the worker's result identity equals its own, then commits them with the
 same staging and atomic renames and records them in the manifest. No shared file system is
@@ -14,11 +14,12 @@ import os
 import socket
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .._util import bar_interval, output_lock
+from .._util import bar_interval
 from ..config import RunConfig
 from ..errors import BgeEvalError
 from ..results.layout import (
@@ -28,13 +29,12 @@ from ..results.layout import (
     SETTINGS_NAME,
     ResultsLayout,
     commit_task,
-    remove_staging,
+    reset_staging,
     staged_predictions_dir,
-    staging_folder,
 )
 from ..results.manifest import Manifest
-from .runner import PreparedRun, model_target, plan_run, prepare
-from .sweep import ModelEntry, SweepSummary, UnitFailure, model_config
+from .executor import Execution, Unit, unit_failure
+from .prepared import PreparedRun
 from .task_eval import TaskWork
 
 RAY_EXTRA = 'pip install "bge_eval[ray]"'
@@ -77,7 +77,7 @@ def evaluate_unit(config: RunConfig, entry: str, task: str) -> UnitResult:
     with tempfile.TemporaryDirectory(prefix="bge_eval-unit-") as folder:
         output = Path(folder)
         unit = replace(config, tasks=(entry,), benchmark=None, suite=None, output=output, overwrite=True,
-                       keep_results=False, progress=False)
+                       keep_results=False, progress=False, fail_fast=True)
         summary = run(unit)
         layout = ResultsLayout.of_results_dir(summary.results_dir)
         files = {}
@@ -123,77 +123,70 @@ def commit_unit(prepared: PreparedRun, staging: Path, result: UnitResult) -> Non
     prepared.record(planned, TaskWork.from_record(result.record, result.wall_s))
 
 
-def run_on_ray(base: RunConfig, entries: list[ModelEntry], options: RayOptions) -> SweepSummary:
-    """Every model x task unit still to compute, as Ray tasks; committed here as they finish."""
-    ray = import_ray()
-    started_here = not ray.is_initialized()
-    if started_here:
-        address = options.address or os.environ.get("RAY_ADDRESS") or None
-        extra = {} if address else {"include_dashboard": False}
-        ray.init(address=address, log_to_driver=False, configure_logging=False, **extra)
-    try:
-        resources = _unit_resources(ray, options)
-        # Paths as every node sees them; the device (and so "auto" precision) as the units will run.
-        base = replace(base, output=base.output.resolve(), device=base.device or (
-            "cuda" if "num_gpus" in resources else "cpu"),
-            data_dir=base.data_dir.resolve() if base.data_dir else None,
-            tasks=tuple(str(Path(t).resolve()) if Path(t).is_dir() else t for t in base.tasks))
-        configs = [model_config(base, replace(e, path=e.path.resolve() if e.path else None)) for e in entries]
-        planned_runs = []
-        for config in configs:
-            target = model_target(config)
-            planned_runs.append((config, target, *plan_run(config, target)))
-        with output_lock(base.output):
-            runs = [prepare(config, target, plan, layout) for config, target, plan, layout in planned_runs]
-            units = [(i, planned) for i, prepared in enumerate(runs) for planned in prepared.plan.tasks
-                     if planned.name in prepared.todo]
-            committed: set[tuple[int, str]] = set()
-            failures = _submit_and_commit(ray, runs, units, resources, options, committed) if units else []
-            summaries = []
-            for i, prepared in enumerate(runs):
-                outcomes = []
-                for planned in prepared.plan.tasks:
-                    if planned.name not in prepared.todo:
-                        outcomes.append(prepared.outcome(planned, "cached", 0.0))
-                    elif (i, planned.name) in committed:
-                        wall = prepared.manifest.tasks[planned.name].wall_s
-                        outcomes.append(prepared.outcome(planned, "computed", wall))
-                summaries.append(prepared.finish(outcomes))
-    finally:
-        if started_here:
-            ray.shutdown()
-    return SweepSummary(summaries, failures, len(units))
+class RayExecutor:
+    """Units as Ray tasks (one GPU each where the cluster has GPUs), committed here as they finish.
+    Entered: joins the cluster at options.address or $RAY_ADDRESS, else starts a local one."""
 
+    def __init__(self, options: RayOptions | None = None) -> None:
+        self.options = options or RayOptions()
+        self.ray: Any = None
+        self.resources: dict[str, float] = {}
+        self._started_here = False
 
-def _submit_and_commit(ray: Any, runs: list[PreparedRun], units: list[tuple[int, Any]], resources: dict[str, float],
-                       options: RayOptions, committed: set[tuple[int, str]]) -> list[UnitFailure]:
-    from tqdm.auto import tqdm
+    def __enter__(self) -> RayExecutor:
+        self.ray = import_ray()
+        self._started_here = not self.ray.is_initialized()
+        if self._started_here:
+            address = self.options.address or os.environ.get("RAY_ADDRESS") or None
+            extra = {} if address else {"include_dashboard": False}
+            self.ray.init(address=address, log_to_driver=False, configure_logging=False, **extra)
+        self.resources = _unit_resources(self.ray, self.options)
+        return self
 
-    failures: list[UnitFailure] = []
-    staging = staging_folder(runs[0].config.output)
-    bar = tqdm(total=len(units), desc="units", unit="unit", disable=not runs[0].config.progress,
-               mininterval=bar_interval(), dynamic_ncols=True)
-    try:
-        remote = ray.remote(evaluate_unit).options(max_retries=options.retries, retry_exceptions=False, **resources)
-        pending = {remote.remote(runs[i].config, task_entry(planned), planned.name): (i, planned)
-                   for i, planned in units}
-        while pending:
-            bar.set_postfix_str(f"running/queued {len(pending)}, done {len(committed)}, failed {len(failures)}",
-                                refresh=False)
-            done, _ = ray.wait(list(pending), num_returns=1)
-            i, planned = pending.pop(done[0])
-            try:
-                commit_unit(runs[i], staging, ray.get(done[0]))
-                committed.add((i, planned.name))
-            except Exception as exc:  # noqa: BLE001 - a unit's failure is reported; the others finish
-                failures.append(UnitFailure(runs[i].target.meta.name, planned.name, _one_line(exc)))
-            bar.set_postfix_str(f"running/queued {len(pending)}, done {len(committed)}, failed {len(failures)}",
-                                refresh=False)
-            bar.update(1)
-    finally:
-        bar.close()
-        remove_staging(staging)
-    return failures
+    def __exit__(self, *exc: object) -> None:
+        if self._started_here:
+            self.ray.shutdown()
+
+    def configure(self, config: RunConfig) -> RunConfig:
+        """Paths as every node sees them; the device (and so "auto" precision) as the units will run."""
+        return replace(config, output=config.output.resolve(), device=config.device or (
+            "cuda" if "num_gpus" in self.resources else "cpu"),
+            data_dir=config.data_dir.resolve() if config.data_dir else None,
+            model_path=config.model_path.resolve() if config.model_path else None,
+            tasks=tuple(str(Path(t).resolve()) if Path(t).is_dir() else t for t in config.tasks))
+
+    def execute(self, runs: Sequence[PreparedRun], units: Sequence[Unit], staging: Path, *,
+                fail_fast: bool) -> Execution:
+        from tqdm.auto import tqdm
+
+        ray, execution = self.ray, Execution()
+        bar = tqdm(total=len(units), desc="units", unit="unit", disable=not runs[0].config.progress,
+                   mininterval=bar_interval(), dynamic_ncols=True)
+        remote = ray.remote(evaluate_unit).options(max_retries=self.options.retries, retry_exceptions=False,
+                                                   **self.resources)
+        pending = {remote.remote(runs[u.run].config, task_entry(u.planned), u.planned.name): u for u in units}
+        try:
+            while pending:
+                bar.set_postfix_str(f"running/queued {len(pending)}, done {len(execution.committed)}, "
+                                    f"failed {len(execution.failures)}", refresh=False)
+                done, _ = ray.wait(list(pending), num_returns=1)
+                unit = pending.pop(done[0])
+                key = (unit.run, unit.planned.name)
+                try:
+                    result = ray.get(done[0])
+                    commit_unit(runs[unit.run], staging, result)
+                    execution.committed[key] = result.wall_s
+                except Exception as exc:  # noqa: BLE001 - a unit's failure is reported; the others finish
+                    if fail_fast:
+                        raise
+                    execution.failures[key] = unit_failure(runs[unit.run], unit.planned.name, exc)
+                    reset_staging(staging)
+                bar.update(1)
+        finally:
+            for ref in pending:  # fail_fast or an interrupt: what was not collected is not left running
+                ray.cancel(ref, force=True)
+            bar.close()
+        return execution
 
 
 def _unit_resources(ray: Any, options: RayOptions) -> dict[str, float]:
@@ -203,10 +196,3 @@ def _unit_resources(ray: Any, options: RayOptions) -> dict[str, float]:
         return {"num_gpus": options.gpus_per_task if options.gpus_per_task is not None else 1.0}
     return {"num_cpus": options.cpus_per_task if options.cpus_per_task is not None else 1.0}
 
-
-def _one_line(exc: BaseException) -> str:
-    """A unit's error as one line: the worker's own exception where Ray wrapped it."""
-    cause = getattr(exc, "cause", None) or exc
-    text = str(cause).strip().splitlines()
-    last = next((line for line in reversed(text) if line.strip()), type(cause).__name__)
-    return f"{type(cause).__name__}: {last[:300]}"

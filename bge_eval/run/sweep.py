@@ -1,6 +1,7 @@
 """Sweeps: several models (checkpoints of a fine-tune, model sizes) on the same tasks, each into
-its own folder under the same --output (OUTPUT/results/<org__model>/<revision>/), one after
-another here, or as (model, task) units on a Ray cluster (ray_executor.py)."""
+its own folder under the same --output (OUTPUT/results/<org__model>/<revision>/); their (model,
+task) units run through an executor: here one after another (executor.LocalExecutor) or on a
+Ray cluster (ray_executor.RayExecutor), with the same planning, resume and failure rules."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .._util import read_toml_as
+from .._util import output_lock, read_toml_as
 from ..config import RunConfig
 from ..errors import BgeEvalError, DataError
-from .outcome import RunSummary
+from .executor import Executor, LocalExecutor, execute_runs
+from .outcome import RunSummary, UnitFailure, failures_exit_code
+from .prepared import model_target, plan_run, prepare
 
 
 @dataclass(frozen=True)
@@ -29,21 +32,14 @@ class ModelEntry:
 
 
 @dataclass(frozen=True)
-class UnitFailure:
-    model: str
-    task: str
-    error: str  # one line
-
-
-@dataclass(frozen=True)
 class SweepSummary:
     runs: list[RunSummary]
     failures: list[UnitFailure] = field(default_factory=list)
-    units_submitted: int = 0  # (model, task) units computed in this sweep (Ray) or tasks computed (local)
+    units_submitted: int = 0  # (model, task) units computed in this sweep
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failures else 0
+        return failures_exit_code(self.failures)
 
 
 class _ModelRow(BaseModel):
@@ -92,10 +88,17 @@ def model_config(base: RunConfig, entry: ModelEntry) -> RunConfig:
     return replace(base, model=entry.name, model_path=entry.path, revision=entry.revision)
 
 
-def run_sweep(base: RunConfig, entries: list[ModelEntry]) -> SweepSummary:
-    """Every model on the same tasks, one after another on this machine."""
-    from .runner import run
-
-    runs = [run(model_config(base, entry)) for entry in entries]
-    computed = sum(1 for r in runs for o in r.outcomes if o.status == "computed")
-    return SweepSummary(runs, [], computed)
+def run_sweep(base: RunConfig, entries: list[ModelEntry], executor: Executor | None = None) -> SweepSummary:
+    """Every model on the same tasks: planned here, their units computed by `executor` (default:
+    one after another in this process), committed and recorded here as they finish."""
+    executor = executor or LocalExecutor()
+    with executor:
+        configs = [executor.configure(model_config(base, entry)) for entry in entries]
+        planned_runs = []
+        for config in configs:
+            target = model_target(config)
+            planned_runs.append((config, target, *plan_run(config, target)))
+        with output_lock(configs[0].output):
+            runs = [prepare(config, target, plan, layout) for config, target, plan, layout in planned_runs]
+            summaries, computed = execute_runs(runs, executor, fail_fast=base.fail_fast)
+    return SweepSummary(summaries, [f for summary in summaries for f in summary.failures], computed)
