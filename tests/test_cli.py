@@ -93,6 +93,7 @@ def test_every_run_flag_reaches_its_runconfig_field(tmp_path):
         "embedding_cache": (["--no-embedding-cache"], None), "overwrite": (["--overwrite"], True),
         "keep_results": (["--keep-results"], True),
         "save_predictions": (["--no-predictions"], False), "progress": (["--no-progress"], False),
+        "fail_fast": (["--fail-fast"], True),
     }
     assert set(flags) == {f.name for f in dataclasses.fields(RunConfig)} - {"model", "suite"}
     for field, (argv, expected) in flags.items():
