@@ -194,7 +194,7 @@ def gate(results: str | Path, baseline: str | Path, *, tasks: Sequence[str] | No
 def write_baseline(baseline: str | Path, results: str | Path, *, tasks: Sequence[str] | None = None,
                    metric: str | None = None, tolerance: float = GATE_TOLERANCE) -> BaselineWrite:
     """Create or update a gate baseline (and its per-item sidecar) from saved results; metric None
-    gates each task type's default (config.GATE_METRICS). .entries, .left_out, .untested."""
+    gates each task type's default (tasks.types.GATE_METRICS). .entries, .left_out, .untested."""
     from .gating import write_baseline as write
 
     return write(Path(baseline), Path(results), list(tasks) if tasks else None, metric, tolerance)

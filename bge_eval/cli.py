@@ -25,8 +25,9 @@ from .cli_options import (
     run_options,
     single,
 )
-from .config import DEMO_MODEL, GATE_ALPHA, GATE_METRICS, GATE_TOLERANCE
+from .config import DEMO_MODEL, GATE_ALPHA, GATE_TOLERANCE
 from .errors import BgeEvalError, internal_error
+from .tasks.types import GATE_METRICS
 
 DESCRIPTION = """\
 Evaluate BGE (and other sentence-embedding) models on MTEB / C-MTEB tasks with mteb 2.

@@ -28,11 +28,6 @@ DEFAULT_DATALOADER_BATCH_SIZE = 32  # sizes mteb's DataLoader only; the encoder 
 RERANK_TOP_K = 100  # first-stage candidates per query for the second stage
 
 # The regression gate.
-# Gated metric per task type: the first one a result holds, else the task's main score.
-GATE_METRICS: dict[str, tuple[str, ...]] = {
-    "Retrieval": ("ndcg_at_10",), "Reranking": ("cmteb_map", "map_at_1000"), "STS": ("cosine_spearman",),
-    "PairClassification": ("cosine_ap",), "Classification": ("accuracy",), "Clustering": ("v_measure",),
-}
 GATE_TOLERANCE = 0.005  # allowed drop, in the metric's 0-1 units
 GATE_ALPHA = 0.05  # level of the paired permutation test
 
@@ -107,6 +102,8 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         """Every field checked where the config is built, so the CLI and the API refuse alike."""
+        if self.embedding_cache is False:  # off, as None says
+            object.__setattr__(self, "embedding_cache", None)
         for name in _PATH_FIELDS:  # str accepted for a path, stored as Path
             if isinstance(getattr(self, name), str):
                 object.__setattr__(self, name, Path(getattr(self, name)))

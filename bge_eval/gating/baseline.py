@@ -1,6 +1,6 @@
 """Baseline files of the regression gate: the gated numbers (a small, reviewable JSON) and
 their per-item results in a sidecar beside it (FILE.per_query.json: per query, example or
-pair), written from saved results. Every task type is gated (config.GATE_METRICS)."""
+pair), written from saved results. Every task type is gated (tasks.types.GATE_METRICS)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from .._util import atomic_write_json
-from ..config import GATE_METRICS
 from ..errors import DataError
 from ..results.files import load_json, read_result_file, result_files
 from ..results.layout import MANIFEST_NAME
 from ..results.manifest import Manifest
 from ..results.per_item import read_per_item
 from ..tasks.registry import task_type_of
+from ..tasks.types import GATE_METRICS
 
 BASELINE_VERSION = 1
 

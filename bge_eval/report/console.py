@@ -66,10 +66,9 @@ def format_sweep(sweep: SweepSummary) -> str:
 
 def format_failures(failures: list[UnitFailure], total: int) -> str:
     """Each failed (model, task) with its one-line reason, and what to do next."""
-    lines = [f"bge_eval: error: {f.model} {f.task}: {f.error}" for f in failures]
-    lines.append(f"{len(failures)} of {total} task(s) failed; the others finished and are kept. Fix the cause and "
-                 "rerun the same command (only the failed tasks are computed); --fail-fast stops at the first.")
-    return "\n".join(lines)
+    head = (f"{len(failures)} of {total} task(s) failed; the others finished and are kept. Fix the cause and rerun "
+            "the same command (only the failed tasks are computed); --fail-fast stops at the first.")
+    return "\n".join([head, *(f"bge_eval: error: {f.model} {f.task}: {f.error}" for f in failures)])
 
 
 def _relative(path: Path, root: Path | None) -> str:

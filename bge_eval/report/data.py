@@ -27,18 +27,10 @@ from ..tasks.registry import (
     load_registry,
     task_type_of,
 )
+from ..tasks.types import task_kind
 from .leaderboard import CMTEB_COLUMNS, MTEB_COLUMNS, Cell, delta, is_notable, leaderboard, suite_leaderboard
 from .sweep import SweepTable, sweep_table
 
-DETAIL_METRICS = {
-    "Retrieval": ("ndcg_at_10", "map_at_10", "mrr_at_10", "recall_at_10"),
-    "Reranking": ("cmteb_map", "cmteb_mrr_at_10", "map_at_1000"),
-    "STS": ("cosine_spearman", "cosine_pearson"),
-    "PairClassification": ("max_ap", "max_accuracy", "max_f1"),
-    "Classification": ("accuracy", "f1"),
-    "Clustering": ("v_measure",),
-    "Summarization": ("cosine_spearman",),
-}
 BENCHMARKS = ((ENGLISH_BENCHMARK, "MTEB", MTEB_COLUMNS), (CHINESE_BENCHMARK, "C-MTEB", CMTEB_COLUMNS))
 
 
@@ -194,7 +186,8 @@ def task_rows(run: Run) -> list[TaskRow]:
             entries = data["scores"].get(split, [])
             if not entries:
                 continue
-            metrics = {m: _mean(entries, m) for m in DETAIL_METRICS.get(task_type, ()) if m in entries[0]}
+            kind = task_kind(task_type)
+            metrics = {m: _mean(entries, m) for m in (kind.report_metrics if kind else ()) if m in entries[0]}
             metric = benchmark_metric(task, task_type)
             metric = metric if metric in entries[0] else "main_score"
             score = _mean(entries, metric)

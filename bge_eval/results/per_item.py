@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..metrics.pairs import PAIR_METRICS, pair_metric
-from ..tasks.types import PAIR_TYPES, RANKING_TYPES
+from ..tasks.types import EXAMPLE_TYPES, PAIR_TYPES, RANKING_TYPES, task_kind
 from .files import read_per_query, read_similarities
 from .layout import ResultsLayout
 
@@ -56,7 +56,8 @@ def from_json(value: Any, unit: str = "queries") -> PerItem | None:
 
 
 def item_unit(task_type: str) -> str:
-    return "examples" if task_type == "Classification" else "pairs" if task_type in PAIR_TYPES else "queries"
+    kind = task_kind(task_type)
+    return kind.items if kind is not None and kind.items else "queries"
 
 
 def read_per_item(result_file: Path, task: str, task_type: str, split: str, metric: str,
@@ -69,7 +70,7 @@ def read_per_item(result_file: Path, task: str, task_type: str, split: str, metr
             return None, f"{metric} has no per-query values (saved: {', '.join(sorted(set(PER_QUERY_NAMES)))})"
         values = read_per_query(layout.per_query_file(task), split, name, subset)
         found = None if values is None else ItemValues(values, "queries")
-    elif task_type == "Classification":
+    elif task_type in EXAMPLE_TYPES:
         if metric != "accuracy":
             return None, f"{metric} is not a mean over examples (accuracy is)"
         values = read_per_query(layout.per_example_file(task), split, "accuracy", subset)

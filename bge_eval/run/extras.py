@@ -21,7 +21,7 @@ from .._util import atomic_write_json
 from ..metrics.cmteb import cmteb_reranking_scores, listed_from_judgements
 from ..metrics.ranking import per_query_metrics, ranking
 from ..tasks.local_data import LISTED_CANDIDATES
-from ..tasks.types import PAIR_TYPES, RANKING_TYPES
+from ..tasks.types import PAIR_TYPES, task_kind
 
 TOP_NON_RELEVANT = 10
 
@@ -35,11 +35,13 @@ def add_extras(task: Any, predictions_dir: Path, result_file: Path) -> None:
         return
     predictions = json.loads(predictions_file.read_text(encoding="utf-8"))
     add_cmteb_scores(task, predictions, result_file)
-    if task.metadata.type in RANKING_TYPES:
+    kind = task_kind(task.metadata.type)
+    items = kind.items if kind else None
+    if items == "queries":
         atomic_write_json(predictions_file.parent / f"{name}_per_query.json", per_query(task, predictions))
-    if task.metadata.type == "Classification":
+    if items == "examples":
         atomic_write_json(predictions_file.parent / f"{name}_per_example.json", per_example(task, predictions))
-    if task.metadata.type in PAIR_TYPES | RANKING_TYPES:
+    if items in ("pairs", "queries"):
         atomic_write_json(predictions_file.parent / f"{name}_similarities.json", similarities(task, predictions))
 
 

@@ -26,13 +26,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from .. import _mteb
 from .._util import read_toml_as
 from ..errors import DataError
-from .local_data import JSONL_FIELDS, attach_folder, read_jsonl
+from .local_data import attach_folder, read_jsonl
 from .own_task import own_task_metadata
+from .types import CARD_TYPES, TASK_KINDS
 
 CARD_FILE = "task.toml"
 CardType = Literal["Retrieval", "Reranking", "STS", "PairClassification", "Classification", "Clustering"]
-DEFAULT_MAIN_SCORES = {"Retrieval": "ndcg_at_10", "Reranking": "map_at_1000", "STS": "cosine_spearman",
-                       "PairClassification": "max_ap", "Classification": "accuracy", "Clustering": "v_measure"}
 # The writing system mteb's language codes carry, for the languages a card may name alone.
 SCRIPTS = {"eng": "Latn", "zho": "Hans", "cmn": "Hans", "yue": "Hant", "jpn": "Jpan", "kor": "Hang", "deu": "Latn",
            "fra": "Latn", "spa": "Latn", "ita": "Latn", "por": "Latn", "nld": "Latn", "rus": "Cyrl", "ara": "Arab"}
@@ -121,7 +120,7 @@ def card_splits(card: TaskCard, folder: Path) -> list[str]:
 
 def _seen_score_range(folder: Path, splits: list[str]) -> tuple[float, float]:
     scores = [row["score"] for split in splits
-              for _, row in read_jsonl(folder / f"{split}.jsonl", JSONL_FIELDS["STS"])
+              for _, row in read_jsonl(folder / f"{split}.jsonl", TASK_KINDS["STS"].fields)
               if isinstance(row.get("score"), (int, float)) and not isinstance(row.get("score"), bool)]
     if not scores:
         raise DataError(f"{folder}: no numeric score in the STS split(s) {', '.join(splits)}.")
@@ -130,9 +129,7 @@ def _seen_score_range(folder: Path, splits: list[str]) -> tuple[float, float]:
 
 @cache
 def _base_classes() -> dict[str, type]:
-    return {"Retrieval": _mteb.AbsTaskRetrieval, "Reranking": _mteb.AbsTaskRetrieval, "STS": _mteb.AbsTaskSTS,
-            "PairClassification": _mteb.AbsTaskPairClassification,
-            "Classification": _mteb.AbsTaskClassification, "Clustering": _mteb.AbsTaskClusteringLegacy}
+    return {t: getattr(_mteb, str(TASK_KINDS[t].card_class)) for t in CARD_TYPES}
 
 
 class _CardData:
@@ -152,7 +149,7 @@ def card_task(folder: Path) -> Any:
     card = read_card(folder)
     _refuse_registry_name(card, folder)
     splits = card_splits(card, folder)
-    main_score = card.main_score or DEFAULT_MAIN_SCORES[card.type]
+    main_score = card.main_score or TASK_KINDS[card.type].card_main_score
     instructed = card.default_instructed if card.instructed is None else card.instructed
     metadata = own_task_metadata(
         card.name, card.type, main_score, card.eval_lang, splits,

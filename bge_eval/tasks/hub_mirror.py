@@ -11,23 +11,25 @@ from typing import Any
 
 from .. import _mteb
 from ..errors import DataError
+from .types import task_kind
 
 
 def load_hub_mirror(task: Any, folder: Path) -> None:
     configs = {c["config_name"]: _split_files(c, folder) for c in hub_configs(folder / "README.md")}
+    kind = task_kind(task.metadata.type)
     subsets = task.hf_subsets if task.metadata.is_multilingual else ["default"]
     dataset: dict[str, Any] = {}
     for subset in subsets:
         dataset[subset] = {}
         for split in task.eval_splits:
-            if task.metadata.type in {"Retrieval", "Reranking"}:
+            if kind is not None and kind.loader != "jsonl":  # corpus, queries and judgements
                 dataset[subset][split] = _retrieval_split(configs, subset, split, folder)
             else:
                 dataset[subset][split] = _read(configs, subset, split, folder)
-        if task.metadata.type == "Classification":
+        if kind is not None and kind.train_split:
             train = _mteb.train_split(task)
             dataset[subset][train] = _read(configs, subset, train, folder)
-    if not task.metadata.is_multilingual and task.metadata.type not in {"Retrieval", "Reranking"}:
+    if not task.metadata.is_multilingual and (kind is None or kind.loader == "jsonl"):
         from datasets import DatasetDict
 
         dataset = DatasetDict(dataset["default"])

@@ -15,17 +15,10 @@ from typing import Any
 from .. import _mteb
 from ..errors import DataError
 from .hub_mirror import hub_configs, load_hub_mirror
+from .types import TASK_KINDS, task_kind
 
 # The split data's key for a reranking file's candidate lists as written (see load_reranking_split).
 LISTED_CANDIDATES = "bge_eval_listed_candidates"
-JSONL_FIELDS: dict[str, tuple[str, ...]] = {
-    "STS": ("sentence1", "sentence2", "score"),
-    "PairClassification": ("sentence1", "sentence2", "label"),
-    "Classification": ("text", "label"),
-    "Clustering": ("sentences", "labels"),
-    "Reranking": ("query", "positive", "negative"),
-    "Summarization": ("text", "human_summaries", "machine_summaries", "relevance"),
-}
 
 
 def task_folder(data_dir: Path, task_name: str) -> Path:
@@ -64,7 +57,8 @@ def attach_folder(task: Any, folder: Path) -> str:
 
 def _splits_to_load(task: Any) -> list[str]:
     splits = list(task.eval_splits)
-    if task.metadata.type == "Classification":
+    kind = task_kind(task.metadata.type)
+    if kind is not None and kind.train_split:
         train = _mteb.train_split(task)
         if train not in splits:
             splits.append(train)
@@ -75,14 +69,15 @@ def _load_split(task: Any, folder: Path, split: str) -> Any:
     from datasets import Dataset
 
     task_type = task.metadata.type
-    if task_type == "Retrieval":
-        return load_retrieval_split(folder, split)
-    if task_type == "Reranking":
-        return load_reranking_split(folder / f"{split}.jsonl")
-    if task_type not in JSONL_FIELDS:
+    kind = task_kind(task_type)
+    if kind is None:
         raise DataError(f"Task {task.metadata.name}: task type {task_type} is not supported locally.")
+    if kind.loader == "beir":
+        return load_retrieval_split(folder, split)
+    if kind.loader == "listed":
+        return load_reranking_split(folder / f"{split}.jsonl")
     path = folder / f"{split}.jsonl"
-    fields = JSONL_FIELDS[task_type]
+    fields = kind.fields
     numbered = list(read_jsonl(path, fields))
     for line_no, row in numbered:
         _check_row(task, task_type, row, path, line_no)
@@ -294,7 +289,7 @@ def load_reranking_split(path: Path) -> dict:
     relevant: dict[str, dict[str, int]] = {}
     top_ranked: dict[str, list[str]] = {}
     listed_candidates: dict[str, list[tuple[str, int]]] = {}
-    for line_no, row in read_jsonl(path, JSONL_FIELDS["Reranking"]):
+    for line_no, row in read_jsonl(path, TASK_KINDS["Reranking"].fields):
         _expect(isinstance(row["query"], str), f"{path}:{line_no}", "query must be a string")
         _expect(isinstance(row["positive"], list) and isinstance(row["negative"], list)
                 and all(isinstance(text, str) for text in row["positive"] + row["negative"]),

@@ -237,9 +237,9 @@ def test_every_card_type_runs_through_mteb(task_type, tmp_path, tiny_bge):
     assert main(["run", "--model", TINY_MODEL, "--model-path", str(tiny_bge), "--tasks", str(folder), "--output",
                  str(out), "--device", "cpu", "--no-embedding-cache"]) == 0
     scores = result(out, f"My{task_type}")
-    from bge_eval.tasks.cards import DEFAULT_MAIN_SCORES
+    from bge_eval.tasks.types import TASK_KINDS
 
-    assert list(scores) == ["test"] and DEFAULT_MAIN_SCORES[task_type] in scores["test"][0]
+    assert list(scores) == ["test"] and TASK_KINDS[task_type].card_main_score in scores["test"][0]
     assert 0 <= scores["test"][0]["main_score"] <= 1
 
 
