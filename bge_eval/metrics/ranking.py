@@ -1,70 +1,37 @@
-"""Per-query ranking metrics as pure functions (trec_eval's definitions: linear gain,
-ties in score broken by document id, descending, as pytrec_eval does).
-
-Used for per-query results (the gate's paired significance test) and for C-MTEB's
-reranking metrics (MAP over the candidate list, MRR@10).
+"""Per-query ranking metrics, computed by pytrec_eval (trec_eval's definitions, as mteb itself
+scores retrieval): nDCG@10 with linear gain, recall@10, MRR@10 and MAP over the whole ranking.
+Used for the per-query files (the gate's paired test, compare).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
+
+PER_QUERY_METRICS = ("ndcg_at_10", "recall_at_10", "mrr_at_10", "map")
+_MEASURES = {"ndcg_cut_10": "ndcg_at_10", "recall_10": "recall_at_10", "map": "map"}
 
 
 def ranking(scores: Mapping[str, float]) -> list[str]:
-    """Document ids best first (score descending, then id descending, as trec_eval)."""
+    """Document ids best first as trec_eval orders them: score descending, then id descending."""
     return [doc for doc, _ in sorted(scores.items(), key=lambda item: (item[1], item[0]), reverse=True)]
-
-
-def ndcg_at_k(ranked: list[str], relevant: Mapping[str, int], k: int) -> float:
-    gains = [relevant.get(doc, 0) for doc in ranked[:k]]
-    dcg = sum(gain / math.log2(rank + 2) for rank, gain in enumerate(gains) if gain > 0)
-    ideal = sorted((g for g in relevant.values() if g > 0), reverse=True)[:k]
-    idcg = sum(gain / math.log2(rank + 2) for rank, gain in enumerate(ideal))
-    return dcg / idcg if idcg > 0 else 0.0
-
-
-def recall_at_k(ranked: list[str], relevant: Mapping[str, int], k: int) -> float:
-    positives = {doc for doc, gain in relevant.items() if gain > 0}
-    if not positives:
-        return 0.0
-    return len(positives.intersection(ranked[:k])) / len(positives)
-
-
-def mrr_at_k(ranked: list[str], relevant: Mapping[str, int], k: int) -> float:
-    for rank, doc in enumerate(ranked[:k], start=1):
-        if relevant.get(doc, 0) > 0:
-            return 1.0 / rank
-    return 0.0
-
-
-def average_precision(ranked: list[str], relevant: Mapping[str, int]) -> float:
-    """AP over the whole ranked list, divided by all positives (judged relevant)."""
-    positives = {doc for doc, gain in relevant.items() if gain > 0}
-    if not positives:
-        return 0.0
-    hits, total = 0, 0.0
-    for rank, doc in enumerate(ranked, start=1):
-        if doc in positives:
-            hits += 1
-            total += hits / rank
-    return total / len(positives)
-
-
-PER_QUERY_METRICS = ("ndcg_at_10", "recall_at_10", "mrr_at_10", "map")
 
 
 def per_query_metrics(
     predictions: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping[str, int]]
 ) -> dict[str, dict[str, float]]:
-    """{query: {metric: value}} for every judged query (an unranked query scores 0)."""
+    """{query: {metric: value}} for every judged query (a query the run did not rank scores 0)."""
+    import pytrec_eval
+
+    judged = {q: {d: int(g) for d, g in docs.items()} for q, docs in qrels.items()}
+    run = {q: {d: float(s) for d, s in predictions[q].items()} for q in judged if predictions.get(q)}
+    # MRR@10: trec_eval's recip_rank over each query's top 10 in trec_eval's own order
+    top10 = {q: {d: run[q][d] for d in ranking(run[q])[:10]} for q in run}
+    full = pytrec_eval.RelevanceEvaluator(judged, {"ndcg_cut.10", "recall.10", "map"}).evaluate(run)
+    reciprocal = pytrec_eval.RelevanceEvaluator(judged, {"recip_rank"}).evaluate(top10)
     out = {}
-    for query, relevant in qrels.items():
-        ranked = ranking(predictions.get(query, {}))
-        out[query] = {
-            "ndcg_at_10": ndcg_at_k(ranked, relevant, 10),
-            "recall_at_10": recall_at_k(ranked, relevant, 10),
-            "mrr_at_10": mrr_at_k(ranked, relevant, 10),
-            "map": average_precision(ranked, relevant),
-        }
+    for query in judged:
+        values = full.get(query, {})
+        out[query] = {name: float(values.get(measure, 0.0)) for measure, name in _MEASURES.items()}
+        out[query]["mrr_at_10"] = float(reciprocal.get(query, {}).get("recip_rank", 0.0))
+        out[query] = {name: out[query][name] for name in PER_QUERY_METRICS}
     return out

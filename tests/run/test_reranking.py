@@ -6,9 +6,10 @@ import pytest
 
 from bge_eval.config import RunConfig
 from bge_eval.metrics.cmteb import cmteb_reranking_scores, listed_from_judgements
-from bge_eval.metrics.ranking import average_precision, ranking
+from bge_eval.metrics.ranking import ranking
 from bge_eval.run.runner import run
 from tests.helpers import write_jsonl
+from tests.metrics.trec_reference import average_precision
 
 
 def test_by_hand():
