@@ -67,6 +67,19 @@ def registry_prompts(meta: Any) -> dict[str, str] | None:
 
 
 # --- tasks ----------------------------------------------------------------------------
+def result_problem(data: dict[str, Any]) -> str | None:
+    """Why mteb's own TaskResult model refuses a result file's content (one line), or None."""
+    from mteb.results import TaskResult
+    from pydantic import ValidationError
+
+    try:
+        TaskResult.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
+    return None
+
+
 def set_task_data(task: Any, dataset: Any) -> None:
     """Give a task data we loaded ourselves (local folders), as its own load_data would."""
     task.dataset = dataset

@@ -310,7 +310,9 @@ def test_bad_options_name_the_option(family, name, args, message, tmp_path, caps
     (lambda f: f.write_text("[]"), "not an mteb result file"),
     (lambda f: f.write_text(json.dumps({"scores": {"test": 5}})), "split 'test' is not a list of scores"),
     (lambda f: f.write_text(json.dumps({"scores": {"test": [{"main_score": "high"}]}})), "numeric main_score"),
-], ids=["truncated", "a-list", "split-not-a-list", "main-score-text"])
+    (lambda f: f.write_text(json.dumps({k: v for k, v in json.loads(f.read_text()).items() if k != "task_name"})),
+     "not an mteb result file as mteb reads it (task_name: Field required)"),
+], ids=["truncated", "a-list", "split-not-a-list", "main-score-text", "no-task-name-for-mteb"])
 def test_a_damaged_result_file_is_named_and_left_as_it_is(damage, message, tmp_path, tiny_bge, capsys):
     args = ["run", "--model", MODEL, "--model-path", str(tiny_bge), "--tasks", "BgeEvalDemoSTS", "--output",
             str(tmp_path / "out"), "--device", "cpu", "--no-embedding-cache"]

@@ -12,7 +12,8 @@ from .layout import MANIFEST_NAME, MODEL_META_NAME
 
 
 def read_result_file(path: Path) -> dict[str, Any]:
-    """A result JSON, checked for mteb's shape; a DataError names a corrupt file."""
+    """A result JSON, checked for mteb's shape and then by mteb's own TaskResult model; a DataError
+    names a corrupt file in one line."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -27,6 +28,11 @@ def read_result_file(path: Path) -> dict[str, Any]:
                 and not isinstance(e.get("main_score"), bool) for e in entries):
             raise DataError(f"{path}: split {split!r} is not a list of scores with a numeric main_score; "
                             "rerun with --overwrite to recompute it.")
+    from .._mteb import result_problem
+
+    problem = result_problem(data)
+    if problem is not None:
+        raise DataError(f"{path}: not an mteb result file as mteb reads it ({problem}); rerun with --overwrite.")
     return data
 
 
