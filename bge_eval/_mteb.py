@@ -13,7 +13,6 @@ from typing import Any
 
 import datasets
 import mteb
-import numpy as np
 from mteb._create_dataloaders import create_dataloader
 from mteb.abstasks import (
     AbsTaskClassification,
@@ -140,7 +139,7 @@ def transform_dataset(task: Any) -> None:
 def evaluate_into(model: Any, task: Any, folder: Path, predictions: Path, dataloader_batch_size: int) -> None:
     """mteb.evaluate on one task: its result file under `folder` (ResultCache layout), its
     predictions in `predictions` (the harness's extras are computed from them)."""
-    with columns_as_arrays():
+    with eager_columns(task):
         mteb.evaluate(
             model,
             [task],
@@ -153,47 +152,51 @@ def evaluate_into(model: Any, task: Any, folder: Path, predictions: Path, datalo
         )
 
 
+class _EagerColumns(datasets.Dataset):
+    """One of a task's own splits (or a selection mteb makes of one) while mteb scores it: a column
+    by name is read from Arrow once and handed out as a list (what datasets before 4 returned), not
+    as a lazy column read row by row. `_bge_eval_scope` lists every such object, to turn them back."""
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str) and self._format_type is None:
+            columns = self.__dict__.setdefault("_bge_eval_columns", {})
+            if key not in columns:
+                columns[key] = self._getitem(key)
+            return columns[key]
+        return super().__getitem__(key)
+
+    def select(self, *args: Any, **kwargs: Any) -> Any:
+        selected = super().select(*args, **kwargs)
+        if type(selected) is datasets.Dataset:
+            _make_eager(selected, self.__dict__["_bge_eval_scope"])
+        return selected
+
+
+def _make_eager(split: Any, scope: list[Any]) -> None:
+    split.__class__ = _EagerColumns
+    split.__dict__["_bge_eval_scope"] = scope
+    scope.append(split)
+
+
 @contextmanager
-def columns_as_arrays() -> Iterator[None]:
-    """While mteb scores, a `datasets` column (what `dataset["label"]` is in datasets 4 and later)
-    is read from Arrow once, on first use, instead of one row per access; the values are the same.
-    mteb hands such columns to sklearn's metrics, which convert them again in each call (seven
-    metrics in each of Classification's ten experiments), and undersamples by indexing one
-    label at a time: together most of Banking77's scoring time."""
-    column = getattr(datasets.arrow_dataset, "Column", None)
-    if column is None or "__array__" in vars(column):  # none, or datasets converts columns itself
-        yield
-        return
-    row_by_row = column.__getitem__
-    column.__array__ = _column_array
-    column.__getitem__ = lambda self, key: _column_item(self, key, row_by_row)
+def eager_columns(task: Any) -> Iterator[None]:
+    """While mteb scores `task`, its Classification splits (and mteb's selections of them) hand out
+    columns as lists read once. mteb gives the label column to sklearn's metrics (seven in each of
+    ten experiments) and undersamples by indexing it one label at a time: row-by-row reads were most
+    of Banking77's scoring time. Only these objects change, and only until the block ends."""
+    scope: list[Any] = []
+    if task.metadata.type == "Classification":
+        for subset in (getattr(task, "dataset", None) or {}).values():
+            for split in subset.values() if isinstance(subset, dict) else ():
+                if type(split) is datasets.Dataset:
+                    _make_eager(split, scope)
     try:
         yield
     finally:
-        del column.__array__
-        column.__getitem__ = row_by_row
-
-
-def _column_values(column: Any) -> list | None:
-    """The column's values in one read (kept on the column), or None where that is not the
-    column's own reading: a nested column, or a dataset with a format."""
-    values = column.__dict__.get("_values")
-    if values is None and isinstance(column.source, datasets.Dataset) and column.source.format["type"] is None:
-        values = column.__dict__["_values"] = column.source.select_columns([column.column_name])[:][column.column_name]
-    return values
-
-
-def _column_array(self: Any, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-    values = _column_values(self)
-    return np.asarray(list(self) if values is None else values, dtype=dtype)
-
-
-def _column_item(column: Any, key: Any, row_by_row: Any) -> Any:
-    if isinstance(key, int) and 0 <= key < len(column):
-        values = _column_values(column)
-        if values is not None:
-            return values[key]
-    return row_by_row(column, key)
+        for split in scope:
+            split.__class__ = datasets.Dataset
+            for key in ("_bge_eval_columns", "_bge_eval_scope"):
+                split.__dict__.pop(key, None)
 
 
 class CandidateSearch:

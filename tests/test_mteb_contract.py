@@ -110,33 +110,34 @@ def test_candidate_search_runs_on_this_mteb(tmp_path):
     assert set(scores) == {"q1", "q2"} and all(set(docs) == {"d1", "d2"} for docs in scores.values())
 
 
-def test_columns_become_the_same_arrays_in_one_read():
-    """The conversion and indexing mteb's scoring gets while it runs equal the column's own, row by
-    row, for every shape of column, and are gone afterwards (datasets 4+ hands out lazy columns)."""
+def test_eager_columns_are_the_same_values_and_scoped_to_the_task():
+    """Inside the block the task's splits (and their selections) give each column as the list of its
+    values, read once; any other dataset keeps datasets' own lazy columns; afterwards all is as before."""
     import datasets
-    import numpy as np
 
-    column = datasets.arrow_dataset.Column
-    assert "__array__" not in vars(column)  # if datasets grows its own, the adapter steps aside
-    row_by_row = column.__getitem__
-    data = datasets.Dataset.from_dict({"label": [3, 1, 2, 1] * 5, "score": [0.5, 1.25] * 10,
-                                       "text": ["a", "bb"] * 10, "meta": [{"source": f"s{i}"} for i in range(20)]})
-    shapes = [data["label"], data.select([7, 0, 3])["label"], data["score"], data["text"], data["meta"]["source"],
-              data.with_format("numpy")["label"], data.shuffle(seed=1)["score"]]
-    expected = [np.asarray(list(c)) for c in shapes]
-    items = [[c[i] for i in (*range(len(c)), -1)] + [c[[2, 0]]] for c in shapes]
-    with _mteb.columns_as_arrays():
-        converted = [np.asarray(c) for c in shapes]
-        items_after = [[c[i] for i in (*range(len(c)), -1)] + [c[[2, 0]]] for c in shapes]
-        assert "__array__" in vars(column) and column.__getitem__ is not row_by_row
-    assert "__array__" not in vars(column) and column.__getitem__ is row_by_row
-    for got, want in zip(converted, expected, strict=True):
-        assert got.dtype == want.dtype and got.tolist() == want.tolist()
-    for got, want in zip(items_after, items, strict=True):
-        assert [type(v) for v in got] == [type(v) for v in want] and repr(got) == repr(want)
+    train = datasets.Dataset.from_dict({"label": [3, 1, 2, 1] * 5, "text": ["a", "bb"] * 10,
+                                        "meta": [{"source": f"s{i}"} for i in range(20)]})
+    other = datasets.Dataset.from_dict({"label": [0, 1]})
+
+    class Task:
+        metadata = type("Metadata", (), {"type": "Classification"})
+        dataset = {"default": {"train": train, "test": train.select([4, 0])}}
+
+    want = {name: list(train[name]) for name in ("label", "text", "meta")}
+    with _mteb.eager_columns(Task):
+        got = {name: train[name] for name in want}
+        selected = train.select([7, 0, 3])
+        assert got == want and all(type(v) is list for v in got.values())
+        assert train["label"] is got["label"]  # read once
+        assert selected["label"] == [1, 3, 1] and Task.dataset["default"]["test"]["label"] == [3, 3]
+        assert train[0] == {"label": 3, "text": "a", "meta": {"source": "s0"}}
+        assert type(other["label"]) is datasets.arrow_dataset.Column
+    for split in (train, selected, Task.dataset["default"]["test"]):
+        assert type(split) is datasets.Dataset and type(split["label"]) is datasets.arrow_dataset.Column
+        assert not any(key.startswith("_bge_eval") for key in vars(split))
 
 
-def test_classification_scores_are_mteb_s_own_with_columns_as_arrays(shared_data, tmp_path, monkeypatch):
+def test_classification_scores_are_mteb_s_own_with_eager_columns(shared_data, tmp_path, monkeypatch):
     """Banking77 cut to 12 of its labels (10 training texts each, every test text of them) scored by
     mteb with and without the one-read conversion: the same scores, every metric of every experiment."""
     import json
@@ -176,15 +177,15 @@ def test_classification_scores_are_mteb_s_own_with_columns_as_arrays(shared_data
         def similarity_pairwise(self, a, b):
             return _mteb.AbsEncoder.similarity_pairwise(self, a, b)
 
-    conversions = []
-    convert = _mteb._column_array
-    monkeypatch.setattr(_mteb, "_column_array", lambda *a, **k: conversions.append(1) or convert(*a, **k))
+    reads = []
+    read = _mteb._EagerColumns._getitem
+    monkeypatch.setattr(_mteb._EagerColumns, "_getitem", lambda self, key: reads.append(key) or read(self, key))
     results = []
-    for patched in (False, True):
+    for eager in (False, True):
         task = mteb.get_task("Banking77Classification")
         attach_local_data(task, tmp_path / "data")
-        with _mteb.columns_as_arrays() if patched else contextlib.nullcontext():
+        with _mteb.eager_columns(task) if eager else contextlib.nullcontext():
             result = mteb.evaluate(Trigrams(), [task], cache=None, co2_tracker=False, show_progress_bar=False)
         results.append(result.task_results[0].scores["test"][0])
     assert results[0] == results[1] and len(results[0]["scores_per_experiment"]) == 10
-    assert len(conversions) >= 70  # sklearn's metrics read the labels through it: 7 metrics x 10 experiments
+    assert "label" in reads  # mteb read the labels through the eager lists
