@@ -60,6 +60,38 @@ def build_random_bert(folder: Path, tokenizer_source: Path, seed: int = 0, **ove
     return folder
 
 
+def build_bge_from_nothing(folder: Path, seed: int = 0) -> Path:
+    """A tiny BGE-shaped checkpoint (2 layers, 32 wide, random weights) whose WordPiece vocabulary
+    is written here: no weights, no downloaded tokenizer, so the hermetic tier can encode."""
+    import string
+
+    import torch
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    words = ("the a an of to and in is for on with that this what how which are be by from as at it or "
+             "apple banana cherry date fruit tree sky blue green cat dog car road sun moon rain water").split()
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *string.ascii_lowercase, *string.digits,
+             *string.punctuation, *words, *(f"##{c}" for c in string.ascii_lowercase + string.digits)]
+    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
+    wordpiece = BertWordPieceTokenizer(str(folder / "vocab.txt"), lowercase=True)
+    BertTokenizerFast(tokenizer_object=wordpiece._tokenizer, unk_token="[UNK]", sep_token="[SEP]",
+                      pad_token="[PAD]", cls_token="[CLS]", mask_token="[MASK]", model_max_length=512,
+                      do_lower_case=True).save_pretrained(folder)
+    torch.manual_seed(seed)
+    config = BertConfig(**{**BGE_BASE_CONFIG, "vocab_size": len(dict.fromkeys(vocab)), "hidden_size": 32,
+                           "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64})
+    BertModel(config).eval().save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def built_bge(tmp_path_factory) -> Path:
+    """build_bge_from_nothing's checkpoint, once per test run."""
+    return build_bge_from_nothing(tmp_path_factory.mktemp("built-bge") / "model")
+
+
 @pytest.fixture(scope="session")
 def bge_base_random(tmp_path_factory, minilm_path) -> Path:
     """bge-base-en-v1.5's full configuration (12 layers, 768 wide), random weights."""

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,6 +36,13 @@ def unit_workers() -> list[int]:
             except OSError:
                 pass
     return found
+
+
+def unit_started(pid: int) -> bool:
+    """Proof a worker is inside its unit's run: the run's staging folder, named after the worker's
+    pid, exists in the unit's private folder (made once the task is planned, before the model loads)."""
+    return any((folder / ".staging" / str(pid)).is_dir()
+               for folder in Path(tempfile.gettempdir()).glob("bge_eval-unit-*"))
 
 
 def result_files(output: Path) -> list[str]:
@@ -69,13 +77,11 @@ sweep = subprocess.Popen(command(WORK / "killed", ["BIOSSES"]), stdout=subproces
 killed = None
 deadline = time.monotonic() + 240
 while killed is None and sweep.poll() is None and time.monotonic() < deadline:
-    workers = unit_workers()
-    if workers:
-        time.sleep(0.5)  # into the unit: the model being loaded or the texts encoded
-        if workers[0] in unit_workers():
-            os.kill(workers[0], signal.SIGKILL)
-            killed = workers[0]
-    time.sleep(0.1)
+    started = [pid for pid in unit_workers() if unit_started(pid)]
+    if started:
+        os.kill(started[0], signal.SIGKILL)
+        killed = started[0]
+    time.sleep(0.05)
 out, err = sweep.communicate(timeout=600)
 facts["killed"] = {"rc": sweep.returncode, "out": out, "err": err[-3000:], "killed_pid": killed}
 

@@ -122,11 +122,16 @@ def test_corrupt_result_is_reported_then_recomputed_with_overwrite(tmp_path, tin
 
 
 def test_two_cpu_runs_are_bitwise_identical(tmp_path, tiny_bge, two_tasks):
+    """Each run with a fresh embedding cache of its own, so both encode every text themselves."""
     runs = [run(RunConfig(model=MODEL, model_path=tiny_bge, tasks=("STS13",), data_dir=two_tasks,
-                          output=tmp_path / f"run{i}", device="cpu")) for i in range(2)]
+                          output=tmp_path / f"run{i}", device="cpu", embedding_cache=tmp_path / f"cache{i}"))
+            for i in range(2)]
     assert scores(runs[0].results_dir / "STS13.json") == scores(runs[1].results_dir / "STS13.json")
-    manifest = json.loads((runs[0].results_dir / "bge_eval_manifest.json").read_text())
-    assert manifest["tasks"]["STS13"]["seed"] == 42
+    manifests = [json.loads((r.results_dir / "bge_eval_manifest.json").read_text()) for r in runs]
+    assert manifests[0]["tasks"]["STS13"]["seed"] == 42
+    for manifest in manifests:
+        texts = manifest["tasks"]["STS13"]["texts"]
+        assert texts["cached"] == 0 and texts["encoded"] == texts["distinct"] > 0
 
 
 @pytest.mark.parametrize(
