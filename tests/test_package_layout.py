@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.hermetic
+
 PACKAGE = Path(__file__).resolve().parent.parent / "bge_eval"
 MODULES = sorted(PACKAGE.rglob("*.py"))
 TORCH_PACKAGES = ("encoding", "search")
@@ -30,25 +32,24 @@ def test_import_bge_eval_loads_neither_torch_nor_mteb():
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_torch_only_in_the_encoding_and_search_packages(path):
-    relative = path.relative_to(PACKAGE)
-    uses_torch = any(name == "torch" or name.startswith("torch.") for name in imported_modules(path))
-    assert not uses_torch or relative.parts[0] in TORCH_PACKAGES, f"{relative} imports torch"
+def test_torch_only_in_the_encoding_and_search_packages():
+    offenders = [str(path.relative_to(PACKAGE)) for path in MODULES
+                 if any(name == "torch" or name.startswith("torch.") for name in imported_modules(path))
+                 and path.relative_to(PACKAGE).parts[0] not in TORCH_PACKAGES]
+    assert offenders == [], f"these import torch: {offenders}"
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_mteb_internals_only_in_the_adapter(path):
+def test_mteb_internals_only_in_the_adapter():
     """Outside _mteb.py only mteb's top-level API (import mteb; mteb.get_task, ...) is used."""
-    if path.name == "_mteb.py":
-        return
-    deep = sorted(name for name in imported_modules(path) if name.startswith("mteb."))
-    assert not deep, f"{path.relative_to(PACKAGE)} imports {deep}; go through bge_eval/_mteb.py"
+    offenders = {str(path.relative_to(PACKAGE)): deep for path in MODULES if path.name != "_mteb.py"
+                 and (deep := sorted(name for name in imported_modules(path) if name.startswith("mteb.")))}
+    assert offenders == {}, f"go through bge_eval/_mteb.py: {offenders}"
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_no_module_over_400_lines(path):
-    assert len(path.read_text(encoding="utf-8").splitlines()) <= 400
+def test_no_module_over_400_lines():
+    long = {str(path.relative_to(PACKAGE)): n for path in MODULES
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400}
+    assert long == {}
 
 
 def test_stages_are_subpackages_and_utilities_are_single():

