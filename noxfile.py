@@ -45,8 +45,10 @@ def reproduce(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
+    """ruff over the code, mypy over the package (the project installed, so its libraries' types are known)."""
+    _install(session)
     session.run("ruff", "check", "bge_eval", "tests", "benchmarks", "noxfile.py")
+    session.run("mypy", "bge_eval")
 
 
 @nox.session

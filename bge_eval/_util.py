@@ -176,10 +176,10 @@ class WorkerPool:
         """The worker processes (multiprocessing.Process), in worker order."""
         return list(self._processes)
 
-    def send(self, worker: int, job_id: int, job: Any) -> None:
+    def send(self, worker: int, job_id: Any, job: Any) -> None:
         self._inboxes[worker].put((job_id, job))
 
-    def receive(self) -> tuple[int, Any]:
+    def receive(self) -> tuple[Any, Any]:
         """The next finished job, from any worker: (job_id, result)."""
         _, job_id, result = self._next("done")
         return job_id, result

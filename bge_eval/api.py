@@ -9,7 +9,16 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
-from .config import DEMO_BENCHMARK, DEMO_MODEL, GATE_ALPHA, GATE_TOLERANCE, RERANK_TOP_K, RunConfig, RunOptions
+from .config import (
+    DEMO_BENCHMARK,
+    DEMO_MODEL,
+    GATE_ALPHA,
+    GATE_TOLERANCE,
+    RERANK_TOP_K,
+    InstructionPolicy,
+    RunConfig,
+    RunOptions,
+)
 from .errors import BgeEvalError
 
 if TYPE_CHECKING:
@@ -39,10 +48,11 @@ def make_config(model: str | None = None, tasks: Iterable[str] = (), benchmark: 
 
         if tasks or benchmark:
             raise BgeEvalError("--suite names its own tasks: give it without --tasks or --benchmark.")
-        tasks = tuple(read_suite(Path(options["suite"])).entries)
+        tasks = tuple(read_suite(Path(str(options["suite"]))).entries)
     if model is None and not tasks and benchmark is None:
         benchmark = DEMO_BENCHMARK
-    return RunConfig(model=model or DEMO_MODEL, tasks=tasks, benchmark=benchmark, **options)
+    fields: dict[str, Any] = dict(options)  # RunConfig turns str paths into Path and sequences into tuples
+    return RunConfig(model=model or DEMO_MODEL, tasks=tasks, benchmark=benchmark, **fields)
 
 
 def evaluate(model: str | Any | None = None, tasks: Iterable[str | Any] = (), *, benchmark: str | None = None,
@@ -119,7 +129,7 @@ class TaskDescriptions:
 
 
 def describe_tasks(model: str | None = None, tasks: Iterable[str] = (), *, benchmark: str | None = None,
-                   model_path: str | Path | None = None, instruction_policy: str = "bge",
+                   model_path: str | Path | None = None, instruction_policy: InstructionPolicy = "bge",
                    instruction: str | None = None, data_dir: str | Path | None = None) -> TaskDescriptions:
     """What a run would do on each task (type, splits, the benchmark's metric, local data) and,
     with a model, the recipe's query instruction and normalisation there. A BGE model needs only

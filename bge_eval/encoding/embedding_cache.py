@@ -94,13 +94,13 @@ def write_shard(path: Path, space: str, keys: bytes, vectors: np.ndarray) -> Sha
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     rows, width = vectors.shape
     header = ShardHeader(rows, width, hashlib.sha256(keys).hexdigest(),
-                         hashlib.sha256(memoryview(vectors).cast("B")).hexdigest(), space)
+                         hashlib.sha256(vectors.data.cast("B")).hexdigest(), space)
     fields = {"format": FORMAT, "dtype": "float32", "rows": rows, "width": width, "space": space,
               "keys_sha256": header.keys_sha256, "vectors_sha256": header.vectors_sha256}
     head = MAGIC + json.dumps(fields).encode()
     atomic_write_bytes(path, [head + b" " * (HEADER_BYTES - len(head) - 1) + b"\n",
                               keys + b"\x00" * (header.vectors_offset - HEADER_BYTES - len(keys)),
-                              memoryview(vectors).cast("B")])
+                              vectors.data.cast("B")])
     return header
 
 
@@ -131,7 +131,7 @@ class Shard:
         """Why the shard cannot be trusted, or None (its checksums match; then marked verified)."""
         if hashlib.sha256(self.keys.tobytes()).hexdigest() != self.header.keys_sha256:
             return "its keys do not match their checksum"
-        if hashlib.sha256(memoryview(np.ascontiguousarray(self.vectors)).cast("B")).hexdigest() \
+        if hashlib.sha256(np.ascontiguousarray(self.vectors).data.cast("B")).hexdigest() \
                 != self.header.vectors_sha256:
             return "its vectors do not match their checksum"
         self.verified = True
@@ -303,9 +303,9 @@ class EmbeddingCache:
         self.discarded = 0
         self._spaces: dict[str, CacheSpace] = {}
 
-    def checkpoint_fingerprint(self, checkpoint: Path) -> str:
+    def checkpoint_fingerprint(self, checkpoint: str | Path) -> str:
         """The checkpoint's content fingerprint (its files hashed once, then known by size and mtime)."""
-        return checkpoint_fingerprint(checkpoint, self.folder / CHECKPOINTS_NAME)
+        return checkpoint_fingerprint(Path(checkpoint), self.folder / CHECKPOINTS_NAME)
 
     def space(self, identity: dict[str, str], width: int) -> CacheSpace:
         """The space of this identity (written on first use with the identity, for the report)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -111,7 +112,7 @@ class ForwardEngine:
         self.settings = settings
         self.device = torch.device(settings.device)
         self.dtype = DTYPES[settings.precision]
-        model = load_model(settings.checkpoint, self.dtype).to(self.device).eval()
+        model: Any = load_model(settings.checkpoint, self.dtype).to(self.device).eval()  # read by attribute
         self.hidden_size = int(model.config.hidden_size)
         self.vocab_size = int(model.get_input_embeddings().num_embeddings)  # token ids the model can look up
         self.packed = packed_bert.build(model, self.device, settings.pooling) if settings.packed else None
@@ -220,6 +221,7 @@ class ForwardEngine:
         data = torch.from_numpy(arrays.data)
         on_gpu = self.device.type == "cuda"
         data = data.pin_memory().to(self.device, non_blocking=True) if on_gpu else data.to(self.device)
+        assert self.packed is not None  # only called when the model runs on packed tokens
         with torch.inference_mode():
             return self.packed(data, arrays.tokens, arrays.texts, arrays.longest).float()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -18,7 +18,7 @@ from .batching import PaddedBatch
 from .engine import ForwardSettings
 
 
-def resolve_devices(devices: tuple[str, ...] | list[str]) -> list[str]:
+def resolve_devices(devices: Sequence[str]) -> list[str]:
     """`all` is every visible CUDA device; anything else is taken as given (cpu, cuda:N)."""
     import torch
 

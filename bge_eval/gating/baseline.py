@@ -102,7 +102,10 @@ def write_baseline(path: Path, results: Path, tasks: list[str] | None, metric: s
                    tolerance: float, split: str | None = None) -> BaselineWrite:
     """Create or update baseline entries (and their per-item results) from saved results;
     metric None gates each task's type default (GATE_METRICS)."""
-    new_entries, per_item, left_out, untested = [], {}, [], []
+    new_entries: list[BaselineEntry] = []
+    per_item: dict[str, Any] = {}
+    left_out: list[LeftOut] = []
+    untested: list[LeftOut] = []
     seen = set()
     for result_file, meta in result_files(results):
         data = read_result_file(result_file)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .._util import env_flag, hub_reachable
 from ..errors import ModelNotFoundError
@@ -117,5 +118,12 @@ def mteb_meta(resolved: ResolvedModel):
     spec = resolved.spec
     meta = _mteb.registry_model_meta(spec.name)
     revision = resolved.revision or _mteb.registry_revision(meta) or "local"
-    return _mteb.model_meta_for_results(meta, revision=revision, embed_dim=spec.embed_dim or meta.embed_dim,
-                                        max_tokens=spec.max_length)
+    embed_dim = spec.embed_dim or _single_dim(meta.embed_dim)
+    return _mteb.model_meta_for_results(meta, revision=revision, embed_dim=embed_dim, max_tokens=spec.max_length)
+
+
+def _single_dim(embed_dim: Any) -> int | None:
+    """mteb's embed_dim, which may list several (Matryoshka) widths: the first, the full one."""
+    if isinstance(embed_dim, (list, tuple)):
+        return int(embed_dim[0]) if embed_dim else None
+    return embed_dim

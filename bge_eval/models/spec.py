@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from ..errors import ModelNotFoundError
 
@@ -42,7 +42,7 @@ def _bge_table() -> dict[str, ModelSpec]:
                 name = f"BAAI/bge-{size}-{lang}{suffix}"
                 table[name] = ModelSpec(
                     name=name, pooling="cls", normalize=True, max_length=512,
-                    embed_dim=dim, language=lang, query_instruction=instruction, family=family,
+                    embed_dim=dim, language=cast(Language, lang), query_instruction=instruction, family=family,
                 )
     return table
 
@@ -109,7 +109,7 @@ def _read_json(path: Path, kind: type = dict) -> Any:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelNotFoundError(f"{path}: not valid JSON ({exc}); the checkpoint is damaged, copy it again.") from exc
-    if not isinstance(data, kind) or (kind is list and not all(isinstance(m, dict) for m in data)):
+    if not isinstance(data, kind) or (isinstance(data, list) and not all(isinstance(m, dict) for m in data)):
         raise ModelNotFoundError(f"{path}: expected a JSON {'object' if kind is dict else 'list of objects'}; "
                                  "the checkpoint is damaged, copy it again.")
     return data

@@ -72,6 +72,8 @@ def format_failures(failures: list[UnitFailure], total: int) -> str:
 
 
 def _relative(path: Path, root: Path | None) -> str:
+    if root is None:
+        return str(path)
     try:
         return str(Path(path).relative_to(root)) + "/"
     except ValueError:
@@ -154,7 +156,7 @@ def format_validation(report: CardReport) -> str:
     return "\n".join(lines)
 
 
-def human_bytes(size: int) -> str:
+def human_bytes(size: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if size < 1024:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"

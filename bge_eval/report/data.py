@@ -11,6 +11,7 @@ import base64
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ..metrics.distributions import Distribution, distribution
 from ..models.recipe import RECIPE_PRECISION
@@ -34,6 +35,11 @@ from .sweep import SweepTable, sweep_table
 BENCHMARKS = ((ENGLISH_BENCHMARK, "MTEB", MTEB_COLUMNS), (CHINESE_BENCHMARK, "C-MTEB", CMTEB_COLUMNS))
 
 
+def _count(value: int | float | None) -> int | None:
+    """A text count as recorded (JSON numbers), as an int."""
+    return None if value is None else int(value)
+
+
 @dataclass(frozen=True)
 class TaskTime:
     """Where one task's last computation spent its time (seconds) and how many texts its model
@@ -53,7 +59,7 @@ class TaskTime:
     def of(cls, task: str, record: TaskRecord) -> TaskTime:
         phases, texts = record.phases or {}, record.texts or {}
         return cls(task, record.wall_s, phases.get("load_s"), phases.get("encode_s"), phases.get("score_s"),
-                   phases.get("write_s"), texts.get("texts"), texts.get("encoded"), texts.get("cached"))
+                   phases.get("write_s"), *(_count(texts.get(key)) for key in ("texts", "encoded", "cached")))
 
 
 @dataclass(frozen=True)
@@ -220,7 +226,7 @@ def leaderboard_tables(runs: list[Run], rows: list[TaskRow]) -> list[Leaderboard
         scores = {label: s for label, s in scores.items() if s}
         if not scores:
             continue
-        references = {}
+        references: dict[str, Any] = {}
         for run in runs:  # each model's published numbers, over the tasks its runs scored
             if run.label in scores:
                 published = {t: v for t in scores[run.label] if (v := _published_main(run.model, t)) is not None}

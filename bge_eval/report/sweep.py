@@ -99,7 +99,7 @@ def _test(base_run: Any, run: Any, row: Any) -> tuple[str, str, float | None]:
         if found is None:
             return "", why, None
         sides.append(found)
-    test, why = paired_items(metric, sides[0], sides[1])
+    test, why = paired_items(str(metric), sides[0], sides[1])
     if test is None:
         return "", why, None
     return f"{test.method} over {test.n_items} {test.unit} ({metric})", "", test.p_value

@@ -64,6 +64,7 @@ def read_per_item(result_file: Path, task: str, task_type: str, split: str, metr
                   subset: str, reported: float) -> tuple[PerItem | None, str]:
     """(per-item results, "") or (None, why there are none usable) for one result entry."""
     layout = ResultsLayout.of_results_dir(result_file.parent)
+    found: ItemValues | PairScores | None
     if task_type in RANKING_TYPES:
         name = PER_QUERY_NAMES.get(metric)
         if name is None:

@@ -69,6 +69,7 @@ def data_fingerprint(planned: Any, data_dir: Path | None, previous: FileRecords 
 
     if planned.data_source in ("local", "demo", "card"):
         if planned.data_source == "local":
+            assert data_dir is not None  # a task is planned "local" only with a data folder
             folder = task_folder(data_dir, planned.name)
         elif planned.data_source == "card":
             folder = planned.task.card_folder  # task.toml included: editing the card recomputes

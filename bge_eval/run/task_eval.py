@@ -88,6 +88,7 @@ def evaluate_task(
 
 def load_task_data(planned: PlannedTask, data_dir: Path | None) -> None:
     if planned.data_source == "local":
+        assert data_dir is not None  # a task is planned "local" only with a data folder
         attach_local_data(planned.task, data_dir)
     elif planned.data_source in ("demo", "task", "card"):
         planned.task.load_data()

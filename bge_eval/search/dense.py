@@ -69,7 +69,7 @@ class RunningTopK:
         """Merge a (Q, n) block whose column j is corpus row offset + j."""
         top_scores, top_index = block_topk(scores, self.k)
         top_index = top_index + offset
-        if self.scores is not None:
+        if self.scores is not None and self.index is not None:
             top_scores = torch.cat([self.scores, top_scores], dim=1)
             top_index = torch.cat([self.index, top_index], dim=1)
             top_scores, order = torch.topk(top_scores, min(self.k, top_scores.shape[1]), dim=1)
@@ -78,7 +78,7 @@ class RunningTopK:
 
     def result(self, queries: int) -> tuple[np.ndarray, np.ndarray]:
         """(indices, fp32 scores), each (queries, <= k), best first; one copy from the device."""
-        if self.scores is None:  # an empty corpus
+        if self.scores is None or self.index is None:  # an empty corpus
             return np.zeros((queries, 0), dtype=np.int64), np.zeros((queries, 0), dtype=np.float32)
         return self.index.cpu().numpy(), self.scores.float().cpu().numpy()
 

@@ -136,6 +136,7 @@ class _CardData:
     """Loads the card folder's data as a local task folder is loaded."""
 
     card_folder: Path
+    data_loaded: bool  # mteb's AbsTask's, beside which this is mixed in
 
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
         if not self.data_loaded:
@@ -149,7 +150,7 @@ def card_task(folder: Path) -> Any:
     card = read_card(folder)
     _refuse_registry_name(card, folder)
     splits = card_splits(card, folder)
-    main_score = card.main_score or TASK_KINDS[card.type].card_main_score
+    main_score = card.main_score or str(TASK_KINDS[card.type].card_main_score)  # every card type has one
     instructed = card.default_instructed if card.instructed is None else card.instructed
     metadata = own_task_metadata(
         card.name, card.type, main_score, card.eval_lang, splits,

@@ -29,6 +29,7 @@ def _metadata(name: str, task_type: str, main_score: str, lang: str) -> TaskMeta
 
 class _DemoData:
     is_demo = True
+    data_loaded: bool  # mteb's AbsTask's, beside which this is mixed in
 
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
         if not self.data_loaded:

@@ -7,6 +7,7 @@ model if they disagree.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import torch
 
@@ -15,12 +16,15 @@ logger = logging.getLogger(__name__)
 MODEL_TYPES = ("bert", "xlm-roberta")
 PROBE_LENGTHS = (16, 9, 3)  # a probe batch with padding
 
+# A transformers model or one of its layers, read by attribute (torch types those reads as Tensor | Module).
+HFModule = Any
+
 
 class ClsShortcut(torch.nn.Module):
     """The model's embeddings and all layers but the last, then the last layer for the CLS
     token only. forward gives the CLS vectors (B, H) in the model's dtype."""
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: HFModule) -> None:
         super().__init__()
         layers = model.encoder.layer
         self.last = layers[-1]
@@ -37,7 +41,7 @@ class ClsShortcut(torch.nn.Module):
         return cls_of_last_layer(self.last, hidden, attention_mask)
 
 
-def cls_of_last_layer(layer: torch.nn.Module, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+def cls_of_last_layer(layer: HFModule, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """One BERT layer's output at position 0 (post-norm layer, eval mode, padded keys masked)."""
     attention = layer.attention.self
     rows, width, _ = hidden.shape
@@ -56,7 +60,7 @@ def cls_of_last_layer(layer: torch.nn.Module, hidden: torch.Tensor, attention_ma
     return layer.output(layer.intermediate(attended), attended)[:, 0]
 
 
-def applies(model: torch.nn.Module) -> bool:
+def applies(model: HFModule) -> bool:
     """A BERT-family encoder this module knows how to shorten."""
     config = model.config
     return (
@@ -68,7 +72,7 @@ def applies(model: torch.nn.Module) -> bool:
     )
 
 
-def build(model: torch.nn.Module, device: torch.device) -> torch.nn.Module | None:
+def build(model: HFModule, device: torch.device) -> torch.nn.Module | None:
     """ClsShortcut around `model` when it applies and agrees with the full model on a probe
     batch; otherwise None, with `model` left as it was."""
     if not applies(model):
@@ -81,7 +85,7 @@ def build(model: torch.nn.Module, device: torch.device) -> torch.nn.Module | Non
     try:
         with torch.inference_mode():
             got = shortcut(input_ids, attention_mask).float()
-        agrees = got.shape == expected.shape and bool(torch.allclose(got, expected, **tolerance(model)))
+        agrees = agrees_with(got, expected, model)
         problem = "disagrees with the full model"
     except Exception as exc:  # an unexpected layer layout: keep the full model
         agrees, problem = False, f"failed ({type(exc).__name__}: {exc})"
@@ -92,7 +96,7 @@ def build(model: torch.nn.Module, device: torch.device) -> torch.nn.Module | Non
     return shortcut
 
 
-def probe_batch(model: torch.nn.Module, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def probe_batch(model: HFModule, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
     width = max(PROBE_LENGTHS)
     input_ids = torch.randint(5, model.config.vocab_size, (len(PROBE_LENGTHS), width), generator=generator)
@@ -100,8 +104,7 @@ def probe_batch(model: torch.nn.Module, device: torch.device) -> tuple[torch.Ten
     return input_ids.to(device), attention_mask.to(device)
 
 
-def tolerance(model: torch.nn.Module) -> dict[str, float]:
-    """fp32 agrees to rounding; half precision to its own resolution."""
-    if next(model.parameters()).dtype == torch.float32:
-        return {"rtol": 1e-4, "atol": 1e-4}
-    return {"rtol": 2e-2, "atol": 2e-2}
+def agrees_with(got: torch.Tensor, expected: torch.Tensor, model: HFModule) -> bool:
+    """Same shape and close: fp32 to rounding, half precision to its own resolution."""
+    limit = 1e-4 if next(model.parameters()).dtype == torch.float32 else 2e-2
+    return got.shape == expected.shape and bool(torch.allclose(got, expected, rtol=limit, atol=limit))

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
-from .cls_shortcut import applies, probe_batch, tolerance
+from .cls_shortcut import agrees_with, applies, probe_batch
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ class PackedArrays:
     tokens: int
     texts: int
     longest: int
+
+# A transformers model or one of its layers, read by attribute (torch types those reads as Tensor | Module).
+HFModule = Any
 
 
 def pack(input_ids: np.ndarray, lengths: np.ndarray) -> PackedArrays:
@@ -67,7 +71,7 @@ def reference_attend(query, key, value, query_starts, key_starts, longest_query,
 class PackedLayer(torch.nn.Module):
     """One post-norm BERT layer on packed tokens; `dense_after_attention` is what compile fuses."""
 
-    def __init__(self, layer: torch.nn.Module) -> None:
+    def __init__(self, layer: HFModule) -> None:
         super().__init__()
         attention = layer.attention.self
         self.heads, self.head_size = attention.num_attention_heads, attention.attention_head_size
@@ -94,6 +98,7 @@ class PackedLayer(torch.nn.Module):
         query, key, value = qkv.unbind(dim=1)
         residual, longest_query = hidden, longest
         if query_rows is not None:
+            assert query_starts is not None  # given together with query_rows
             query, residual, starts_q, longest_query = query[query_rows], hidden[query_rows], query_starts, 1
         else:
             starts_q = starts
@@ -105,7 +110,7 @@ class PackedBert(torch.nn.Module):
     """A BERT-family encoder over PackedArrays; forward gives pooled vectors (B, H) in the
     model's dtype."""
 
-    def __init__(self, model: torch.nn.Module, pooling: str, attend: Attend) -> None:
+    def __init__(self, model: HFModule, pooling: str, attend: Attend) -> None:
         super().__init__()
         embeddings = model.embeddings
         self.word_embeddings = embeddings.word_embeddings
@@ -122,7 +127,8 @@ class PackedBert(torch.nn.Module):
         """torch.compile each layer's dense part (products, bias, activation, residual, norm
         fused); attention stays as it is. Token counts vary, so shapes are dynamic."""
         for layer in self.layers:
-            layer.dense_after_attention = torch.compile(layer.dense_after_attention, dynamic=True)
+            packed_layer: Any = layer
+            packed_layer.dense_after_attention = torch.compile(packed_layer.dense_after_attention, dynamic=True)
 
     def forward(self, packed: torch.Tensor, tokens: int, texts: int, longest: int) -> torch.Tensor:
         """packed: PackedArrays.data on the device."""
@@ -147,7 +153,7 @@ def flash_available(device: torch.device, dtype: torch.dtype) -> bool:
     return device.type == "cuda" and dtype in (torch.float16, torch.bfloat16) and built_with()
 
 
-def build(model: torch.nn.Module, device: torch.device, pooling: str,
+def build(model: HFModule, device: torch.device, pooling: str,
           attend: Attend | None = None) -> PackedBert | None:
     """PackedBert over `model` when it applies and agrees with the full model on a probe
     batch; else None. attend: FlashAttention by default (CUDA, half precision only)."""
@@ -168,7 +174,7 @@ def build(model: torch.nn.Module, device: torch.device, pooling: str,
                 expected = (hidden * mask).sum(dim=1) / mask.sum(dim=1)
             arrays = pack(input_ids.cpu().numpy(), attention_mask.sum(dim=1).cpu().numpy())
             got = packed(torch.from_numpy(arrays.data).to(device), arrays.tokens, arrays.texts, arrays.longest).float()
-        agrees = got.shape == expected.shape and bool(torch.allclose(got, expected, **tolerance(model)))
+        agrees = agrees_with(got, expected, model)
         problem = "disagrees with the full model"
     except Exception as exc:  # an unexpected layer layout or kernel: keep the padded model
         agrees, problem = False, f"failed ({type(exc).__name__}: {exc})"
