@@ -14,38 +14,20 @@ import contextlib
 import json
 import platform
 import statistics
+import sys
 import time
-import zlib
 from datetime import date
 from pathlib import Path
 
 import mteb
-import numpy as np
 
 from bge_eval import _mteb
 from bge_eval.tasks.local_data import attach_local_data
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.helpers
+from tests.helpers import TrigramEncoder  # noqa: E402  (the contract test's encoder)
+
 TASK = "Banking77Classification"
-
-
-class Trigrams:
-    """Hashed character trigrams: deterministic vectors with no weights, so scoring dominates."""
-
-    mteb_model_meta = _mteb.ModelMeta.create_empty(overwrites={"name": "benchmark/trigrams"})
-
-    def encode(self, inputs, **kwargs):
-        texts = [text for batch in inputs for text in batch["text"]]
-        out = np.zeros((len(texts), 64), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for i in range(len(text) - 2):
-                out[row, zlib.crc32(text[i:i + 3].encode()) % 64] += 1.0
-        return out / np.linalg.norm(out, axis=1, keepdims=True).clip(1e-6)
-
-    def similarity(self, a, b):
-        return _mteb.AbsEncoder.similarity(self, a, b)
-
-    def similarity_pairwise(self, a, b):
-        return _mteb.AbsEncoder.similarity_pairwise(self, a, b)
 
 
 def scored(data_dir: Path, eager: bool) -> tuple[float, dict]:
@@ -53,7 +35,7 @@ def scored(data_dir: Path, eager: bool) -> tuple[float, dict]:
     attach_local_data(task, data_dir)
     started = time.perf_counter()
     with _mteb.eager_columns(task) if eager else contextlib.nullcontext():
-        result = mteb.evaluate(Trigrams(), [task], cache=None, co2_tracker=False, show_progress_bar=False)
+        result = mteb.evaluate(TrigramEncoder(), [task], cache=None, co2_tracker=False, show_progress_bar=False)
     return time.perf_counter() - started, result.task_results[0].scores["test"][0]
 
 

@@ -52,3 +52,35 @@ def assert_workers_exit_when_parent_killed(script_path: Path, body: str) -> None
     assert not any(running(pid) for pid in workers)
 # The peer environment with FlagEmbedding (built by .ci/peers), for tests/peers.
 PEER_PYTHON = Path(os.environ.get("BGE_EVAL_PEER_PYTHON", REPO / ".venv-peers" / "bin" / "python"))
+
+
+class TrigramEncoder:
+    """Hashed character trigrams (64 dimensions): a deterministic mteb encoder that needs no weights
+    (the mteb contract test; benchmarks/classification_scoring.py)."""
+
+    def __init__(self) -> None:
+        from bge_eval import _mteb
+
+        self.mteb_model_meta = _mteb.ModelMeta.create_empty(overwrites={"name": "test/trigrams"})
+
+    def encode(self, inputs, **kwargs):
+        import zlib
+
+        import numpy as np
+
+        texts = [text for batch in inputs for text in batch["text"]]
+        out = np.zeros((len(texts), 64), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for i in range(len(text) - 2):
+                out[row, zlib.crc32(text[i:i + 3].encode()) % 64] += 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True).clip(1e-6)
+
+    def similarity(self, a, b):
+        from bge_eval import _mteb
+
+        return _mteb.AbsEncoder.similarity(self, a, b)
+
+    def similarity_pairwise(self, a, b):
+        from bge_eval import _mteb
+
+        return _mteb.AbsEncoder.similarity_pairwise(self, a, b)

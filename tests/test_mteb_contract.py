@@ -141,12 +141,9 @@ def test_classification_scores_are_mteb_s_own_with_eager_columns(shared_data, tm
     """Banking77 cut to 12 of its labels (10 training texts each, every test text of them) scored by
     mteb with and without the one-read conversion: the same scores, every metric of every experiment."""
     import json
-    import zlib
-
-    import numpy as np
 
     from bge_eval.tasks.local_data import attach_local_data
-    from tests.helpers import write_jsonl
+    from tests.helpers import TrigramEncoder, write_jsonl
 
     source = shared_data / "Banking77Classification"
     train = [json.loads(line) for line in (source / "train.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -158,25 +155,6 @@ def test_classification_scores_are_mteb_s_own_with_eager_columns(shared_data, tm
     test = [json.loads(line) for line in (source / "test.jsonl").read_text(encoding="utf-8").splitlines()]
     write_jsonl(folder / "test.jsonl", [row for row in test if row["label"] < 12])
 
-    class Trigrams:
-        """Hashed character trigrams: a deterministic encoder that needs no weights."""
-
-        mteb_model_meta = _mteb.ModelMeta.create_empty(overwrites={"name": "test/trigrams"})
-
-        def encode(self, inputs, **kwargs):
-            texts = [text for batch in inputs for text in batch["text"]]
-            out = np.zeros((len(texts), 64), dtype=np.float32)
-            for row, text in enumerate(texts):
-                for i in range(len(text) - 2):
-                    out[row, zlib.crc32(text[i:i + 3].encode()) % 64] += 1.0
-            return out / np.linalg.norm(out, axis=1, keepdims=True).clip(1e-6)
-
-        def similarity(self, a, b):
-            return _mteb.AbsEncoder.similarity(self, a, b)
-
-        def similarity_pairwise(self, a, b):
-            return _mteb.AbsEncoder.similarity_pairwise(self, a, b)
-
     reads = []
     read = _mteb._EagerColumns._getitem
     monkeypatch.setattr(_mteb._EagerColumns, "_getitem", lambda self, key: reads.append(key) or read(self, key))
@@ -185,7 +163,7 @@ def test_classification_scores_are_mteb_s_own_with_eager_columns(shared_data, tm
         task = mteb.get_task("Banking77Classification")
         attach_local_data(task, tmp_path / "data")
         with _mteb.eager_columns(task) if eager else contextlib.nullcontext():
-            result = mteb.evaluate(Trigrams(), [task], cache=None, co2_tracker=False, show_progress_bar=False)
+            result = mteb.evaluate(TrigramEncoder(), [task], cache=None, co2_tracker=False, show_progress_bar=False)
         results.append(result.task_results[0].scores["test"][0])
     assert results[0] == results[1] and len(results[0]["scores_per_experiment"]) == 10
     assert "label" in reads  # mteb read the labels through the eager lists
