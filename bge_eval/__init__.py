@@ -11,7 +11,8 @@ The public API (imported on first use, so `import bge_eval` loads neither torch 
 - load_results(*folders) -> pandas.DataFrame of tidy rows.
 - build_report(*folders, output=None) -> ReportData (and index.html / README.md when output is given).
 - gate(results, baseline, ...) -> GateReport; write_baseline(baseline, results, ...).
-- RunConfig (every option of a run, with its default) and the errors (BgeEvalError and kin).
+- RunConfig (every option of a run, with its default, checked where it is built: ConfigError) and
+  the errors (BgeEvalError and kin); a run's failed tasks are RunSummary.failures (UnitFailure).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from importlib import import_module, metadata
 from typing import TYPE_CHECKING, Any
 
 from .config import RunConfig
-from .errors import BgeEvalError, DataError, ModelNotFoundError, UnknownNameError
+from .errors import BgeEvalError, ConfigError, DataError, ModelNotFoundError, UnknownNameError
 
 try:
     __version__ = metadata.version("bge_eval")
@@ -33,13 +34,13 @@ _LAZY = {
     "RunSummary": "run.outcome", "TaskOutcome": "run.outcome", "BgeEncoder": "encoding.mteb_encoder",
     "GateReport": "gating", "ReportData": "report.data", "ModelSpec": "models", "BGE_MODELS": "models",
     "resolve_model": "models", "sweep": "api", "ModelEntry": "run.sweep", "SweepSummary": "run.sweep",
-    "RayOptions": "run.ray_executor",
+    "RayOptions": "run.ray_executor", "UnitFailure": "run.outcome",
 }
 
 __all__ = [
-    "BGE_MODELS", "BgeEncoder", "BgeEvalError", "DataError", "GateReport", "ModelEntry", "ModelNotFoundError",
+    "BGE_MODELS", "BgeEncoder", "BgeEvalError", "ConfigError", "DataError", "GateReport", "ModelEntry", "ModelNotFoundError",
     "ModelSpec", "RayOptions", "ReportData", "RunConfig", "RunSummary", "SweepSummary", "TaskOutcome",
-    "UnknownNameError", "__version__", "build_report", "demo_tasks", "describe_tasks", "evaluate", "gate",
+    "UnitFailure", "UnknownNameError", "__version__", "build_report", "demo_tasks", "describe_tasks", "evaluate", "gate",
     "get_encoder", "load_results", "make_config", "rerank", "resolve_model", "sweep", "write_baseline",
 ]
 
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
     from .gating import GateReport
     from .models import BGE_MODELS, ModelSpec, resolve_model
     from .report.data import ReportData
-    from .run.outcome import RunSummary, TaskOutcome
+    from .run.outcome import RunSummary, TaskOutcome, UnitFailure
     from .run.ray_executor import RayOptions
     from .run.sweep import ModelEntry, SweepSummary
 
