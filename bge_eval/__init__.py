@@ -38,10 +38,11 @@ _LAZY = {
 }
 
 __all__ = [
-    "BGE_MODELS", "BgeEncoder", "BgeEvalError", "ConfigError", "DataError", "GateReport", "ModelEntry", "ModelNotFoundError",
-    "ModelSpec", "RayOptions", "ReportData", "RunConfig", "RunSummary", "SweepSummary", "TaskOutcome",
-    "UnitFailure", "UnknownNameError", "__version__", "build_report", "demo_tasks", "describe_tasks", "evaluate", "gate",
-    "get_encoder", "load_results", "make_config", "rerank", "resolve_model", "sweep", "write_baseline",
+    "BGE_MODELS", "BgeEncoder", "BgeEvalError", "ConfigError", "DataError", "GateReport", "ModelEntry",
+    "ModelNotFoundError", "ModelSpec", "RayOptions", "ReportData", "RunConfig", "RunSummary", "SweepSummary",
+    "TaskOutcome", "UnitFailure", "UnknownNameError", "__version__", "build_report", "demo_tasks", "describe_tasks",
+    "evaluate", "gate", "get_encoder", "load_results", "make_config", "rerank", "resolve_model", "sweep",
+    "write_baseline",
 ]
 
 if TYPE_CHECKING:
