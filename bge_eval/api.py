@@ -192,19 +192,23 @@ def build_report(*folders: str | Path, output: str | Path | None = None,
 
 def gate(results: str | Path, baseline: str | Path, *, tasks: Sequence[str] | None = None,
          metric: str | None = None, max_drop: float | None = None, alpha: float = GATE_ALPHA,
-         require_significance: bool = False) -> GateReport:
+         require_significance: bool = False, revision: str | None = None) -> GateReport:
     """The regression gate: saved results against a baseline file; .passed, .exit_code,
-    .verdicts, .markdown(), .junit()."""
+    .verdicts, .markdown(), .junit(). revision: gate the model's results of this revision (needed
+    when the results hold several of the baseline's model)."""
     from .gating import GateReport, run_gate
 
     return GateReport(run_gate(Path(results), Path(baseline), tasks=list(tasks) if tasks else None, metric=metric,
-                               max_drop=max_drop, alpha=alpha, require_significance=require_significance))
+                               max_drop=max_drop, alpha=alpha, require_significance=require_significance,
+                               revision=revision))
 
 
 def write_baseline(baseline: str | Path, results: str | Path, *, tasks: Sequence[str] | None = None,
-                   metric: str | None = None, tolerance: float = GATE_TOLERANCE) -> BaselineWrite:
+                   metric: str | None = None, tolerance: float = GATE_TOLERANCE,
+                   revision: str | None = None) -> BaselineWrite:
     """Create or update a gate baseline (and its per-item sidecar) from saved results; metric None
     gates each task type's default (tasks.types.GATE_METRICS). .entries, .left_out, .untested."""
     from .gating import write_baseline as write
 
-    return write(Path(baseline), Path(results), list(tasks) if tasks else None, metric, tolerance)
+    return write(Path(baseline), Path(results), list(tasks) if tasks else None, metric, tolerance,
+                 revision=revision)

@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"level of the paired permutation test over queries (default {GATE_ALPHA})")
     gate.add_argument("--require-significance", action="store_true",
                       help="fail only on drops that are beyond tolerance AND significant")
+    gate.add_argument("--revision", metavar="REV",
+                      help="gate (or baseline) the model's results of this revision, where --results holds several")
     gate.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML (one test case per task)")
     gate.add_argument("--summary", type=Path, metavar="FILE",
                       help="write a Markdown summary (for CI job summaries and PR comments)")
@@ -277,14 +279,20 @@ def _gate(args: argparse.Namespace) -> int:
         if args.tasks:
             raise BgeEvalError("gate: give --suite or --tasks, not both.")
         args.tasks = suite_task_names(read_suite(args.suite))
+    for option, path in (("--summary", args.summary), ("--junit", args.junit)):
+        if path is not None and (Path(path).is_dir() or not Path(path).parent.is_dir()):
+            raise BgeEvalError(f"{option} {path}: {'a folder' if Path(path).is_dir() else 'its folder does not exist'}"
+                               "; give a file path in an existing folder.")
     if args.write_baseline:
         written = api.write_baseline(args.baseline, args.results, tasks=args.tasks, metric=args.metric,
-                                     tolerance=GATE_TOLERANCE if args.max_drop is None else args.max_drop)
+                                     tolerance=GATE_TOLERANCE if args.max_drop is None else args.max_drop,
+                                     revision=args.revision)
         print(format_baseline_write(written))
         print(f"wrote {args.baseline} and {sidecar(args.baseline)}")
         return 0
     report = api.gate(args.results, args.baseline, tasks=args.tasks, metric=args.metric, max_drop=args.max_drop,
-                      alpha=args.significance, require_significance=args.require_significance)
+                      alpha=args.significance, require_significance=args.require_significance,
+                      revision=args.revision)
     for verdict in report.verdicts:
         print(f"[{verdict.status}] {verdict.message}")
     if args.summary:

@@ -36,6 +36,7 @@ class BaselineEntry:
     revision: str | None = None
     subset: str = "default"
     type: str | None = None  # the task's type (older baselines: looked up when gating)
+    data: str | None = None  # the fingerprint of the task's data files (run manifest); None: not recorded
 
 
 def read_baseline(path: Path) -> list[BaselineEntry]:
@@ -98,8 +99,16 @@ def result_task_type(result_file: Path, task: str) -> str:
     return record.type if record else task_type_of(task)
 
 
+def result_data(result_file: Path, task: str) -> str | None:
+    """The fingerprint of the data the run recorded for a task's result (None when not recorded)."""
+    manifest = Manifest.read_or_warn(result_file.parent / MANIFEST_NAME)
+    record = manifest.tasks.get(task) if manifest else None
+    data = (record.identity or {}).get("data") if record else None
+    return data if isinstance(data, str) else None
+
+
 def write_baseline(path: Path, results: Path, tasks: list[str] | None, metric: str | None,
-                   tolerance: float, split: str | None = None) -> BaselineWrite:
+                   tolerance: float, split: str | None = None, revision: str | None = None) -> BaselineWrite:
     """Create or update baseline entries (and their per-item results) from saved results;
     metric None gates each task's type default (GATE_METRICS)."""
     new_entries: list[BaselineEntry] = []
@@ -107,7 +116,9 @@ def write_baseline(path: Path, results: Path, tasks: list[str] | None, metric: s
     left_out: list[LeftOut] = []
     untested: list[LeftOut] = []
     seen = set()
-    for result_file, meta in result_files(results):
+    chosen_files = [(f, m) for f, m in result_files(results) if revision is None or str(m.get("revision")) == revision]
+    refuse_several(chosen_files, results)
+    for result_file, meta in chosen_files:
         data = read_result_file(result_file)
         name = data["task_name"]
         seen.add(name)
@@ -130,7 +141,7 @@ def write_baseline(path: Path, results: Path, tasks: list[str] | None, metric: s
                     model=meta["name"], task=name, split=split_name, metric=chosen,
                     value=round(float(value), 6), tolerance=tolerance,
                     dataset_revision=data.get("dataset_revision"), revision=meta.get("revision"),
-                    subset=score.get("hf_subset", "default"), type=task_type,
+                    subset=score.get("hf_subset", "default"), type=task_type, data=result_data(result_file, name),
                 )
                 new_entries.append(entry)
                 found, why = read_per_item(result_file, name, task_type, split_name, chosen, entry.subset,
@@ -154,6 +165,17 @@ def write_baseline(path: Path, results: Path, tasks: list[str] | None, metric: s
     kept = {k: v for k, v in old_per_item.items() if k not in replaced}
     atomic_write_json(sidecar(path), {**kept, **per_item})
     return BaselineWrite(new_entries, left_out, untested)
+
+
+def refuse_several(files: list[tuple[Path, dict]], results: Path) -> None:
+    """Two results of one model and task would make one baseline entry from whichever came first: refused."""
+    folders: dict[tuple[str, str], list[str]] = {}
+    for path, meta in files:
+        folders.setdefault((meta["name"], path.stem), []).append(str(path.parent))
+    for (model, task), where in folders.items():
+        if len(where) > 1:
+            raise DataError(f"--results {results}: {len(where)} results of {model} on {task} ({'; '.join(where)}); "
+                            "pick one with --revision or a narrower --results.")
 
 
 def entry_key(entry: BaselineEntry) -> str:

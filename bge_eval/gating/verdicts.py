@@ -15,18 +15,39 @@ from ..config import GATE_ALPHA
 from ..errors import DataError
 from ..metrics.significance import PairedTest, paired_bootstrap, paired_test
 from ..results.files import read_result_file, result_files
-from ..results.per_item import ItemValues, PairScores, PerItem, from_json, item_unit, read_per_item
-from .baseline import BaselineEntry, entry_key, is_number, read_baseline, read_sidecar, result_task_type
+from ..results.per_item import (
+    ItemValues,
+    PairScores,
+    PerItem,
+    disagreement,
+    from_json,
+    item_unit,
+    read_per_item,
+    refuse_non_finite,
+)
+from .baseline import (
+    BaselineEntry,
+    entry_key,
+    is_number,
+    read_baseline,
+    read_sidecar,
+    result_data,
+    result_task_type,
+    sidecar,
+)
 
 
 @dataclass(frozen=True)
 class FoundResult:
     model: str
     revision: str
+    folder: Path  # the results/<org__model>/<revision> folder it is in
     value: float | None
     dataset_revision: str | None
+    data: str | None  # the data fingerprint the run recorded for it
     per_item: PerItem | None
     no_per_item: str = ""  # why per_item is None
+    damaged: str = ""  # a per-item file that cannot be used at all (non-finite values), in words
 
 
 @dataclass(frozen=True)
@@ -43,7 +64,7 @@ class Verdict:
 
 
 def find_result(results: Path, entry: BaselineEntry) -> list[FoundResult]:
-    """Every saved result for the entry's task (any model), newest layout first."""
+    """Every saved result for the entry's task (any model, any revision, any run folder)."""
     found = []
     for path, meta in result_files(results):
         if path.stem != entry.task:
@@ -53,14 +74,39 @@ def find_result(results: Path, entry: BaselineEntry) -> list[FoundResult]:
         for score in data["scores"].get(entry.split, []):
             if score.get("hf_subset", "default") == entry.subset and is_number(score.get(entry.metric)):
                 value = float(score[entry.metric])
-        per_item, why = None, "the result has no value to check per-item results against"
+        per_item, why, damaged = None, "the result has no value to check per-item results against", ""
         if value is not None and math.isfinite(value):
             task_type = entry.type or result_task_type(path, entry.task)
-            per_item, why = read_per_item(path, entry.task, task_type, entry.split, entry.metric, entry.subset,
-                                          value)
-        found.append(FoundResult(meta["name"], meta.get("revision", ""), value,
-                                 data.get("dataset_revision"), per_item, why))
+            try:
+                per_item, why = read_per_item(path, entry.task, task_type, entry.split, entry.metric, entry.subset,
+                                              value)
+            except DataError as exc:
+                damaged = str(exc)
+        found.append(FoundResult(meta["name"], str(meta.get("revision", "")), path.parent, value,
+                                 data.get("dataset_revision"), result_data(path, entry.task), per_item, why,
+                                 damaged))
     return found
+
+
+def choose(entry: BaselineEntry, found: list[FoundResult], results: Path,
+           revision: str | None) -> FoundResult | str:
+    """The one result the entry gates: its model's, of `revision` when one is asked for, else of the
+    baseline's own revision where the results hold it; several left over is unusable (named), never a guess."""
+    mine = [f for f in found if f.model == entry.model]
+    if not mine:
+        models = ", ".join(sorted({f.model for f in found}))
+        return f"results are for {models}, the baseline is for {entry.model}."
+    if revision is not None:
+        mine = [f for f in mine if f.revision == revision]
+        if not mine:
+            return f"no result of {entry.model} at revision {revision} under {results}."
+    elif len(mine) > 1 and any(f.revision == entry.revision for f in mine):
+        mine = [f for f in mine if f.revision == entry.revision]
+    if len(mine) > 1:
+        folders = "; ".join(str(f.folder) for f in mine)
+        return (f"{len(mine)} results of {entry.model} under {results} ({folders}); pick one with --revision "
+                "or a narrower --results.")
+    return mine[0]
 
 
 def paired(entry: BaselineEntry, baseline: PerItem | None, new: FoundResult) -> tuple[PairedTest | None, str]:
@@ -87,17 +133,16 @@ def paired_items(metric: str, baseline: PerItem, new: PerItem) -> tuple[PairedTe
 
 # --- verdicts ----------------------------------------------------------------------
 def judge(entry: BaselineEntry, results: Path, baseline_per_item: PerItem | None,
-          max_drop: float | None, alpha: float, require_significance: bool) -> Verdict:
+          max_drop: float | None, alpha: float, require_significance: bool, revision: str | None = None) -> Verdict:
     found = find_result(results, entry)
     where = f"{entry.task} ({entry.split}, {entry.metric})"
     if not found:
         return Verdict(entry, "unusable", f"{where}: no result for this task under {results}.")
-    mine = [f for f in found if f.model == entry.model]
-    if not mine:
-        models = ", ".join(sorted({f.model for f in found}))
-        return Verdict(entry, "unusable",
-                       f"{where}: results are for {models}, the baseline is for {entry.model}.")
-    result = mine[0]
+    result = choose(entry, found, results, revision)
+    if isinstance(result, str):
+        return Verdict(entry, "unusable", f"{where}: {result}")
+    if result.damaged:
+        return Verdict(entry, "unusable", f"{where}: {result.damaged}")
     if result.value is None:
         return Verdict(entry, "unusable", f"{where}: the result file has no {entry.metric} for this split.")
     if not math.isfinite(result.value):
@@ -106,6 +151,10 @@ def judge(entry: BaselineEntry, results: Path, baseline_per_item: PerItem | None
     if entry.dataset_revision and result.dataset_revision and entry.dataset_revision != result.dataset_revision:
         return Verdict(entry, "unusable", f"{where}: dataset revision {result.dataset_revision} differs "
                        f"from the baseline's {entry.dataset_revision}.")
+    if entry.data and result.data and entry.data != result.data:
+        return Verdict(entry, "unusable", f"{where}: the task's data changed since the baseline (data "
+                       f"{result.data[:18]} here, {entry.data[:18]} in the baseline): not a model regression; "
+                       "write the baseline again on this data.")
     tolerance = entry.tolerance if max_drop is None else max_drop
     if not math.isfinite(tolerance) or tolerance < 0:
         return Verdict(entry, "unusable", f"{where}: tolerance {tolerance} is not a finite number >= 0.")
@@ -130,8 +179,8 @@ def judge(entry: BaselineEntry, results: Path, baseline_per_item: PerItem | None
 
 
 def run_gate(results: Path, baseline: Path, *, tasks: list[str] | None = None, metric: str | None = None,
-             max_drop: float | None = None, alpha: float = GATE_ALPHA,
-             require_significance: bool = False) -> list[Verdict]:
+             max_drop: float | None = None, alpha: float = GATE_ALPHA, require_significance: bool = False,
+             revision: str | None = None) -> list[Verdict]:
     every = read_baseline(baseline)
     entries = [e for e in every if (not tasks or e.task in tasks) and (metric is None or e.metric == metric)]
     if not entries:
@@ -139,8 +188,30 @@ def run_gate(results: Path, baseline: Path, *, tasks: list[str] | None = None, m
         raise DataError(f"--baseline {baseline}: no entry for the tasks/metric asked for (it holds {held}); "
                         "add them with --write-baseline --tasks ...")
     per_item = read_sidecar(baseline)
-    return [judge(e, results, from_json(per_item.get(entry_key(e)), item_unit(e.type or "")), max_drop, alpha,
-                  require_significance) for e in entries]
+    verdicts = []
+    for entry in entries:
+        stored = from_json(per_item.get(entry_key(entry)), item_unit(entry.type or ""))
+        problem = baseline_per_item_problem(entry, stored, sidecar(baseline))
+        if problem:
+            verdicts.append(Verdict(entry, "unusable", f"{entry.task} ({entry.split}, {entry.metric}): {problem}"))
+        else:
+            verdicts.append(judge(entry, results, stored, max_drop, alpha, require_significance, revision))
+    return verdicts
+
+
+def baseline_per_item_problem(entry: BaselineEntry, stored: PerItem | None, where: Path) -> str:
+    """Why the baseline's own per-item results cannot be used ("" when they can): checked against the
+    baseline's value exactly as a new result's are against its file."""
+    if stored is None:
+        return ""
+    fix = "write the baseline again with --write-baseline"
+    try:
+        refuse_non_finite(stored, f"{where} ({entry_key(entry)})", fix)
+    except DataError as exc:
+        return str(exc)
+    problem = disagreement(stored, entry.metric, entry.value)
+    return f"{where}: its per-item results {problem}, the baseline's value is {entry.value:.5f} (edited?); {fix}." \
+        if problem else ""
 
 
 def exit_code(verdicts: list[Verdict]) -> int:

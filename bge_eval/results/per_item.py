@@ -4,10 +4,12 @@ classification. Each is checked against the result file's own number before it i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import DataError
 from ..metrics.pairs import PAIR_METRICS, pair_metric
 from ..tasks.types import EXAMPLE_TYPES, PAIR_TYPES, RANKING_TYPES, task_kind
 from .files import read_per_query, read_similarities
@@ -85,10 +87,27 @@ def read_per_item(result_file: Path, task: str, task_type: str, split: str, metr
         return None, f"a {task_type} task's {metric} is not built from per-item results"
     if found is None:
         return None, "no per-item file was saved with this result (rerun the task with --overwrite)"
+    where = layout.similarities_file(task) if isinstance(found, PairScores) else \
+        layout.per_example_file(task) if task_type in EXAMPLE_TYPES else layout.per_query_file(task)
+    refuse_non_finite(found, str(where), "rerun the task with --overwrite to write it again")
+    problem = disagreement(found, metric, reported)
+    return (None, f"the per-item results {problem}, the result file {reported:.5f}") if problem else (found, "")
+
+
+def refuse_non_finite(found: PerItem, where: str, fix: str) -> None:
+    """A per-item file holding NaN or an infinity is damaged: a DataError naming it, never used."""
+    values = found.values.values() if isinstance(found, ItemValues) else [*found.scores, *found.gold]
+    bad = next((v for v in values if not math.isfinite(v)), None)
+    if bad is not None:
+        raise DataError(f"{where}: holds the non-finite value {bad} among its {found.unit}; {fix}.")
+
+
+def disagreement(found: PerItem, metric: str, reported: float) -> str:
+    """"" when the per-item results reproduce `reported` to AGREEMENT; otherwise what they give."""
     recomputed = recompute(found, metric)
-    if abs(recomputed - reported) > AGREEMENT:
-        return None, f"the per-item results give {recomputed:.5f}, the result file {reported:.5f}"
-    return found, ""
+    if abs(recomputed - reported) <= AGREEMENT:  # False for NaN on either side
+        return ""
+    return f"give {recomputed:.5f}"
 
 
 def recompute(found: PerItem, metric: str) -> float:

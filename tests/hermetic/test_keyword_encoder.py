@@ -130,6 +130,9 @@ def test_tidy_rows_and_gate_on_the_hand_computed_run(fruit_run, tmp_path):
     entries = json.loads(baseline.read_text())
     entries["entries"][0]["value"] = 0.9  # the run is now 0.0846 below this baseline
     baseline.write_text(json.dumps(entries))
+    edited = bge_eval.gate(output, baseline)  # its per-item file no longer gives its value
+    assert edited.exit_code == 2 and "(edited?)" in edited.verdicts[0].message
+    baseline.with_suffix(".per_query.json").write_text("{}")  # a baseline of numbers alone
     report = bge_eval.gate(output, baseline)
     assert report.exit_code == 1 and report.verdicts[0].status == "regression"
     assert "REGRESSION" in report.markdown() and "<failure" in report.junit()
