@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -98,7 +99,19 @@ def run_sweep(base: RunConfig, entries: list[ModelEntry], executor: Executor | N
         for config in configs:
             target = model_target(config)
             planned_runs.append((config, target, *plan_run(config, target)))
+        refuse_shared_folders(entries, [layout for *_, layout in planned_runs])
         with output_lock(configs[0].output):
             runs = [prepare(config, target, plan, layout) for config, target, plan, layout in planned_runs]
             summaries, computed = execute_runs(runs, executor, fail_fast=base.fail_fast)
     return SweepSummary(summaries, [f for summary in summaries for f in summary.failures], computed)
+
+
+def refuse_shared_folders(entries: list[ModelEntry], layouts: list[Any]) -> None:
+    """Entries that differ as written but resolve to one results folder (a revision left out and the
+    registry's default given, say) would overwrite each other's results: refused before any work."""
+    seen: dict[Path, ModelEntry] = {}
+    for entry, layout in zip(entries, layouts, strict=True):
+        first = seen.setdefault(layout.results_dir, entry)
+        if first is not entry:
+            raise BgeEvalError(f"{first.label} and {entry.label} resolve to the same results folder "
+                               f"{layout.results_dir}; give each checkpoint its own --revision.")

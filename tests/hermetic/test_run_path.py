@@ -144,3 +144,16 @@ def test_a_local_sweep_finishes_the_other_model_when_one_cannot_load(built_bge, 
     broken_run, good_run = sweep.runs
     assert [o.status for o in broken_run.outcomes] == ["failed"] and broken_run.exit_code == 2
     assert [o.status for o in good_run.outcomes] == ["computed"] and good_run.score("BgeEvalDemoSTS") is not None
+
+
+def test_two_sweep_entries_resolving_to_one_folder_are_refused_before_any_work(built_bge, tmp_path):
+    """A revision left out resolves to the registry's; the same revision given explicitly is a second
+    entry as written but the same results folder: refused, nothing written."""
+    from bge_eval import _mteb
+    from bge_eval.errors import BgeEvalError
+
+    default = _mteb.registry_revision(_mteb.registry_model_meta(MODEL))
+    entries = [ModelEntry(MODEL, built_bge), ModelEntry(MODEL, built_bge, default)]
+    with pytest.raises(BgeEvalError, match="resolve to the same results folder"):
+        bge_eval.sweep(entries, ["BgeEvalDemoSTS"], output=tmp_path / "out", device="cpu", embedding_cache=None)
+    assert not (tmp_path / "out").exists()
