@@ -61,6 +61,7 @@ def output_lock(output: Path) -> Iterator[None]:
     Folders it had to create are removed again if the run leaves nothing in them."""
     output = Path(output)
     created = [p for p in (output, *output.parents) if not p.exists()]
+    lock_existed = (output / LOCK_NAME).exists()
     try:
         output.mkdir(parents=True, exist_ok=True)
         handle = (output / LOCK_NAME).open("a+")
@@ -85,18 +86,23 @@ def output_lock(output: Path) -> Iterator[None]:
         yield
     finally:
         try:
-            _remove_if_empty(output, created)  # still locked: nobody else is writing here
+            _remove_if_empty(output, created, lock_existed)  # still locked: nobody else is writing here
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
 
 
-def _remove_if_empty(output: Path, created: list[Path]) -> None:
-    """When `output` holds nothing but the lock file (and empty folders), remove them and the
-    folders above it that were created for it: a failed run leaves nothing behind."""
-    if not output.is_dir():
+def _remove_if_empty(output: Path, created: list[Path], lock_existed: bool) -> None:
+    """When `output` holds no file but the lock, a failed run leaves nothing behind: a folder this
+    run made goes (with the folders above it made for it); a folder the user made keeps all it
+    held (links and empty folders included) and loses only a lock file this run added."""
+    if not output.is_dir() or output.is_symlink():
         return
-    if any(p.is_file() and p != output / LOCK_NAME for p in output.rglob("*")):
+    if any(p.is_file() and not p.is_symlink() and p != output / LOCK_NAME for p in output.rglob("*")):
+        return
+    if not created:
+        if not lock_existed:
+            (output / LOCK_NAME).unlink(missing_ok=True)
         return
     shutil.rmtree(output, ignore_errors=True)
     for folder in created[1:]:  # created[0] is output itself

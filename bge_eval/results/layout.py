@@ -49,6 +49,12 @@ class ResultsLayout:
         results_dir = Path(results_dir)
         return cls(results_dir.parent.parent.parent, Path(results_dir.parent.name) / results_dir.name)
 
+    def refuse_links(self) -> None:
+        """Every folder this layout writes into must be a real folder inside `output`: a symbolic
+        link there would send files outside it. Refused, naming the link (checked before writing)."""
+        for folder in (self.results_dir, self.predictions_dir):
+            refuse_link_below(self.output, folder)
+
     @property
     def results_dir(self) -> Path:
         return self.output / "results" / self.model_folder
@@ -93,6 +99,17 @@ def safe_name(name: str, what: str, given: str | None = None) -> str:
     return name
 
 
+def refuse_link_below(output: Path, path: Path) -> None:
+    """A BgeEvalError when any existing folder from `output` (exclusive) down to `path` is a symbolic link."""
+    output, path = Path(output), Path(path)
+    for part in [path, *path.parents]:
+        if part == output or output not in part.parents:
+            break
+        if part.is_symlink():
+            raise BgeEvalError(f"{part}: a symbolic link inside --output {output}; the harness writes only into "
+                               "real folders there (remove the link, or use another --output).")
+
+
 def staged_predictions_dir(staging: Path) -> Path:
     """Where mteb is told to write predictions inside a staging folder (no model folder)."""
     return staging / "predictions"
@@ -102,7 +119,9 @@ def staging_folder(output: Path) -> Path:
     """A fresh private folder for this process (leftovers of killed runs are removed; the
     caller holds the output lock, so nobody else is using them)."""
     root = Path(output) / STAGING_NAME
-    if root.is_dir():
+    if root.is_symlink() or root.is_file():  # never followed: replaced by a real folder
+        root.unlink()
+    elif root.is_dir():
         shutil.rmtree(root, ignore_errors=True)
     folder = root / str(os.getpid())
     folder.mkdir(parents=True)

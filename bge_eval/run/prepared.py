@@ -120,6 +120,7 @@ def plan_run(config: RunConfig, target: ModelTarget, tasks: Sequence[Any] | None
 
 def prepare(config: RunConfig, target: ModelTarget, plan: TaskPlan, layout: ResultsLayout) -> PreparedRun:
     """Open the manifest and decide, task by task, what is computed (call under the output lock)."""
+    layout.refuse_links()
     manifest = _start_manifest(layout, config, target.recipe, target.resolved, plan)
     if config.suite is not None:
         from ..tasks.suites import read_suite, suite_record

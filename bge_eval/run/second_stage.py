@@ -22,7 +22,7 @@ from ..errors import DataError
 from ..fingerprints import fingerprint_files
 from ..models import mteb_meta, resolve_model
 from ..results.files import read_result_file
-from ..results.layout import ResultsLayout, remove_staging, staging_folder
+from ..results.layout import ResultsLayout, refuse_link_below, remove_staging, staging_folder
 from ..results.manifest import Manifest, TaskRecord, harness_git_revision, package_versions
 from ..tasks.selection import plan_tasks
 from ..tasks.types import RANKING_TYPES
@@ -69,6 +69,8 @@ def run_reranker(config: RunConfig, first: RunSummary, reranker_name: str, reran
     plan = plan_tasks(names, config.benchmark, config.data_dir) if names else None
     comparisons = []
     with output_lock(layout.output):
+        for folder in (layout.results_dir, layout.predictions_dir):
+            refuse_link_below(first_layout.output, folder)
         previous = Manifest.take_over(layout.manifest_file)
         manifest = Manifest(config={**config.to_json(), "reranker": reranker_name, "top_k": top_k},
                             instruction=None, benchmark=plan.benchmark if plan else None, skipped_tasks=[],
