@@ -28,6 +28,7 @@ from .engine import (
     pick_dtype,
     precision_name,
 )
+from .facts import vector_code_versions
 from .multi_device import ShardedEngine, resolve_devices
 from .settings import PipelineSettings
 from .tokenization import (
@@ -130,7 +131,8 @@ class TextEmbedder:
             name, revision = (*identity, "", "")[:2]
             self.cache_space = cache.space({
                 "model": name, "revision": revision, "checkpoint": cache.checkpoint_fingerprint(checkpoint),
-                "dtype": str(self.dtype), "pooling": spec.pooling, "max_length": str(spec.max_length)},
+                "dtype": str(self.dtype), "pooling": spec.pooling, "max_length": str(spec.max_length),
+                **vector_code_versions()},
                 self.hidden_size)
         self.counts = EncodeCounts()
 

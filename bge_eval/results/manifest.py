@@ -10,6 +10,7 @@ import os
 import subprocess
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -135,13 +136,19 @@ class Manifest:
 
 
 def package_versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
+    """The installed versions of the packages that compute a run's numbers (None: not installed)."""
+    return dict(_installed_versions())
+
+
+@cache
+def _installed_versions() -> tuple[tuple[str, str | None], ...]:
+    found: list[tuple[str, str | None]] = []
     for name in _PACKAGES:
         try:
-            out[name] = metadata.version(name)
+            found.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+            found.append((name, None))
+    return tuple(found)
 
 
 def harness_git_revision(root: Path | None = None) -> str | None:

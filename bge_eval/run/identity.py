@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..fingerprints import FileRecords, checkpoint_files, data_files, fingerprint_files
+from ..results.manifest import package_versions
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class ResultIdentity:
     data: str
     settings: dict[str, Any]
     candidates: str | None = None  # a second stage's: the fingerprint of the first stage's rankings
+    code: dict[str, str | None] | None = None  # the versions of the code that computes the numbers (CODE_PACKAGES)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,6 +42,9 @@ class ResultIdentity:
         old = recorded.get("settings") or {}
         changes += [f"{key} {old.get(key)!r} -> {value!r}" for key, value in self.settings.items()
                     if old.get(key) != value]
+        old_code = recorded.get("code") or {}
+        changes += [f"{package} {old_code.get(package) or 'unrecorded'} -> {version}"
+                    for package, version in (self.code or {}).items() if old_code.get(package) != version]
         return changes
 
 
@@ -102,4 +107,14 @@ def task_identity(planned: Any, data_dir: Path | None, fingerprints: dict[str, A
     """A planned task's identity; its data's file records are kept in `fingerprints` (the manifest's)."""
     per_task = fingerprints.setdefault("data", {})
     data, per_task[planned.name] = data_fingerprint(planned, data_dir, per_task.get(planned.name))
-    return ResultIdentity(weights, data, task_settings(planned, common), candidates)
+    return ResultIdentity(weights, data, task_settings(planned, common), candidates, code_versions())
+
+
+# The code that computes a number: mteb scores it, bge_eval encodes and adds to it. Another version
+# of either recomputes a result (mteb 2.26.x patch releases changed scores; docs/data-formats.md).
+CODE_PACKAGES = ("mteb", "bge_eval")
+
+
+def code_versions() -> dict[str, str | None]:
+    versions = package_versions()
+    return {package: versions.get(package) for package in CODE_PACKAGES}

@@ -157,3 +157,20 @@ def test_two_sweep_entries_resolving_to_one_folder_are_refused_before_any_work(b
     with pytest.raises(BgeEvalError, match="resolve to the same results folder"):
         bge_eval.sweep(entries, ["BgeEvalDemoSTS"], output=tmp_path / "out", device="cpu", embedding_cache=None)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_result_of_another_mteb_version_is_recomputed_saying_so(first_run, built_bge, tmp_path, caplog):
+    from importlib import metadata
+
+    output = tmp_path / "out"
+    shutil.copytree(first_run[1], output)
+    (manifest_path,) = output.glob("results/*/*/bge_eval_manifest.json")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    assert manifest["tasks"]["BgeEvalDemoSTS"]["identity"]["code"]["mteb"] == metadata.version("mteb")
+    manifest["tasks"]["BgeEvalDemoSTS"]["identity"]["code"]["mteb"] = "2.26.0-old"
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    assert main(run_argv(built_bge, output, *TASKS, extra=("--keep-results",))) == 2  # refused, not reused
+    assert main(run_argv(built_bge, output, *TASKS)) == 0
+    assert f"mteb 2.26.0-old -> {metadata.version('mteb')}" in caplog.text
+    records = json.loads(manifest_path.read_text(encoding="utf-8"))["tasks"]
+    assert records["BgeEvalDemoSTS"]["identity"]["code"]["mteb"] == metadata.version("mteb")
