@@ -138,6 +138,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _which_folder(filename: object, args: argparse.Namespace) -> str:
+    """" (in the --output folder)" or " (in the embedding cache ...)" for a file a command was writing."""
+    from .config import default_cache_dir
+
+    path = Path(str(filename)).resolve()
+    output = getattr(args, "output", None)
+    cache = None if getattr(args, "no_embedding_cache", False) else (
+        getattr(args, "embedding_cache", None) or default_cache_dir())
+    for folder, name in ((output, "the --output folder"), (cache, "the embedding cache")):
+        if folder is not None and Path(folder).resolve() in (path, *path.parents):
+            return f" (in {name}, {folder})"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -165,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             return internal_error(exc)
-        where = f" writing {exc.filename}" if exc.filename else ""
+        where = f" writing {exc.filename}{_which_folder(exc.filename, args)}" if exc.filename else ""
         print(f"bge_eval: error: no space left on the device{where}; free some space and rerun the same command "
               "(finished tasks are kept).", file=sys.stderr)
         return 2
@@ -311,11 +325,19 @@ def _cache(args: argparse.Namespace) -> int:
 
     folder = cache_folder(args.embedding_cache or default_cache_dir())
     freed = None
-    if args.older_than is not None or args.max_size is not None or args.model or args.all:
-        freed = prune_cache(folder, older_than_s=None if args.older_than is None else args.older_than * 86400,
-                            max_bytes=args.max_size, model=args.model, everything=args.all)
-    print(format_cache_report(folder, cache_report(folder), freed))
-    return 0
+    try:
+        if args.older_than is not None or args.max_size is not None or args.model or args.all:
+            freed = prune_cache(folder, older_than_s=None if args.older_than is None else args.older_than * 86400,
+                                max_bytes=args.max_size, model=args.model, everything=args.all)
+        spaces = cache_report(folder)
+    except OSError as exc:
+        raise BgeEvalError(f"--embedding-cache {folder}: {exc.filename or folder}: {exc.strerror or exc}; the cache "
+                           "needs a folder this user can read and write.") from exc
+    print(format_cache_report(folder, spaces, freed))
+    problems = [space.problem for space in spaces if space.problem]
+    for problem in problems:
+        print(f"bge_eval: error: {problem}; remove that folder (or prune with --all).", file=sys.stderr)
+    return 2 if problems else 0
 
 
 def _validate(args: argparse.Namespace) -> int:

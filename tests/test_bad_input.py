@@ -338,7 +338,61 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, built_bge, capsys,
                  str(tmp_path / "out"), "--device", "cpu", "--no-embedding-cache"])
     err = capsys.readouterr().err
     assert code == 2 and "no space left on the device writing" in err and "BgeEvalDemoSTS" in err
+    assert f"(in the --output folder, {tmp_path / 'out'})" in err
     assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_a_full_cache_disk_is_named_and_the_run_goes_on(tmp_path, built_bge, caplog, monkeypatch):
+    """The cache is an optimisation: its disk full, the run stores no vectors, says so, and scores."""
+    from bge_eval.encoding import embedding_cache
+
+    def full(path, parts):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(embedding_cache, "atomic_write_bytes", full)
+    cache = tmp_path / "cache"
+    code = main(["run", "--model", MODEL, "--model-path", str(built_bge), "--tasks", "BgeEvalDemoSTS", "--output",
+                 str(tmp_path / "out"), "--device", "cpu", "--embedding-cache", str(cache)])
+    assert code == 0 and list((tmp_path / "out").rglob("BgeEvalDemoSTS.json"))
+    assert f"embedding cache: could not write {cache}" in caplog.text and "No space left on device" in caplog.text
+
+
+def test_an_unwritable_cache_is_one_line_before_any_work(tmp_path, built_bge, capsys, monkeypatch):
+    from bge_eval.encoding import embedding_cache
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(embedding_cache.tempfile, "NamedTemporaryFile", read_only)
+    cache = tmp_path / "cache"
+    code = main(["run", "--model", MODEL, "--model-path", str(built_bge), "--tasks", "BgeEvalDemoSTS", "--output",
+                 str(tmp_path / "out"), "--device", "cpu", "--embedding-cache", str(cache)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"--embedding-cache {cache}: not writable (Read-only file system)" in err
+    assert "--no-embedding-cache" in err and "Traceback" not in err and not list((tmp_path / "out").rglob("*.json"))
+
+
+@pytest.mark.parametrize("content", ["[]", "{broken", '{"identity": 5}'])
+def test_a_malformed_cache_space_file_is_named(tmp_path, capsys, content):
+    space = tmp_path / "cache" / "v2" / "ab12"
+    space.mkdir(parents=True)
+    (space / "space.json").write_text(content, encoding="utf-8")
+    assert main(["cache", "--embedding-cache", str(tmp_path / "cache")]) == 2
+    err = capsys.readouterr().err
+    assert f"{space / 'space.json'}:" in err and "internal error" not in err
+    assert main(["cache", "--embedding-cache", str(tmp_path / "cache"), "--all"]) == 0  # and it can be pruned
+
+
+def test_a_cache_that_cannot_be_read_is_one_line(tmp_path, capsys, monkeypatch):
+    from bge_eval.encoding import cache_upkeep
+
+    def denied(folder):
+        raise PermissionError(errno.EACCES, "Permission denied", str(folder / "v2"))
+
+    monkeypatch.setattr(cache_upkeep, "cache_report", denied)
+    assert main(["cache", "--embedding-cache", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"--embedding-cache {tmp_path}: {tmp_path / 'v2'}: Permission denied" in err and "internal error" not in err
 
 
 def test_an_unexpected_failure_is_one_line_with_the_traceback_in_a_file(tmp_path, built_bge, capsys, monkeypatch):

@@ -27,6 +27,7 @@ class SpaceReport:
     rows: int
     bytes: int
     last_used: float | None  # seconds since the epoch
+    problem: str | None = None  # its space.json cannot be read: the file and why
 
 
 def cache_report(cache: Path) -> list[SpaceReport]:
@@ -35,10 +36,7 @@ def cache_report(cache: Path) -> list[SpaceReport]:
     for folder in sorted((Path(cache) / f"v{FORMAT}").glob("*")):
         if not folder.is_dir():
             continue
-        try:
-            identity = json.loads((folder / SPACE_FILE).read_text(encoding="utf-8")).get("identity", {})
-        except (OSError, ValueError):
-            identity = {}
+        identity, problem = _identity(folder / SPACE_FILE)
         shards = rows = size = 0
         last = None
         for path in folder.glob(f"*{SHARD_SUFFIX}"):
@@ -48,8 +46,22 @@ def cache_report(cache: Path) -> list[SpaceReport]:
                 continue
             shards, rows, size = shards + 1, rows + header.rows, size + stat.st_size
             last = max(last or 0.0, stat.st_mtime)
-        out.append(SpaceReport(folder, identity, shards, rows, size, last))
+        out.append(SpaceReport(folder, identity, shards, rows, size, last, problem))
     return out
+
+
+def _identity(path: Path) -> tuple[dict[str, Any], str | None]:
+    """A space's identity from its space.json, or ({}, the file and what is wrong with it)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}, f"{path}: missing"
+    except (OSError, ValueError) as exc:
+        return {}, f"{path}: unreadable ({exc})"
+    identity = data.get("identity") if isinstance(data, dict) else None
+    if not isinstance(identity, dict):
+        return {}, f"{path}: not a cache space description (no identity object)"
+    return identity, None
 
 
 def prune_cache(cache: Path, *, older_than_s: float | None = None, max_bytes: int | None = None,

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -292,12 +293,24 @@ def cache_folder(folder: Path) -> Path:
     return folder
 
 
+def refuse_unwritable(folder: Path) -> None:
+    """A BgeEvalError naming the cache folder when this user cannot create or write files in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise BgeEvalError(f"--embedding-cache {folder}: not writable ({exc.strerror or exc}); give a folder you "
+                           "can write to, or --no-embedding-cache.") from exc
+
+
 class EmbeddingCache:
     """The cache folder: one CacheSpace per model identity and settings. hits, misses and
     discarded count texts served, texts not found and shards removed."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = cache_folder(folder)
+        refuse_unwritable(self.folder)
         self.hits = 0
         self.misses = 0
         self.discarded = 0
