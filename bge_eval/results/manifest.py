@@ -74,6 +74,9 @@ class Manifest:
     def start_run(self, previous: Manifest | None) -> None:
         """Carry over the earlier runs and task records; open this run."""
         if previous is not None:
+            if self.device is None:  # a run that builds no encoder (all cached) keeps what the last one ran on
+                self.device, self.compiled = previous.device, previous.compiled
+                self.packed, self.precision = previous.packed, previous.precision
             self.tasks = {**previous.tasks, **self.tasks}
             self.runs = [*previous.runs, *self.runs]
             self.fingerprints = {**previous.fingerprints, **self.fingerprints}

@@ -174,3 +174,14 @@ def test_a_result_of_another_mteb_version_is_recomputed_saying_so(first_run, bui
     assert f"mteb 2.26.0-old -> {metadata.version('mteb')}" in caplog.text
     records = json.loads(manifest_path.read_text(encoding="utf-8"))["tasks"]
     assert records["BgeEvalDemoSTS"]["identity"]["code"]["mteb"] == metadata.version("mteb")
+
+
+def test_a_rerun_with_every_task_cached_keeps_what_the_run_ran_on(first_run, built_bge, tmp_path):
+    output = tmp_path / "out"
+    shutil.copytree(first_run[1], output)
+    before = manifest_of(output)
+    assert before["device"]["device"] == "cpu" and before["precision"] == "fp32"
+    assert main(run_argv(built_bge, output, *TASKS)) == 0
+    after = manifest_of(output)
+    assert len(after["runs"]) == len(before["runs"]) + 1
+    assert (after["device"], after["precision"], after["packed"]) == (before["device"], "fp32", before["packed"])
