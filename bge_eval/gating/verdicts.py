@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..config import GATE_ALPHA
 from ..errors import DataError
-from ..metrics.significance import PairedTest, paired_bootstrap, paired_test
+from ..metrics.drop_test import DropTest, drop_bootstrap, drop_test
 from ..results.files import read_result_file, result_files
 from ..results.per_item import (
     ItemValues,
@@ -56,7 +56,7 @@ class Verdict:
     status: str  # "pass", "improvement", "regression", "unusable"
     message: str
     new_value: float | None = None
-    test: PairedTest | None = None
+    test: DropTest | None = None
 
     @property
     def delta(self) -> float | None:
@@ -109,25 +109,27 @@ def choose(entry: BaselineEntry, found: list[FoundResult], results: Path,
     return mine[0]
 
 
-def paired(entry: BaselineEntry, baseline: PerItem | None, new: FoundResult) -> tuple[PairedTest | None, str]:
-    """The paired test of the baseline's per-item results against the new ones, or why there is none."""
+def paired(entry: BaselineEntry, baseline: PerItem | None, new: FoundResult, tolerance: float,
+           alpha: float) -> tuple[DropTest | None, str]:
+    """The one-sided test of a drop beyond `tolerance` on the per-item results, or why there is none."""
     if baseline is None:
         return None, "the baseline has no per-item results for it (write it again with --write-baseline)"
     if new.per_item is None:
         return None, new.no_per_item
-    return paired_items(entry.metric, baseline, new.per_item)
+    return drop_items(entry.metric, baseline, new.per_item, tolerance, alpha)
 
 
-def paired_items(metric: str, baseline: PerItem, new: PerItem) -> tuple[PairedTest | None, str]:
-    """The paired test of two sides' per-item results of one metric (the gate's, and a sweep's against its base)."""
+def drop_items(metric: str, baseline: PerItem, new: PerItem, tolerance: float,
+               alpha: float) -> tuple[DropTest | None, str]:
+    """The gate's one-sided test on two sides' per-item results of one metric."""
     if isinstance(baseline, ItemValues) and isinstance(new, ItemValues):
         if not set(baseline.values) & set(new.values):
             return None, f"no {new.unit} in common with the baseline"
-        return paired_test(baseline.values, new.values, unit=new.unit), ""
+        return drop_test(baseline.values, new.values, tolerance=tolerance, alpha=alpha, unit=new.unit), ""
     if isinstance(baseline, PairScores) and isinstance(new, PairScores):
         if baseline.gold != new.gold:
             return None, "the pairs' gold values differ from the baseline's (not the same pairs)"
-        return paired_bootstrap(metric, baseline.scores, new.scores, new.gold), ""
+        return drop_bootstrap(metric, baseline.scores, new.scores, new.gold, tolerance=tolerance, alpha=alpha), ""
     return None, "the baseline's per-item results are of another kind"
 
 
@@ -158,15 +160,15 @@ def judge(entry: BaselineEntry, results: Path, baseline_per_item: PerItem | None
     tolerance = entry.tolerance if max_drop is None else max_drop
     if not math.isfinite(tolerance) or tolerance < 0:
         return Verdict(entry, "unusable", f"{where}: tolerance {tolerance} is not a finite number >= 0.")
-    test, no_test = paired(entry, baseline_per_item, result)
+    test, no_test = paired(entry, baseline_per_item, result, tolerance, alpha)
     delta = result.value - entry.value
     facts = f"baseline {entry.value:.5f}, new {result.value:.5f}, delta {delta:+.5f} (tolerance {tolerance:.5f})"
     if test is not None:
-        facts += (f"; {test.method} test over {test.n_items} {test.unit}: p={test.p_value:.4f}, "
-                  f"95% CI [{test.ci_low:+.5f}, {test.ci_high:+.5f}]")
+        facts += (f"; {test.method} test over {test.n_items} {test.unit} of a drop beyond the tolerance: "
+                  f"p={test.p_value:.4f}, {100 * (1 - alpha):.0f}% upper bound on the change {test.upper_bound:+.5f}")
     else:
         facts += f"; no paired test: {no_test}"
-    significant = test is not None and test.p_value < alpha
+    significant = test is not None and test.significant
     if delta < -tolerance and (significant or not require_significance or test is None):
         # With --require-significance a drop that cannot be tested still fails: it was not shown to be noise.
         return Verdict(entry, "regression", f"{where}: regressed: {facts}.", result.value, test)

@@ -99,7 +99,7 @@ def test_same_results_pass_with_a_test_per_type(good_run, baseline, capsys):
     assert main(["gate", "--results", str(good_run), "--baseline", str(baseline)]) == 0
     out = capsys.readouterr().out
     assert "paired bootstrap test over 300 pairs" in out
-    assert "sign-flip permutation test over 200 examples" in out and "gate: PASS" in out
+    assert "one-sided sign-flip test over 200 examples" in out and "gate: PASS" in out
 
 
 def test_broken_encoder_fails_each_type_with_significance(broken_run, baseline, good_run, capsys):
