@@ -194,7 +194,7 @@ def task_rows(run: Run) -> list[TaskRow]:
                 continue
             kind = task_kind(task_type)
             metrics = {m: _mean(entries, m) for m in (kind.report_metrics if kind else ()) if m in entries[0]}
-            metric = benchmark_metric(task, task_type)
+            metric = benchmark_metric(task, task_type, run.policy)
             metric = metric if metric in entries[0] else "main_score"
             score = _mean(entries, metric)
             published = published_score(run.model, task, split, metric)

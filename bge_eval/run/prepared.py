@@ -93,8 +93,9 @@ class PreparedRun:
         self.manifest.write(self.layout.manifest_file)
 
     def outcome(self, planned: PlannedTask, status: str, wall: float) -> TaskOutcome:
+        recipe = self.target.recipe
         return task_outcome(planned, status, wall, self.layout.result_file(planned.name),
-                            self.notes.get(planned.name))
+                            self.notes.get(planned.name), recipe.policy if recipe is not None else None)
 
     def finish(self, outcomes: list[TaskOutcome], failures: list[UnitFailure] | None = None) -> RunSummary:
         """Close the run in the manifest (not created for a run that committed nothing to a new folder)."""
@@ -176,10 +177,10 @@ def _start_manifest(layout: ResultsLayout, config: RunConfig, recipe: Recipe | N
 
 
 def task_outcome(planned: PlannedTask, status: str, wall: float, result_path: Path,
-                 note: str | None = None) -> TaskOutcome:
+                 note: str | None = None, policy: str | None = "bge") -> TaskOutcome:
     """The task's score per split, in the metric its benchmark publishes (see benchmark_metric)."""
     scores = read_result_file(result_path)["scores"]
-    metric = benchmark_metric(planned.name, planned.type)
+    metric = benchmark_metric(planned.name, planned.type, policy)
     entries = [entry for split in planned.splits for entry in scores.get(split, [])]
     if any(metric not in entry for entry in entries):
         metric = "main_score"  # a result file without the benchmark's own metric (a handed-in task, say)

@@ -33,7 +33,7 @@ def task_listing(plan: TaskPlan, recipe: Any | None, data_dir: Path | None) -> l
     rows = []
     for planned in plan.tasks:
         metadata = planned.task.metadata
-        metric = benchmark_metric(planned.name, planned.type)
+        metric = benchmark_metric(planned.name, planned.type, recipe.policy if recipe is not None else "bge")
         task_recipe = recipe.for_task(metadata) if recipe is not None else None
         rows.append(TaskListing(
             task=planned.name, type=planned.type, languages=list(planned.languages), splits=list(planned.splits),

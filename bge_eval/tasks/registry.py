@@ -43,11 +43,15 @@ def load_registry(file_name: str = "cmteb.toml") -> Registry:
     )
 
 
-def benchmark_metric(task_name: str, task_type: str) -> str:
-    """The metric a task's benchmark publishes, as named in our result files: C-MTEB's own
-    main score (MAP over candidates for reranking, AP for pair classification), else mteb's."""
+def benchmark_metric(task_name: str, task_type: str, policy: str | None = "bge") -> str:
+    """The metric a task's published number is, as named in our result files: C-MTEB's own main
+    score (MAP over candidates for reranking, cosine AP for pair classification), else mteb's.
+    Under BGE's recipe (policy "bge") pair classification is cosine AP in English too, as BGE's
+    summarize_results published it; mteb's max_ap stays in the file (docs/recipe.md)."""
     if task_type == "Reranking":
         return "cmteb_map"
+    if task_type == "PairClassification" and policy == "bge":
+        return "cosine_ap"
     row = load_registry().get(task_name)
     if row is not None and row.main_score not in ("map",):
         return row.main_score

@@ -185,3 +185,19 @@ def test_a_rerun_with_every_task_cached_keeps_what_the_run_ran_on(first_run, bui
     after = manifest_of(output)
     assert len(after["runs"]) == len(before["runs"]) + 1
     assert (after["device"], after["precision"], after["packed"]) == (before["device"], "fp32", before["packed"])
+
+
+def test_pair_classification_is_reported_by_cosine_ap_under_bges_recipe(built_bge, tmp_path):
+    """As BGE's summarize_results published it, English too; mteb's max_ap under the mteb policy."""
+    outcomes = {}
+    for policy in ("bge", "mteb"):
+        summary = bge_eval.evaluate(MODEL, ["BgeEvalDemoPairClassification"], model_path=built_bge,
+                                    output=tmp_path / policy, device="cpu", embedding_cache=None,
+                                    instruction_policy=policy)
+        (outcome,) = summary.outcomes
+        result = json.loads((summary.results_dir / "BgeEvalDemoPairClassification.json").read_text())
+        outcomes[policy] = (outcome.metric, outcome.main_scores["test"], result["scores"]["test"][0])
+    metric, score, entry = outcomes["bge"]
+    assert metric == "cosine_ap" and score == pytest.approx(entry["cosine_ap"])
+    metric, score, entry = outcomes["mteb"]
+    assert metric == "main_score" and score == pytest.approx(entry["max_ap"])
