@@ -19,10 +19,9 @@ from functools import cache
 
 import numpy as np
 
-from .pairs import pair_metric, pair_metric_rows
+from .significance import CHUNK_VALUES, resampled_pair_changes
 
 EXACT_MAX_ITEMS = 16  # up to 2^16 = 65,536 sign assignments: every one is enumerated
-CHUNK_VALUES = 4_000_000  # resamples x items drawn at a time (32 MB): memory stays bounded
 
 
 @dataclass(frozen=True)
@@ -100,20 +99,7 @@ def _crossing_rows(signs: np.ndarray, deltas: np.ndarray, observed: float) -> np
 def drop_bootstrap(metric: str, baseline_scores: list[float], new_scores: list[float], gold: list[float], *,
                    tolerance: float, alpha: float, resamples: int = 2_000, seed: int = 0) -> DropTest:
     """Both sides' pair scores resampled by the same pair indices; the change of `metric` per resample."""
-    base, new, gold_values = (np.asarray(v, dtype=np.float64) for v in (baseline_scores, new_scores, gold))
-    if not base.shape == new.shape == gold_values.shape or base.size == 0:
-        raise ValueError("both sides need scores for the same pairs")
-    n = base.size
-    observed = pair_metric(metric, new.tolist(), gold) - pair_metric(metric, base.tolist(), gold)
-    rng = np.random.default_rng(seed)
-    rows = max(1, CHUNK_VALUES // n)
-    changes = []
-    for start in range(0, resamples, rows):
-        index = rng.integers(0, n, size=(min(rows, resamples - start), n))
-        changes.append(pair_metric_rows(metric, new[index], gold_values[index])
-                       - pair_metric_rows(metric, base[index], gold_values[index]))
-    boot = np.concatenate(changes)
-    boot = boot[np.isfinite(boot)]  # a resample with one gold value (or no positive) has no metric
+    n, observed, boot = resampled_pair_changes(metric, baseline_scores, new_scores, gold, resamples, seed)
     total = boot.size + 1
     p_value = (np.count_nonzero(boot >= -tolerance - 1e-12) + 1) / total
     k = math.floor(alpha * total + 1e-9) - 1

@@ -61,6 +61,17 @@ def paired_bootstrap(
     """Both sides' pair scores (the same pairs, in the same order, against the same gold)
     resampled together; the p-value is the share of centred bootstrap deltas at least as far
     from zero as the observed one (the null of no change)."""
+    n, observed, boot = resampled_pair_changes(metric, baseline_scores, new_scores, gold, resamples, seed)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(boot, [tail, 1 - tail])
+    p_value = (np.count_nonzero(np.abs(boot - observed) >= abs(observed) - 1e-12) + 1) / (boot.size + 1)
+    return PairedTest(n, float(observed), float(low), float(high), float(p_value), "pairs", "paired bootstrap")
+
+
+def resampled_pair_changes(metric: str, baseline_scores: list[float], new_scores: list[float], gold: list[float],
+                           resamples: int, seed: int) -> tuple[int, float, np.ndarray]:
+    """(pairs, observed change of `metric`, its change in each bootstrap resample): both sides resampled
+    by the same pair indices, in chunks of bounded memory; resamples with no metric left out."""
     base, new, gold_values = (np.asarray(v, dtype=np.float64) for v in (baseline_scores, new_scores, gold))
     if not base.shape == new.shape == gold_values.shape or base.size == 0:
         raise ValueError("both sides need scores for the same pairs")
@@ -74,8 +85,4 @@ def paired_bootstrap(
         deltas.append(pair_metric_rows(metric, new[index], gold_values[index])
                       - pair_metric_rows(metric, base[index], gold_values[index]))
     boot = np.concatenate(deltas)
-    boot = boot[np.isfinite(boot)]  # a resample with one gold value (or no positive) has no metric
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(boot, [tail, 1 - tail])
-    p_value = (np.count_nonzero(np.abs(boot - observed) >= abs(observed) - 1e-12) + 1) / (boot.size + 1)
-    return PairedTest(n, float(observed), float(low), float(high), float(p_value), "pairs", "paired bootstrap")
+    return n, float(observed), boot[np.isfinite(boot)]  # a resample with one gold value (or no positive) has none
