@@ -17,6 +17,7 @@ result files and predictions are the same as for a registry task.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -58,6 +59,13 @@ class TaskCard(BaseModel):
     def _known_script(cls, value: str) -> str:
         if "-" not in value and value not in SCRIPTS:
             raise ValueError(f"give the script too, as mteb writes it (for example {value}-Latn)")
+        return value
+
+    @field_validator("score_range")
+    @classmethod
+    def _finite_increasing(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not (math.isfinite(value[0]) and math.isfinite(value[1]) and value[0] < value[1]):
+            raise ValueError(f"expected two finite numbers, the lowest score first (got {list(value)})")
         return value
 
     @property

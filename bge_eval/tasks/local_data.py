@@ -82,6 +82,9 @@ def _load_split(task: Any, folder: Path, split: str) -> Any:
     for line_no, row in numbered:
         _check_row(task, task_type, row, path, line_no)
     rows = [row for _, row in numbered]
+    if task_type == "PairClassification" and len({row["label"] for row in rows}) < 2:
+        raise DataError(f"{path}: every pair has the label {rows[0]['label']!r}; average precision needs both "
+                        "labels (0 and 1) in a split.")
     if task_type == "Classification" and len({row["label"] for row in rows}) < 2:
         raise DataError(f"{path}: every row has the label {rows[0]['label']!r}; a classification split "
                         "needs at least two labels.")

@@ -156,6 +156,13 @@ DEFECTS = [
         d, name="X1", type="Classification", language="eng"), "needs a train split"),
     ("score-range-not-numbers", lambda d: card(d, name="X1", type="STS", language="eng", score_range=["a", "b"]),
      "score_range.0: Input should be a valid number"),
+    ("score-range-reversed", lambda d: card(d, name="X1", type="STS", language="eng", score_range=[5, 0]),
+     "score_range: expected two finite numbers, the lowest score first (got [5.0, 0.0])"),
+    ("score-range-infinite", lambda d: (d / "task.toml").write_text(
+        'name = "X1"\ntype = "STS"\nlanguage = "eng"\nscore_range = [0, inf]\n'), "expected two finite numbers"),
+    ("pair-card-with-one-label", lambda d: (d / "test.jsonl").write_text(
+        '{"sentence1": "a", "sentence2": "b", "label": 1}\n{"sentence1": "c", "sentence2": "d", "label": 1}\n')
+     and card(d, name="X1", type="PairClassification", language="eng"), "average precision needs both labels"),
     ("instructed-not-bool", lambda d: card(d, name="X1", type="STS", language="eng", instructed="sometimes"),
      "instructed: Input should be a valid boolean"),
     ("score-outside-range", lambda d: card(d, name="X1", type="STS", language="eng", score_range=[0, 1]),
