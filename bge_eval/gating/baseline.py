@@ -92,19 +92,13 @@ def gate_metric(task_type: str, score: dict) -> str:
     return next((m for m in GATE_METRICS.get(task_type, ()) if m in score), "main_score")
 
 
-def result_task_type(result_file: Path, task: str) -> str:
-    """The type the run recorded for a task (a card's too), else the type mteb gives its name."""
-    manifest = Manifest.read_or_warn(result_file.parent / MANIFEST_NAME)
-    record = manifest.tasks.get(task) if manifest else None
-    return record.type if record else task_type_of(task)
-
-
-def result_data(result_file: Path, task: str) -> str | None:
-    """The fingerprint of the data the run recorded for a task's result (None when not recorded)."""
+def recorded_facts(result_file: Path, task: str) -> tuple[str, str | None]:
+    """From the run manifest beside a result, read once: the task's type as the run recorded it (a
+    card's too; else the type mteb gives its name) and its data fingerprint (None: not recorded)."""
     manifest = Manifest.read_or_warn(result_file.parent / MANIFEST_NAME)
     record = manifest.tasks.get(task) if manifest else None
     data = (record.identity or {}).get("data") if record else None
-    return data if isinstance(data, str) else None
+    return (record.type if record else task_type_of(task)), (data if isinstance(data, str) else None)
 
 
 def write_baseline(path: Path, results: Path, tasks: list[str] | None, metric: str | None,
@@ -125,7 +119,7 @@ def write_baseline(path: Path, results: Path, tasks: list[str] | None, metric: s
         if tasks and name not in tasks:
             left_out.append(LeftOut(name, "not among the tasks asked for (--tasks / --suite)"))
             continue
-        task_type = result_task_type(result_file, name)
+        task_type, data_fingerprint = recorded_facts(result_file, name)
         before = len(new_entries)
         for split_name, scores in data["scores"].items():
             if split and split_name != split:
@@ -141,7 +135,7 @@ def write_baseline(path: Path, results: Path, tasks: list[str] | None, metric: s
                     model=meta["name"], task=name, split=split_name, metric=chosen,
                     value=round(float(value), 6), tolerance=tolerance,
                     dataset_revision=data.get("dataset_revision"), revision=meta.get("revision"),
-                    subset=score.get("hf_subset", "default"), type=task_type, data=result_data(result_file, name),
+                    subset=score.get("hf_subset", "default"), type=task_type, data=data_fingerprint,
                 )
                 new_entries.append(entry)
                 found, why = read_per_item(result_file, name, task_type, split_name, chosen, entry.subset,

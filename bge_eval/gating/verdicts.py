@@ -31,8 +31,7 @@ from .baseline import (
     is_number,
     read_baseline,
     read_sidecar,
-    result_data,
-    result_task_type,
+    recorded_facts,
     sidecar,
 )
 
@@ -75,15 +74,16 @@ def find_result(results: Path, entry: BaselineEntry) -> list[FoundResult]:
             if score.get("hf_subset", "default") == entry.subset and is_number(score.get(entry.metric)):
                 value = float(score[entry.metric])
         per_item, why, damaged = None, "the result has no value to check per-item results against", ""
+        recorded_type, data_fingerprint = recorded_facts(path, entry.task)
         if value is not None and math.isfinite(value):
-            task_type = entry.type or result_task_type(path, entry.task)
+            task_type = entry.type or recorded_type
             try:
                 per_item, why = read_per_item(path, entry.task, task_type, entry.split, entry.metric, entry.subset,
                                               value)
             except DataError as exc:
                 damaged = str(exc)
         found.append(FoundResult(meta["name"], str(meta.get("revision", "")), path.parent, value,
-                                 data.get("dataset_revision"), result_data(path, entry.task), per_item, why,
+                                 data.get("dataset_revision"), data_fingerprint, per_item, why,
                                  damaged))
     return found
 
