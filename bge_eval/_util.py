@@ -233,6 +233,9 @@ def hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
+MAX_TOML_BYTES = 2**20  # cards, suites and sweep files are a few lines; a larger file is refused unread
+
+
 def read_toml_as(path: Path, model: Any, what: str) -> Any:
     """A TOML file checked by a pydantic model; a DataError naming the file and the line (bad
     TOML) or the key (a bad value), pointing to where `what` is documented, otherwise."""
@@ -242,6 +245,9 @@ def read_toml_as(path: Path, model: Any, what: str) -> Any:
 
     from .errors import DataError
 
+    if Path(path).stat().st_size > MAX_TOML_BYTES:
+        raise DataError(f"{path}: larger than {MAX_TOML_BYTES // 2**20} MiB; a card, suite or models file is a few "
+                        "lines (is it the right file?).")
     try:
         return model(**tomllib.loads(Path(path).read_text(encoding="utf-8")))
     except UnicodeDecodeError as exc:
@@ -250,8 +256,8 @@ def read_toml_as(path: Path, model: Any, what: str) -> Any:
         raise DataError(f"{path}: not valid TOML ({exc}).") from exc
     except ValidationError as exc:
         error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"]) or "file"
-        raise DataError(f"{path}: {key}: {error['msg'].removeprefix('Value error, ')}; see {what}.") from exc
+        key = "".join(f"{part}: " if i == len(error["loc"]) - 1 else f"{part}." for i, part in enumerate(error["loc"]))
+        raise DataError(f"{path}: {key}{error['msg'].removeprefix('Value error, ')}; see {what}.") from exc
 
 
 # Away from a terminal (CI logs) a progress bar is redrawn as a new line: at most one line this often.

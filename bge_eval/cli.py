@@ -129,10 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument("--all", action="store_true", help="remove the whole cache")
 
     validate = commands.add_parser(
-        "validate", help="check a task card and its data, and describe them",
-        description="Read a task card (a folder with task.toml beside its data) as a run would: every defect "
-        "is a one-line error (exit 2); then counts per split, text lengths, repeated texts, labels.")
-    validate.add_argument("path", type=Path, nargs="+", metavar="PATH", help="card folder(s)")
+        "validate", help="check a task card (or a suite file) and its data, and describe them",
+        description="Read a task card (a folder with task.toml beside its data) or a suite file as a run would: "
+        "every defect is a one-line error (exit 2); then counts per split, text lengths, repeated texts, labels.")
+    validate.add_argument("path", type=Path, nargs="+", metavar="PATH", help="card folder(s) or suite file(s)")
     validate.add_argument("--model", metavar="NAME", help="also count tokens with this model's tokenizer")
     validate.add_argument("--model-path", type=Path, metavar="DIR", help="the model's local checkpoint")
     return parser
@@ -342,7 +342,7 @@ def _cache(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from .report.console import format_validation
-    from .tasks.validate import validate_card
+    from .tasks.validate import validate_card, validate_suite
 
     tokenizer = None
     if args.model:
@@ -351,8 +351,8 @@ def _validate(args: argparse.Namespace) -> int:
         from .models import resolve_model
 
         tokenizer = AutoTokenizer.from_pretrained(str(resolve_model(args.model, args.model_path).checkpoint))
-    for folder in args.path:
-        print(format_validation(validate_card(folder, tokenizer)))
+    for path in args.path:
+        print(format_validation(validate_suite(path, tokenizer) if path.is_file() else validate_card(path, tokenizer)))
     return 0
 
 

@@ -14,7 +14,7 @@ from ..run.second_stage import COMPARED, RerankSummary
 from ..run.sweep import SweepSummary
 from ..tasks.demo import is_demo_task
 from ..tasks.listing import TaskListing
-from ..tasks.validate import CardReport
+from ..tasks.validate import CardReport, SuiteCheck
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -140,8 +140,14 @@ def format_comparison(summary: RerankSummary) -> str:
     return "\n".join(lines)
 
 
-def format_validation(report: CardReport) -> str:
-    """`validate`'s output: the card, then per split its counts, text lengths and labels."""
+def format_validation(report: CardReport | SuiteCheck) -> str:
+    """`validate`'s output: the card, then per split its counts, text lengths and labels (a suite:
+    its registry tasks, then each card)."""
+    if isinstance(report, SuiteCheck):
+        named = f": {', '.join(report.registry_tasks)}" if report.registry_tasks else ""
+        head = (f"{report.file}: suite {report.name}: valid ({len(report.registry_tasks)} registry task(s){named}; "
+                f"{len(report.cards)} card(s))")
+        return "\n".join([head, *(format_validation(card) for card in report.cards)])
     card = report.card
     lines = [f"{report.folder}: {card.name} ({card.type}, {card.language}): valid",
              f"  splits: {', '.join(s.split for s in report.splits)}"]

@@ -20,9 +20,9 @@ from __future__ import annotations
 import math
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .. import _mteb
 from .._util import read_toml_as
@@ -38,6 +38,7 @@ SCRIPTS = {"eng": "Latn", "zho": "Hans", "cmn": "Hans", "yue": "Hant", "jpn": "J
            "fra": "Latn", "spa": "Latn", "ita": "Latn", "por": "Latn", "nld": "Latn", "rus": "Cyrl", "ara": "Arab"}
 CHINESE = ("zho", "cmn")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"  # a task or suite name: one plain file name
+StrictNumber = Annotated[float, Field(strict=True)]
 
 
 class TaskCard(BaseModel):
@@ -48,11 +49,11 @@ class TaskCard(BaseModel):
     name: str = Field(pattern=NAME_PATTERN, max_length=100)
     type: CardType
     language: str = Field(pattern=r"^[a-z]{3}(-[A-Z][a-z]{3})?$")
-    description: str = ""
-    splits: list[str] | None = Field(default=None, min_length=1)
+    description: str = Field(default="", max_length=2000)
+    splits: list[Annotated[str, Field(pattern=NAME_PATTERN, max_length=100)]] | None = Field(default=None, min_length=1)
     main_score: str | None = None
-    score_range: tuple[float, float] | None = None
-    instructed: bool | None = None
+    score_range: tuple[StrictNumber, StrictNumber] | None = None  # strict: "5" in the card is an error, not 5
+    instructed: Annotated[bool, Field(strict=True)] | None = None
 
     @field_validator("language")
     @classmethod
@@ -67,6 +68,19 @@ class TaskCard(BaseModel):
         if value is not None and not (math.isfinite(value[0]) and math.isfinite(value[1]) and value[0] < value[1]):
             raise ValueError(f"expected two finite numbers, the lowest score first (got {list(value)})")
         return value
+
+    @model_validator(mode="after")
+    def _fits_the_type(self) -> TaskCard:
+        metrics = TASK_KINDS[self.type].card_metrics
+        if self.main_score is not None and self.main_score not in metrics:
+            close = [m for m in metrics if m.split("_")[0] == self.main_score.split("_")[0]][:4] or list(metrics[:4])
+            raise ValueError(f"main_score {self.main_score!r} is not a metric mteb writes for {self.type} "
+                             f"(for example {', '.join(close)}; docs/data-formats.md lists them)")
+        if self.score_range is not None and self.type != "STS":
+            raise ValueError(f"score_range is for STS cards; a {self.type} card has no gold scores to bound")
+        if self.splits is not None and len(set(self.splits)) != len(self.splits):
+            raise ValueError("splits: a split is listed twice")
+        return self
 
     @property
     def eval_lang(self) -> str:

@@ -6,7 +6,6 @@ is a DataError naming the file and line.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,19 +122,34 @@ def _expect(condition: bool, where: str, message: str) -> None:
         raise DataError(f"{where}: {message}.")
 
 
+# The longest line a data file may hold: a row is one item (a legacy clustering row, the longest
+# kind, holds a few MB); a file without newlines is refused, not read whole into memory.
+MAX_LINE_BYTES = 256 * 2**20
+
+
+def text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of every physical line of a UTF-8 file, read one line at a time (a BOM
+    is allowed); a line that is not UTF-8 or longer than MAX_LINE_BYTES is a DataError naming it."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found.")
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), start=1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise DataError(f"{path}:{line_no}: a line longer than {MAX_LINE_BYTES // 2**20} MiB; a file "
+                                "holds one item a line (is it one JSON document, or missing newlines?).")
+            try:
+                text = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}:{line_no}: bytes that are not UTF-8; re-encode the file as UTF-8.") from exc
+            yield line_no, text.rstrip("\r\n")
+
+
 def read_jsonl(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
     """(line number, row) of a JSON Lines file, numbered by physical line (blank lines count);
     a DataError names the file and line of any bad row. A UTF-8 BOM is allowed; NaN, Infinity
     and lone surrogates are not (they are not JSON text)."""
-    if not path.is_file():
-        raise DataError(f"{path}: file not found.")
-    try:
-        lines = path.read_bytes().decode("utf-8-sig").splitlines()
-    except UnicodeDecodeError as exc:
-        line_no = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise DataError(f"{path}:{line_no}: bytes that are not UTF-8; re-encode the file as UTF-8.") from exc
     count = 0
-    for line_no, line in enumerate(lines, start=1):
+    for line_no, line in text_lines(path):
         if not line.strip():
             continue
         where = f"{path}:{line_no}"
@@ -215,8 +229,7 @@ def _check_every_query_is_judged(folder: Path, numbered_queries: list[tuple[int,
     hold several splits' queries, so the judgements of every split count)."""
     judged: set[str] = set()
     for qrels_file in (folder / "qrels").glob("*.tsv"):
-        with qrels_file.open(encoding="utf-8-sig") as handle:
-            judged.update(line.split("\t", 1)[0] for line in handle)
+        judged.update(line.split("\t", 1)[0] for _, line in text_lines(qrels_file))
     for line_no, row in numbered_queries:
         if str(row["_id"]) not in judged:
             raise DataError(
@@ -242,28 +255,28 @@ def read_qrels(path: Path, corpus_ids: set[str], query_ids: set[str]) -> dict[st
         raise DataError(f"{path}: file not found (qrels for this split).")
     qrels: dict[str, dict[str, int]] = {}
     lines_of: dict[tuple[str, str], int] = {}
-    with path.open(encoding="utf-8-sig", newline="") as handle:  # a BOM is allowed; quotes are characters
-        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header[:3]] != ["query-id", "corpus-id", "score"]:
-            raise DataError(f"{path}:1: expected the header 'query-id<TAB>corpus-id<TAB>score'.")
-        for line_no, fields in enumerate(reader, start=2):
-            if not fields:
-                continue
-            if len(fields) < 3:
-                raise DataError(f"{path}:{line_no}: expected 3 tab-separated fields, got {len(fields)}.")
-            query_id, doc_id, score = fields[0], fields[1], fields[2]
-            if query_id not in query_ids:
-                raise DataError(f"{path}:{line_no}: query-id {query_id!r} is not in queries.jsonl.")
-            if doc_id not in corpus_ids:
-                raise DataError(f"{path}:{line_no}: corpus-id {doc_id!r} is not in corpus.jsonl.")
-            value = _judgement(score, f"{path}:{line_no}")
-            earlier = qrels.setdefault(query_id, {}).get(doc_id)
-            if earlier is not None and earlier != value:
-                raise DataError(f"{path}:{line_no}: ({query_id}, {doc_id}) is judged {value} here and {earlier} on "
-                                f"line {lines_of[(query_id, doc_id)]}; keep one judgement per pair.")
-            qrels[query_id][doc_id] = value
-            lines_of.setdefault((query_id, doc_id), line_no)
+    lines = text_lines(path)  # quotes are characters, as BEIR's reader takes them
+    header = next(lines, (1, ""))[1].split("\t")
+    if [h.strip() for h in header[:3]] != ["query-id", "corpus-id", "score"]:
+        raise DataError(f"{path}:1: expected the header 'query-id<TAB>corpus-id<TAB>score'.")
+    for line_no, line in lines:
+        if not line:
+            continue
+        fields = line.split("\t")
+        if len(fields) < 3:
+            raise DataError(f"{path}:{line_no}: expected 3 tab-separated fields, got {len(fields)}.")
+        query_id, doc_id, score = fields[0], fields[1], fields[2]
+        if query_id not in query_ids:
+            raise DataError(f"{path}:{line_no}: query-id {query_id!r} is not in queries.jsonl.")
+        if doc_id not in corpus_ids:
+            raise DataError(f"{path}:{line_no}: corpus-id {doc_id!r} is not in corpus.jsonl.")
+        value = _judgement(score, f"{path}:{line_no}")
+        earlier = qrels.setdefault(query_id, {}).get(doc_id)
+        if earlier is not None and earlier != value:
+            raise DataError(f"{path}:{line_no}: ({query_id}, {doc_id}) is judged {value} here and {earlier} on "
+                            f"line {lines_of[(query_id, doc_id)]}; keep one judgement per pair.")
+        qrels[query_id][doc_id] = value
+        lines_of.setdefault((query_id, doc_id), line_no)
     if not qrels:
         raise DataError(f"{path}: no judgements.")
     return qrels

@@ -30,7 +30,7 @@ class SuiteTask(BaseModel):
 
     name: str | None = None
     path: str | None = None
-    weight: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    weight: float = Field(default=1.0, gt=0, allow_inf_nan=False, strict=True)
 
     @model_validator(mode="after")
     def _one_of_name_and_path(self) -> SuiteTask:

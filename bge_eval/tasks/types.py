@@ -23,7 +23,9 @@ class TaskKind:
     items: what the per-item file beside a result holds (run/extras.py, results/per_item.py):
         "queries" (ranked lists, per-query metrics), "pairs" (scored pairs, similarities),
         "examples" (per-example predictions), None (no per-item file).
-    train_split: the task fits on a train split, which is loaded beside the evaluated ones."""
+    train_split: the task fits on a train split, which is loaded beside the evaluated ones.
+    card_metrics: the metrics mteb writes for every task of this type, which a card may name as
+        its main score (tests/tasks/test_cards.py checks each is in a real result)."""
 
     type: str
     loader: str
@@ -34,21 +36,37 @@ class TaskKind:
     report_metrics: tuple[str, ...]
     items: str | None
     train_split: bool = False
+    card_metrics: tuple[str, ...] = ()
+
+
+def _at(names: tuple[str, ...], depths: tuple[int, ...] = (1, 3, 5, 10, 20, 100, 1000)) -> tuple[str, ...]:
+    return tuple(f"{name}_at_{k}" for name in names for k in depths)
+
+
+_RANKING_METRICS = _at(("ndcg", "map", "mrr", "recall", "precision", "hit_rate"))
+_STS_METRICS = tuple(f"{s}_{c}" for s in ("cosine", "manhattan", "euclidean") for c in ("pearson", "spearman")) + (
+    "pearson", "spearman")
+_PAIR_METRICS = tuple(f"{s}_{m}" for s in ("cosine", "dot", "euclidean", "manhattan", "max", "similarity")
+                      for m in ("accuracy", "ap", "f1", "precision", "recall"))
+_CLASSIFICATION_METRICS = ("accuracy", "f1", "f1_weighted", "precision", "precision_weighted", "recall",
+                           "recall_weighted")  # ap and ap_weighted only with two labels
 
 
 TASK_KINDS: dict[str, TaskKind] = {kind.type: kind for kind in (
     TaskKind("Retrieval", "beir", (), "AbsTaskRetrieval", "ndcg_at_10", ("ndcg_at_10",),
-             ("ndcg_at_10", "map_at_10", "mrr_at_10", "recall_at_10"), "queries"),
+             ("ndcg_at_10", "map_at_10", "mrr_at_10", "recall_at_10"), "queries",
+             card_metrics=_RANKING_METRICS),
     TaskKind("Reranking", "listed", ("query", "positive", "negative"), "AbsTaskRetrieval", "map_at_1000",
-             ("cmteb_map", "map_at_1000"), ("cmteb_map", "cmteb_mrr_at_10", "map_at_1000"), "queries"),
+             ("cmteb_map", "map_at_1000"), ("cmteb_map", "cmteb_mrr_at_10", "map_at_1000"), "queries",
+             card_metrics=("cmteb_map", "cmteb_mrr_at_10", *_RANKING_METRICS)),
     TaskKind("STS", "jsonl", ("sentence1", "sentence2", "score"), "AbsTaskSTS", "cosine_spearman",
-             ("cosine_spearman",), ("cosine_spearman", "cosine_pearson"), "pairs"),
+             ("cosine_spearman",), ("cosine_spearman", "cosine_pearson"), "pairs", card_metrics=_STS_METRICS),
     TaskKind("PairClassification", "jsonl", ("sentence1", "sentence2", "label"), "AbsTaskPairClassification",
-             "max_ap", ("cosine_ap",), ("max_ap", "max_accuracy", "max_f1"), "pairs"),
+             "max_ap", ("cosine_ap",), ("max_ap", "max_accuracy", "max_f1"), "pairs", card_metrics=_PAIR_METRICS),
     TaskKind("Classification", "jsonl", ("text", "label"), "AbsTaskClassification", "accuracy", ("accuracy",),
-             ("accuracy", "f1"), "examples", train_split=True),
+             ("accuracy", "f1"), "examples", train_split=True, card_metrics=_CLASSIFICATION_METRICS),
     TaskKind("Clustering", "jsonl", ("sentences", "labels"), "AbsTaskClusteringLegacy", "v_measure",
-             ("v_measure",), ("v_measure",), None),
+             ("v_measure",), ("v_measure",), None, card_metrics=("v_measure",)),
     TaskKind("Summarization", "jsonl", ("text", "human_summaries", "machine_summaries", "relevance"), None, None,
              (), ("cosine_spearman",), None),
 )}

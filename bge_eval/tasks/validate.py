@@ -1,7 +1,7 @@
-"""`python -m bge_eval validate PATH`: a task card and its data read exactly as a run reads them
-(every defect is the run's one-line error), then what a user needs to trust the data: counts
-per split, text lengths in characters (and tokens for a model's tokenizer), repeated texts,
-label balance and the score range."""
+"""`python -m bge_eval validate PATH`: a task card and its data (or a suite file and every card it
+names) read exactly as a run reads them (every defect is the run's one-line error), then what a
+user needs to trust the data: counts per split, text lengths in characters (and tokens for a
+model's tokenizer), repeated texts, label balance and the score range."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cards import TaskCard, card_task, read_card
+from .cards import TaskCard, card_task, is_card_path, read_card
+from .selection import plan_tasks
+from .suites import read_suite
 
 LABEL_COLUMNS = ("label", "labels", "score")
 
@@ -40,6 +42,22 @@ class CardReport:
     folder: Path
     card: TaskCard
     splits: list[SplitReport]
+
+
+@dataclass(frozen=True)
+class SuiteCheck:
+    file: Path
+    name: str
+    registry_tasks: list[str]
+    cards: list[CardReport]
+
+
+def validate_suite(path: Path, tokenizer: Any = None) -> SuiteCheck:
+    """A suite file planned as a run plans it (names, repeated tasks), then each of its cards validated."""
+    suite = read_suite(path)
+    plan_tasks(tuple(suite.entries), None, None)
+    cards = [validate_card(Path(entry), tokenizer) for entry in suite.entries if is_card_path(entry)]
+    return SuiteCheck(Path(suite.file), suite.name, [e for e in suite.entries if not is_card_path(e)], cards)
 
 
 def validate_card(folder: Path, tokenizer: Any = None) -> CardReport:

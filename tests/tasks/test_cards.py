@@ -170,6 +170,28 @@ DEFECTS = [
     ("bad-json-line", lambda d: (d / "test.jsonl").write_text(
         '{"sentence1": "a", "sentence2": "b", "score": 1}\n{oops\n'), "test.jsonl:2"),
     ("not-utf8", lambda d: (d / "task.toml").write_bytes(b"name = \"\xff\"\n"), "not UTF-8"),
+    ("main-score-not-a-metric", lambda d: card(d, name="X1", type="STS", language="eng", main_score="cosine_ap"),
+     "task.toml: main_score 'cosine_ap' is not a metric mteb writes for STS"),
+    ("main-score-of-an-unwritten-depth", lambda d: card(d, name="X1", type="Retrieval", language="eng",
+                                                        main_score="ndcg_at_7"), "for example ndcg_at_1"),
+    ("score-range-on-a-pair-card", lambda d: card(d, name="X1", type="PairClassification", language="eng",
+                                                  score_range=[0, 1]), "score_range is for STS cards"),
+    ("split-a-path", lambda d: card(d, name="X1", type="STS", language="eng", splits=["../../test"]),
+     "splits.0: String should match pattern"),
+    ("split-twice", lambda d: card(d, name="X1", type="STS", language="eng", splits=["test", "test"]),
+     "a split is listed twice"),
+    ("description-too-long", lambda d: card(d, name="X1", type="STS", language="eng", description="x" * 2001),
+     "description: String should have at most 2000 characters"),
+    ("card-file-too-large", lambda d: (d / "task.toml").write_text(
+        'name = "X1"\ntype = "STS"\nlanguage = "eng"\n' + "# padding\n" * 120_000), "larger than 1 MiB"),
+    ("name-too-long", lambda d: card(d, name="X" * 101, type="STS", language="eng"),
+     "name: String should have at most"),
+    ("instructed-a-string", lambda d: card(d, name="X1", type="STS", language="eng", instructed="true"),
+     "instructed: Input should be a valid boolean"),
+    ("score-range-strings", lambda d: card(d, name="X1", type="STS", language="eng", score_range=["0", "5"]),
+     "score_range.0: Input should be a valid number"),
+    ("splits-not-a-list", lambda d: card(d, name="X1", type="STS", language="eng", splits="test"),
+     "splits: Input should be a valid list"),
 ]
 
 
@@ -223,6 +245,8 @@ def test_the_readmes_own_data_commands_work_as_written(tmp_path, monkeypatch, ca
 
 
 TYPE_DATA = {
+    "STS": {"test": [{"sentence1": f"a sentence {i}", "sentence2": f"another one {i % 4}", "score": float(i % 5)}
+                     for i in range(20)]},
     "PairClassification": {"test": [{"sentence1": f"a question {i}", "sentence2": f"a question {i if i % 2 else i + 1}",
                                      "label": i % 2} for i in range(12)]},
     "Classification": {split: [{"text": f"{'great' if i % 2 else 'awful'} product number {i}", "label": i % 2}
@@ -248,6 +272,19 @@ def test_every_card_type_runs_through_mteb(task_type, tmp_path, tiny_bge):
 
     assert list(scores) == ["test"] and TASK_KINDS[task_type].card_main_score in scores["test"][0]
     assert 0 <= scores["test"][0]["main_score"] <= 1
+    missing = set(TASK_KINDS[task_type].card_metrics) - set(scores["test"][0])
+    assert TASK_KINDS[task_type].card_metrics and not missing  # every name a card may choose is written
+
+
+def test_a_line_longer_than_the_bound_is_refused_unread(tmp_path, tiny_bge, capsys, monkeypatch):
+    """A data file with no newlines is refused at the bound, never read whole (the bound made small here)."""
+    from bge_eval.tasks import local_data
+
+    monkeypatch.setattr(local_data, "MAX_LINE_BYTES", 2**20)
+    folder = tiny_sts(tmp_path / "card", name="X1")
+    (folder / "test.jsonl").write_text('{"sentence1": "' + "a" * 3 * 2**20 + '"', encoding="utf-8")
+    assert main(["validate", str(folder)]) == 2
+    assert "test.jsonl:1: a line longer than 1 MiB" in capsys.readouterr().err
 
 
 def test_a_card_goes_through_the_second_stage(tmp_path, tiny_bge):

@@ -59,15 +59,31 @@ DEFECTS = [
     ("bad-average", '[suite]\nname = "s"\naverage = "median"\n[[task]]\nname = "STS12"\n', "average: Input should be"),
     ("twice", '[suite]\nname = "s"\n[[task]]\nname = "STS12"\n[[task]]\nname = "STS12"\n', "listed twice"),
     ("unknown-task", '[suite]\nname = "s"\n[[task]]\nname = "STS99"\n', "no such task"),
+    ("card-path-missing", '[suite]\nname = "s"\n[[task]]\npath = "no-such-card"\n', "no-such-card: no such folder"),
+    ("card-path-not-a-card", '[suite]\nname = "s"\n[[task]]\npath = "."\n', "task.toml: missing"),
+    ("unknown-key", '[suite]\nname = "s"\ncolour = "red"\n[[task]]\nname = "STS12"\n', "suite.colour: Extra inputs"),
+    ("weight-text", '[suite]\nname = "s"\n[[task]]\nname = "STS12"\nweight = "2"\n', "task.0.weight: Input should be"),
 ]
 
 
+def test_validate_reads_a_suites_cards_relative_to_the_suite_file(tmp_path, capsys, monkeypatch):
+    """The example suite validated from another working folder: its card paths are the suite file's."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "suite example-own-data: valid (1 registry task(s): STSBenchmark; 2 card(s))" in out
+    assert "ExampleSupportTickets (Retrieval, eng): valid" in out and "ExampleSentencePairs (STS, eng): valid" in out
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
 @pytest.mark.parametrize("name,text,message", DEFECTS, ids=[d[0] for d in DEFECTS])
-def test_a_defective_suite_is_one_clear_line(name, text, message, tmp_path, tiny_bge, capsys):
+def test_a_defective_suite_is_one_clear_line(name, text, message, command, tmp_path, tiny_bge, capsys):
     suite = tmp_path / "bad.suite.toml"
     suite.write_text(text, encoding="utf-8")
-    assert main(["run", "--model", MODEL, "--model-path", str(tiny_bge), "--suite", str(suite), "--output",
-                 str(tmp_path / "out"), "--device", "cpu", "--no-embedding-cache"]) == 2
+    args = (["run", "--model", MODEL, "--model-path", str(tiny_bge), "--suite", str(suite), "--output",
+             str(tmp_path / "out"), "--device", "cpu", "--no-embedding-cache"] if command == "run"
+            else ["validate", str(suite)])
+    assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and err.count("bge_eval: error") == 1, err
     assert not (tmp_path / "out").exists()
