@@ -6,6 +6,7 @@ datasets, so an upgrade that moves one fails there first."""
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ from mteb.abstasks import (
 from mteb.abstasks.task_metadata import TaskMetadata
 from mteb.models.abs_encoder import AbsEncoder, get_prompt_name
 from mteb.models.model_meta import ModelMeta, ScoringFunction
-from mteb.models.search_wrappers import SearchEncoderWrapper
+from mteb.models.search_wrappers import SearchCrossEncoderWrapper, SearchEncoderWrapper
 from mteb.timing import TimingStack
 from mteb.types import PromptType
 
@@ -97,6 +98,33 @@ def prediction_file_name(task: Any) -> str:
 def convert_to_reranking(task: Any, first_stage_predictions: Path, top_k: int) -> None:
     """Turn a loaded retrieval task into reranking of the first stage's top_k per query."""
     task.convert_to_reranking(first_stage_predictions, top_k=top_k)
+
+
+class RerankedAboveFirstStage:
+    """A second stage as mteb's search sees it: the reranker's order over each query's top k
+    candidates, then the rest of the first stage's ranking in its own order below every reranked
+    document, so recall@100 or MAP@1000 after reranking 20 still mean what their names say."""
+
+    def __init__(self, reranker: Any, first_stage_predictions: Path) -> None:
+        self._search = SearchCrossEncoderWrapper(reranker)
+        self.mteb_model_meta = reranker.mteb_model_meta
+        self.take_counts = getattr(reranker, "take_counts", None)
+        self._rankings = json.loads(Path(first_stage_predictions).read_text(encoding="utf-8"))
+
+    def index(self, corpus: Any, **kwargs: Any) -> None:
+        self._search.index(corpus, **kwargs)
+
+    def search(self, queries: Any, *, hf_split: str, hf_subset: str, **kwargs: Any) -> dict[str, dict[str, float]]:
+        results = self._search.search(queries, hf_split=hf_split, hf_subset=hf_subset, **kwargs)
+        first = self._rankings.get(hf_subset, {}).get(hf_split, {})
+        for query_id, reranked in results.items():
+            scores = first.get(query_id, {})
+            below = [doc for doc in sorted(scores, key=scores.__getitem__, reverse=True) if doc not in reranked]
+            floor = min(reranked.values(), default=0.0)
+            step = 1.0 + abs(floor)  # strictly decreasing scores at any magnitude: no ties to break
+            for rank, doc in enumerate(below, start=1):
+                reranked[doc] = floor - step * rank
+        return results
 
 
 def train_split(task: Any) -> str:

@@ -89,6 +89,66 @@ def _small_vocab(case):
     return case.run("STS13", model_path=folder, data=False)
 
 
+STS_ROWS = [{"sentence1": f"a sentence {i}", "sentence2": f"another one {i % 4}", "score": float(i % 5)}
+            for i in range(8)]
+
+
+def card_run(case, toml: str, rows=None, name="test.jsonl"):
+    """A card folder (task.toml as given, STS rows beside it) run through --tasks."""
+    folder = case.tmp / "cards" / "mine"
+    write_jsonl(folder / name, STS_ROWS if rows is None else rows)
+    (folder / "task.toml").write_text(toml, encoding="utf-8")
+    return case.run(str(folder), data=False)
+
+
+def sts_card(extra: str = "", card_type="STS") -> str:
+    return f'name = "Mine"\ntype = "{card_type}"\nlanguage = "eng"\n{extra}'
+
+
+def suite_run(case, text: str):
+    """A suite file beside a card folder; card paths in it are relative to the suite file."""
+    folder = case.tmp / "suites" / "card"
+    write_jsonl(folder / "test.jsonl", STS_ROWS)
+    (folder / "task.toml").write_text(sts_card(), encoding="utf-8")
+    suite = case.tmp / "suites" / "my.suite.toml"
+    suite.write_text(text, encoding="utf-8")
+    return suite_args(case, suite)
+
+
+def suite_args(case, suite):
+    return ["run", "--model", MODEL, "--model-path", str(case.built_bge), "--suite", str(suite), "--output",
+            str(case.out), "--device", "cpu", "--no-embedding-cache"]
+
+
+def gate_with(case, baseline, *extra):
+    """The gate over an empty results folder with this baseline (a dict is written as JSON)."""
+    (case.tmp / "results").mkdir(exist_ok=True)
+    path = case.tmp / "b.json"
+    if isinstance(baseline, bytes):
+        path.write_bytes(baseline)
+    else:
+        path.write_text(baseline if isinstance(baseline, str) else json.dumps(baseline), encoding="utf-8")
+    return ["gate", "--results", str(case.tmp / "results"), "--baseline", str(path), *extra]
+
+
+ENTRY = {"model": "m", "task": "SciFact", "split": "test", "metric": "ndcg_at_10", "value": 0.6, "tolerance": 0.01,
+         "dataset_revision": None}
+
+
+def models_file(case, text: str):
+    path = case.tmp / "models.toml"
+    path.write_text(text, encoding="utf-8")
+    return ["run", "--models", str(path), "--tasks", "BgeEvalDemoSTS", "--output", str(case.out), "--device", "cpu",
+            "--no-embedding-cache"]
+
+
+def same_files_twice(case):
+    """Two checkpoint paths holding the same files: one results folder, refused before any work."""
+    copy = shutil.copytree(case.built_bge, case.tmp / "copy")
+    return models_file(case, f'[[model]]\nname = "{MODEL}"\npath = "{case.built_bge}"\n'
+                             f'[[model]]\nname = "{MODEL}"\npath = "{copy}"\n')
+
+
 CASES = [
     # --- data: JSON Lines -------------------------------------------------------------------
     ("data", "invalid-json", lambda c: c.sts("{broken\n"), "STS13/test.jsonl:1: invalid JSON"),
@@ -251,6 +311,109 @@ CASES = [
         ["gate", "--results", str(c.tmp), "--baseline", str(c.tmp / "b.json")])[1], "value '0.6'"),
     ("gate", "baseline-entries-not-objects", lambda c: (_write(c.tmp / "b.json", '{"entries": [1]}'), [
         "gate", "--results", str(c.tmp), "--baseline", str(c.tmp / "b.json")])[1], "not a bge_eval baseline file"),
+    ("gate", "baseline-no-entries", lambda c: gate_with(c, {"entries": []}), "no entries, so nothing would be gated"),
+    ("gate", "baseline-entry-twice", lambda c: gate_with(c, {"entries": [ENTRY, ENTRY]}),
+     "entry 2 gates what entry 1 gates"),
+    ("gate", "baseline-revision-a-number", lambda c: gate_with(c, {"entries": [{**ENTRY, "revision": 3}]}),
+     "entry 1: revision must be a string or null"),
+    ("gate", "baseline-data-a-list", lambda c: gate_with(c, {"entries": [{**ENTRY, "data": ["x"]}]}),
+     "entry 1: data must be a string or null"),
+    ("gate", "baseline-negative-tolerance", lambda c: gate_with(c, {"entries": [{**ENTRY, "tolerance": -0.1}]}),
+     "tolerance -0.1 is not a finite number >= 0"),
+    ("gate", "baseline-infinite-value", lambda c: gate_with(c, '{"entries": [{"model": "m", "task": "SciFact", '
+                                                               '"split": "test", "metric": "ndcg_at_10", "value": '
+                                                               'Infinity, "tolerance": 0, "dataset_revision": null}]}'),
+     "value inf is not a finite number"),
+    ("gate", "baseline-a-list", lambda c: gate_with(c, "[]"), "not a bge_eval baseline file"),
+    ("gate", "baseline-not-utf8", lambda c: gate_with(c, b'{"entries": "\xff"}'), "not a bge_eval baseline file"),
+    ("gate", "baseline-unknown-key", lambda c: gate_with(c, {"entries": [{**ENTRY, "colour": "red"}]}),
+     "not a bge_eval baseline file"),
+    ("gate", "junit-a-folder", lambda c: gate_with(c, {"entries": [ENTRY]}, "--junit", str(c.tmp)), "--junit"),
+    ("gate", "summary-a-folder", lambda c: gate_with(c, {"entries": [ENTRY]}, "--summary", str(c.tmp)), "--summary"),
+    ("gate", "results-missing", lambda c: gate_with(c, {"entries": [ENTRY]})[:1] + [
+        "--results", str(c.tmp / "nowhere"), "--baseline", str(c.tmp / "b.json")], "nowhere"),
+    # --- task cards (a card folder given to --tasks) -------------------------------------------
+    ("cards", "main-score-unknown", lambda c: card_run(c, sts_card('main_score = "best"\n')),
+     "task.toml: main_score 'best' is not a metric mteb writes for STS"),
+    ("cards", "main-score-of-another-type", lambda c: card_run(c, sts_card('main_score = "ndcg_at_10"\n')),
+     "main_score 'ndcg_at_10' is not a metric mteb writes for STS"),
+    ("cards", "split-a-path", lambda c: card_run(c, sts_card('splits = ["../../etc/test"]\n')),
+     "splits.0: String should match pattern"),
+    ("cards", "split-twice", lambda c: card_run(c, sts_card('splits = ["test", "test"]\n')),
+     "a split is listed twice"),
+    ("cards", "score-range-on-retrieval", lambda c: card_run(c, sts_card("score_range = [0, 5]\n", "Retrieval")),
+     "score_range is for STS cards"),
+    ("cards", "score-range-reversed", lambda c: card_run(c, sts_card("score_range = [5, 0]\n")),
+     "score_range: expected two finite numbers, the lowest score first"),
+    ("cards", "score-range-infinite", lambda c: card_run(c, sts_card("score_range = [0, inf]\n")),
+     "score_range: expected two finite numbers"),
+    ("cards", "score-range-nan", lambda c: card_run(c, sts_card("score_range = [nan, 5]\n")),
+     "score_range: expected two finite numbers"),
+    ("cards", "score-range-strings", lambda c: card_run(c, sts_card('score_range = ["0", "5"]\n')),
+     "score_range.0: Input should be a valid number"),
+    ("cards", "score-range-three-numbers", lambda c: card_run(c, sts_card("score_range = [0, 1, 5]\n")),
+     "score_range: Tuple should have at most 2 items"),
+    ("cards", "score-outside-the-card-range", lambda c: card_run(c, sts_card("score_range = [0, 2]\n")),
+     "test.jsonl:4: score 3.0 is outside this task's range [0.0, 2.0]"),
+    ("cards", "instructed-a-string", lambda c: card_run(c, sts_card('instructed = "yes"\n')),
+     "instructed: Input should be a valid boolean"),
+    ("cards", "language-a-word", lambda c: card_run(c, 'name = "Mine"\ntype = "STS"\nlanguage = "English"\n'),
+     "language: String should match pattern"),
+    ("cards", "type-summarization", lambda c: card_run(c, sts_card("", "Summarization")), "type: Input should be"),
+    ("cards", "unknown-key", lambda c: card_run(c, sts_card('metric = "x"\n')), "metric: Extra inputs"),
+    ("cards", "description-a-number", lambda c: card_run(c, sts_card("description = 5\n")),
+     "description: Input should be a valid string"),
+    ("cards", "name-of-a-registry-task", lambda c: card_run(c, sts_card().replace('"Mine"', '"STS12"')),
+     "name 'STS12' is a registry task's"),
+    ("cards", "name-too-long", lambda c: card_run(c, sts_card().replace('"Mine"', '"' + "M" * 101 + '"')),
+     "name: String should have at most 100 characters"),
+    ("cards", "card-file-over-a-mebibyte", lambda c: card_run(c, sts_card("# pad\n" * 200_000)),
+     "larger than 1 MiB"),
+    ("cards", "duplicate-key", lambda c: card_run(c, sts_card('name = "Again"\n')), "not valid TOML"),
+    ("cards", "pair-card-one-label", lambda c: card_run(c, sts_card("", "PairClassification"), rows=[
+        {"sentence1": "a", "sentence2": "b", "label": 1}] * 3), "average precision needs both labels"),
+    ("cards", "split-named-without-its-file", lambda c: card_run(c, sts_card('splits = ["dev"]\n')),
+     "no data for split(s) dev"),
+    # --- suites ------------------------------------------------------------------------------
+    ("suites", "card-path-missing-beside-the-suite", lambda c: suite_run(
+        c, '[suite]\nname = "s"\n[[task]]\npath = "other-card"\n'), "other-card: no such folder"),
+    ("suites", "weight-a-string", lambda c: suite_run(c, '[suite]\nname = "s"\n[[task]]\npath = "card"\n'
+                                                         'weight = "2"\n'), "task.0.weight: Input should be"),
+    ("suites", "weight-infinite", lambda c: suite_run(c, '[suite]\nname = "s"\n[[task]]\npath = "card"\n'
+                                                         "weight = inf\n"), "task.0.weight"),
+    ("suites", "no-tasks", lambda c: suite_run(c, 'task = []\n[suite]\nname = "s"\n'),
+     "task: List should have at least 1 item"),
+    ("suites", "name-a-path", lambda c: suite_run(c, '[suite]\nname = "../s"\n[[task]]\npath = "card"\n'),
+     "suite.name: String should match pattern"),
+    ("suites", "average-unknown", lambda c: suite_run(c, '[suite]\nname = "s"\naverage = "median"\n[[task]]\n'
+                                                         'path = "card"\n'), "suite.average: Input should be"),
+    ("suites", "task-twice", lambda c: suite_run(c, '[suite]\nname = "s"\n[[task]]\npath = "card"\n[[task]]\n'
+                                                    'path = "./card"\n'), "a task is listed twice"),
+    ("suites", "suite-file-missing", lambda c: suite_args(c, c.tmp / "none.toml"), "none.toml: no such file"),
+    # --- sweeps ------------------------------------------------------------------------------
+    ("sweeps", "two-paths-same-files", same_files_twice, "resolve to the same results folder"),
+    ("sweeps", "models-file-not-toml", lambda c: models_file(c, "[[model]\n"), "models.toml: not valid TOML"),
+    ("sweeps", "models-file-unknown-key", lambda c: models_file(c, '[[model]]\nname = "a/b"\nweights = "x"\n'),
+     "model.0.weights: Extra inputs"),
+    ("sweeps", "models-file-empty-name", lambda c: models_file(c, '[[model]]\nname = ""\n'),
+     "model.0.name: String should have at least 1 character"),
+    ("sweeps", "models-file-no-models", lambda c: models_file(c, "model = []\n"),
+     "model: List should have at least 1 item"),
+    ("sweeps", "models-file-missing", lambda c: ["run", "--models", str(c.tmp / "none.toml"), "--tasks",
+                                                  "BgeEvalDemoSTS", "--output", str(c.out)],
+     "--models"),
+    ("sweeps", "models-file-path-without-checkpoint", lambda c: models_file(
+        c, f'[[model]]\nname = "{MODEL}"\npath = "no-such-checkpoint"\n'), "no-such-checkpoint"),
+    ("sweeps", "models-file-revision-climbs-out", lambda c: models_file(
+        c, f'[[model]]\nname = "{MODEL}"\npath = "{c.built_bge}"\nrevision = "../x"\n'), "not usable as a folder"),
+    # --- Ray ---------------------------------------------------------------------------------
+    ("ray", "address-without-port", lambda c: ["run", "--ray", "somewhere", "--tasks", "BgeEvalDemoSTS", "--output",
+                                               str(c.out)], "--ray somewhere: expected HOST:PORT"),
+    ("ray", "address-port-not-a-number", lambda c: ["run", "--ray", "host:http", "--tasks", "BgeEvalDemoSTS",
+                                                    "--output", str(c.out)], "expected HOST:PORT"),
+    # --- the embedding cache -----------------------------------------------------------------
+    ("cache", "cache-command-on-a-file", lambda c: (_write(c.tmp / "f", "x"), [
+        "cache", "--embedding-cache", str(c.tmp / "f")])[1], "--embedding-cache"),
 ]
 
 ARGPARSE_CASES = [
@@ -268,6 +431,16 @@ ARGPARSE_CASES = [
     ("gate", "significance-one", ["gate", "--results", ".", "--baseline", "b", "--significance", "1"],
      "--significance"),
     ("options", "unknown-command", ["evaluate"], "invalid choice"),
+    ("options", "rerank-top-k-zero", ["run", "--rerank-top-k", "0"], "--rerank-top-k"),
+    ("options", "ray-retries-negative", ["run", "--ray-retries", "-1"], "--ray-retries"),
+    ("options", "ray-gpus-text", ["run", "--ray-gpus-per-task", "one"], "--ray-gpus-per-task"),
+    ("cache", "max-size-unknown-unit", ["cache", "--max-size", "10 apples"], "--max-size"),
+    ("cache", "older-than-negative", ["cache", "--older-than", "-1"], "--older-than"),
+    ("gate", "max-drop-negative", ["gate", "--results", ".", "--baseline", "b", "--max-drop", "-0.1"], "--max-drop"),
+    ("gate", "significance-zero", ["gate", "--results", ".", "--baseline", "b", "--significance", "0"],
+     "--significance"),
+    ("options", "validate-without-path", ["validate"], "the following arguments are required: PATH"),
+    ("options", "reranker-with-ray", ["run", "--ray", "--reranker", "x"], "--reranker is not run on Ray"),
 ]
 
 
@@ -458,5 +631,7 @@ def test_a_damaged_embedding_cache_is_named_and_re_encoded_with_the_right_score(
     assert "Traceback" not in said
 
 
-def test_at_least_sixty_cases():
-    assert len(CASES) + len(ARGPARSE_CASES) + 4 + 2 + len(CACHE_DAMAGE) >= 60
+def test_at_least_150_cases():
+    """The table and the cases that need their own test below it (damaged results 5, full disks 2,
+    unwritable / unreadable / malformed cache 5, an unexpected failure 1, damaged cache entries)."""
+    assert len(CASES) + len(ARGPARSE_CASES) + 5 + 2 + 5 + 1 + len(CACHE_DAMAGE) >= 150

@@ -59,6 +59,17 @@ def read_baseline(path: Path) -> list[BaselineEntry]:
         for field in ("model", "task", "split", "metric", "subset"):
             if not isinstance(getattr(entry, field), str):
                 raise DataError(f"--baseline {path}: entry {number}: {field} must be a string.")
+        for field in ("revision", "dataset_revision", "type", "data"):
+            if getattr(entry, field) is not None and not isinstance(getattr(entry, field), str):
+                raise DataError(f"--baseline {path}: entry {number}: {field} must be a string or null.")
+    if not entries:
+        raise DataError(f"--baseline {path}: no entries, so nothing would be gated; write it with --write-baseline.")
+    first: dict[tuple, int] = {}
+    for number, e in enumerate(entries, start=1):
+        earlier = first.setdefault((e.model, e.revision, e.task, e.split, e.subset, e.metric), number)
+        if earlier != number:
+            raise DataError(f"--baseline {path}: entry {number} gates what entry {earlier} gates ({e.model} "
+                            f"{e.task} {e.split} {e.metric}); keep one.")
     return entries
 
 

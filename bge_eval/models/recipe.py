@@ -132,9 +132,10 @@ class Recipe:
 
     def notes(self) -> list[str]:
         """What a reader of the results must know about this recipe (shown in reports)."""
+        notes = [self.spec.guessed] if self.spec.guessed else []
         if self.policy == "bge" and self.custom is None and self.spec.name == "BAAI/bge-small-zh-v1.5":
-            return [SMALL_ZH_NOTE]
-        return []
+            notes.append(SMALL_ZH_NOTE)
+        return notes
 
     def describe(self) -> dict[str, Any]:
         """Recorded in the run manifest."""

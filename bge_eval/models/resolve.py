@@ -111,15 +111,32 @@ def check_checkpoint(path: Path) -> None:
 def mteb_meta(resolved: ResolvedModel):
     """mteb's ModelMeta for the results: registry facts when mteb knows the name.
 
-    The revision is the one asked for, else the HF cache snapshot's, else mteb's
-    registry revision, else "local"."""
+    The revision is the one asked for, else the HF cache snapshot's, else for weights given by path
+    one that says so (local_revision), else mteb's registry revision, else "local"."""
     from .. import _mteb
 
     spec = resolved.spec
     meta = _mteb.registry_model_meta(spec.name)
-    revision = resolved.revision or _mteb.registry_revision(meta) or "local"
+    local = local_revision(resolved.checkpoint) if resolved.source == "path" else None
+    revision = resolved.revision or local or _mteb.registry_revision(meta) or "local"
     embed_dim = spec.embed_dim or _single_dim(meta.embed_dim)
     return _mteb.model_meta_for_results(meta, revision=revision, embed_dim=embed_dim, max_tokens=spec.max_length)
+
+
+LOCAL_REVISION_PREFIX = "local-"
+
+
+def local_revision(checkpoint: Path) -> str:
+    """The revision of weights given by path: never the registry's (they may be anything), named by
+    their content, so two checkpoints never share a results folder and the same files always do."""
+    from ..fingerprints import checkpoint_files, fingerprint_files
+
+    digest, _ = fingerprint_files(checkpoint, checkpoint_files(checkpoint), None)
+    return f"{LOCAL_REVISION_PREFIX}{digest[:12]}"
+
+
+def is_local_revision(revision: str | None) -> bool:
+    return bool(revision) and str(revision).startswith(LOCAL_REVISION_PREFIX)
 
 
 def _single_dim(embed_dim: Any) -> int | None:

@@ -29,6 +29,7 @@ class ModelSpec:
     language: Language
     query_instruction: str | None
     family: str  # "bge", "bge-v1.5" or "sentence-transformers"
+    guessed: str | None = None  # a fact the checkpoint did not state, said in the console and reports
 
 
 _BGE_DIMS = {"small": 384, "base": 768, "large": 1024}
@@ -65,11 +66,12 @@ def spec_for(name: str, checkpoint: Path) -> ModelSpec:
 def spec_from_checkpoint(name: str, checkpoint: Path) -> ModelSpec:
     """Read pooling, normalisation and max length from sentence-transformers files.
 
-    A plain transformers checkpoint (no modules.json) gets mean pooling, as
-    sentence-transformers itself would give it.
+    A plain transformers checkpoint (no Pooling module) gets mean pooling, as sentence-transformers
+    itself would give it, and says so (ModelSpec.guessed).
     """
     pooling: Pooling = "mean"
     normalize = False
+    stated = False
     modules_file = checkpoint / "modules.json"
     if modules_file.is_file():
         modules = _read_json(modules_file, list)
@@ -79,6 +81,11 @@ def spec_from_checkpoint(name: str, checkpoint: Path) -> ModelSpec:
                 normalize = True
             elif kind.endswith("Pooling"):
                 pooling = _pooling_from_config(checkpoint / module.get("path", "") / "config.json")
+                stated = True
+    guessed = None if stated else (
+        f"{name}: mean pooling, guessed ({checkpoint} has no sentence-transformers Pooling module in modules.json; "
+        "sentence-transformers pools such a checkpoint the same way; add the module if the model was trained "
+        "with another pooling)")
     config = _read_json(checkpoint / "config.json")
     st_config = _read_json(checkpoint / "sentence_bert_config.json")
     max_length = int(st_config.get("max_seq_length") or config.get("max_position_embeddings") or 512)
@@ -86,7 +93,7 @@ def spec_from_checkpoint(name: str, checkpoint: Path) -> ModelSpec:
     return ModelSpec(
         name=name, pooling=pooling, normalize=normalize, max_length=min(max_length, 512),
         embed_dim=config.get("hidden_size"), language=language, query_instruction=None,
-        family="sentence-transformers",
+        family="sentence-transformers", guessed=guessed,
     )
 
 

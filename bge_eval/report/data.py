@@ -15,10 +15,11 @@ from typing import Any
 
 from ..metrics.distributions import Distribution, distribution
 from ..models.recipe import RECIPE_PRECISION
+from ..models.resolve import is_local_revision
 from ..results.files import read_model_meta, read_result_file, read_similarities
 from ..results.layout import MANIFEST_NAME, MODEL_META_NAME, ResultsLayout
 from ..results.manifest import Manifest, TaskRecord
-from ..results.published import published_score
+from ..results.published import has_published_scores, published_score
 from ..tasks.demo import is_demo_task
 from ..tasks.registry import (
     CHINESE_BENCHMARK,
@@ -139,6 +140,10 @@ class ReportData:
     generated: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
+# A published model's name on weights given by path: not the published weights, whose numbers sit beside it.
+LOCAL_WEIGHTS_MARK = " (local weights)"
+
+
 def find_runs(folders: list[Path], models: list[str] | None = None) -> list[Run]:
     runs = []
     for folder in folders:
@@ -158,7 +163,9 @@ def find_runs(folders: list[Path], models: list[str] | None = None) -> list[Run]
                                        "published ones" if precision and precision != RECIPE_PRECISION else None)
             facts["recipe_notes"] = list(instruction.get("notes") or [])
             runs.append(Run(
-                label=meta["name"], model=meta["name"], revision=meta.get("revision", ""),
+                label=meta["name"] + (LOCAL_WEIGHTS_MARK if is_local_revision(meta.get("revision"))
+                                      and has_published_scores(meta["name"]) else ""),
+                model=meta["name"], revision=meta.get("revision", ""),
                 results_dir=revision_dir, predictions_dir=layout.predictions_dir,
                 policy=instruction.get("policy"), instruction=instruction.get("instruction"), facts=facts,
                 time=[TaskTime.of(t, record) for t, record in manifest.tasks.items()] if manifest else [],

@@ -41,6 +41,10 @@ def published_value(model: str, task: str, split: str, metric: str = "main_score
     return None
 
 
+def has_published_scores(model: str) -> bool:
+    return any(score.model == model for score in published_scores())
+
+
 # C-MTEB's reranking metrics as our result files name them -> as mteb 1 (the published files) did.
 PUBLISHED_NAMES = {"cmteb_map": "map", "cmteb_mrr_at_10": "mrr_at_10"}
 

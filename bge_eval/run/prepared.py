@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from ..config import RunConfig
 from ..encoding.facts import EncoderFacts
 from ..errors import BgeEvalError
-from ..models import ModelSpec, ResolvedModel, mteb_meta, resolve_model
+from ..models import ModelSpec, ResolvedModel, is_local_revision, mteb_meta, resolve_model
 from ..models.recipe import Recipe
 from ..results.files import read_result_file
 from ..results.layout import ResultsLayout
@@ -64,6 +64,12 @@ def model_target(config: RunConfig, encoder: Any = None, resolved: ResolvedModel
 
         resolved = resolved or resolve_model(config.model, config.model_path, config.revision)
         meta = mteb_meta(resolved)
+        if is_local_revision(meta.revision) and config.revision is None:
+            log.warning("%s: weights from %s are stored under revision %s (named by their files; the registry's "
+                        "revision names the published weights); --revision NAME names them", meta.name,
+                        resolved.checkpoint, meta.revision)
+        if resolved.spec.guessed:
+            log.warning("%s", resolved.spec.guessed)
         return ModelTarget(meta, resolved.spec.language, Recipe.for_config(config, resolved.spec, meta),
                            precision_for(config.precision, config.devices[0] if config.devices else config.device),
                            resolved, resolved.checkpoint, resolved.spec)

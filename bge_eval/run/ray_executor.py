@@ -57,6 +57,33 @@ def import_ray() -> Any:
     return ray
 
 
+REACH_TIMEOUT_S = 3.0  # Ray itself waits minutes for a head that is not there
+
+
+def check_reachable(address: str, given: str) -> None:
+    """A head's address answers on TCP before Ray is asked to join it ("auto" is Ray's own lookup)."""
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise BgeEvalError(f"{given} {address}: expected HOST:PORT (or ray://HOST:PORT, or auto).")
+    try:
+        socket.create_connection((host, int(port)), timeout=REACH_TIMEOUT_S).close()
+    except OSError as exc:
+        raise BgeEvalError(f"{given} {address}: nothing answers there ({exc.strerror or exc}); start the head with "
+                           f"`ray start --head --port {port}` on {host}, or give the address it printed.") from None
+
+
+def _init_failure(exc: Exception, address: str | None, given: str) -> str:
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    where = f"the cluster at {address} ({given})" if address else "a local Ray cluster"
+    if type(exc).__name__ == "AuthenticationError":
+        return (f"Ray: {where} refused this driver's authentication token ({first_line}); a token in "
+                "RAY_AUTH_TOKEN or ~/.ray/auth_token left by another cluster is the usual cause: use this "
+                "cluster's token or remove the stale one.")
+    return f"Ray: could not join {where}: {type(exc).__name__}: {first_line}"
+
+
 @dataclass(frozen=True)
 class UnitResult:
     """What a unit sends back: its files (relative to results/ or predictions/), its manifest record."""
@@ -138,8 +165,14 @@ class RayExecutor:
         self._started_here = not self.ray.is_initialized()
         if self._started_here:
             address = self.options.address or os.environ.get("RAY_ADDRESS") or None
+            given = "--ray" if self.options.address else "RAY_ADDRESS"
+            if address:
+                check_reachable(address, given)
             extra = {} if address else {"include_dashboard": False}
-            self.ray.init(address=address, log_to_driver=False, configure_logging=False, **extra)
+            try:
+                self.ray.init(address=address, log_to_driver=False, configure_logging=False, **extra)
+            except Exception as exc:  # noqa: BLE001 - Ray raises many kinds; one line for the user
+                raise BgeEvalError(_init_failure(exc, address, given)) from exc
         self.resources = _unit_resources(self.ray, self.options)
         return self
 

@@ -2,8 +2,10 @@
 
 Reranking tasks: the reranker scores each query's candidate list directly. Retrieval tasks:
 the embedder's saved top-k (default 100) becomes each query's candidate list, the reranker
-reorders it. Results go to OUTPUT/rerank/<embedder>/results/<reranker>/<revision>/ (mteb's
-layout), and both stages' nDCG@10, MAP@100 and MRR@10 are put side by side. A saved
+reorders it, and the rest of the embedder's ranking follows in its own order (metrics deeper than
+k are the first stage's below k, never computed on k documents alone). Results go to
+OUTPUT/rerank/<embedder>/results/<reranker>/<revision>/ (mteb's layout), and both stages'
+nDCG@10, MAP@100 and MRR@10 are put side by side. A saved
 second-stage result is reused only when the reranker's weights, the data, the first stage's
 rankings and the settings are those it was made from (its own manifest, as in the first stage).
 """
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._mteb import convert_to_reranking
+from .._mteb import RerankedAboveFirstStage, convert_to_reranking
 from .._util import output_lock
 from ..config import DEFAULT_DATALOADER_BATCH_SIZE, RERANK_TOP_K, RunConfig
 from ..errors import DataError
@@ -86,7 +88,7 @@ def run_reranker(config: RunConfig, first: RunSummary, reranker_name: str, reran
         staging = staging_folder(layout.output)
         try:
             for planned in plan.tasks if plan else []:
-                prepare, candidates = None, None
+                prepare, candidates, scorer = None, None, reranker
                 if planned.type == "Retrieval":
                     rankings = first_layout.predictions_file(planned.name)
                     if not rankings.is_file():
@@ -97,6 +99,8 @@ def run_reranker(config: RunConfig, first: RunSummary, reranker_name: str, reran
                     def prepare(task, path=rankings):
                         convert_to_reranking(task, path, top_k)
 
+                    scorer = RerankedAboveFirstStage(reranker, rankings)
+
                 identity = task_identity(planned, config.data_dir, manifest.fingerprints, weights, common,
                                          candidates)
                 recorded = manifest.tasks.get(planned.name)
@@ -106,7 +110,7 @@ def run_reranker(config: RunConfig, first: RunSummary, reranker_name: str, reran
                 if note:
                     log.warning("%s (second stage): the saved result is %s", planned.name, note)
                 if compute:
-                    work = evaluate_task(planned, reranker, layout, staging, data_dir=config.data_dir,
+                    work = evaluate_task(planned, scorer, layout, staging, data_dir=config.data_dir,
                                          save_predictions=config.save_predictions,
                                          dataloader_batch_size=config.batch_size or DEFAULT_DATALOADER_BATCH_SIZE,
                                          prepare=prepare)

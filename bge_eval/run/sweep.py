@@ -76,12 +76,15 @@ def entries_from_options(names: list[str], paths: list[Path], revisions: list[st
 
 
 def checked_entries(entries: list[ModelEntry], where: str) -> list[ModelEntry]:
+    """The same name, path and revision twice is a mistake; other collisions are found once the
+    entries are resolved (refuse_shared_folders)."""
     seen = set()
     for entry in entries:
-        if (entry.name, entry.revision) in seen:
-            raise BgeEvalError(f"{where}: {entry.label} is listed twice; give each checkpoint its own --revision "
-                               "(results are stored by name and revision).")
-        seen.add((entry.name, entry.revision))
+        key = (entry.name, str(Path(entry.path).resolve()) if entry.path else None, entry.revision)
+        if key in seen:
+            raise BgeEvalError(f"{where}: {entry.label} is listed twice; give each checkpoint its own path or "
+                               "--revision (results are stored by name and revision).")
+        seen.add(key)
     return entries
 
 

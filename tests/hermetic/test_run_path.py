@@ -147,13 +147,12 @@ def test_a_local_sweep_finishes_the_other_model_when_one_cannot_load(built_bge, 
 
 
 def test_two_sweep_entries_resolving_to_one_folder_are_refused_before_any_work(built_bge, tmp_path):
-    """A revision left out resolves to the registry's; the same revision given explicitly is a second
-    entry as written but the same results folder: refused, nothing written."""
-    from bge_eval import _mteb
+    """Two paths holding the same files resolve to one revision (weights by path are named by their
+    content): two entries as written, one results folder: refused, nothing written."""
     from bge_eval.errors import BgeEvalError
 
-    default = _mteb.registry_revision(_mteb.registry_model_meta(MODEL))
-    entries = [ModelEntry(MODEL, built_bge), ModelEntry(MODEL, built_bge, default)]
+    copy = shutil.copytree(built_bge, tmp_path / "copy")
+    entries = [ModelEntry(MODEL, built_bge), ModelEntry(MODEL, copy)]
     with pytest.raises(BgeEvalError, match="resolve to the same results folder"):
         bge_eval.sweep(entries, ["BgeEvalDemoSTS"], output=tmp_path / "out", device="cpu", embedding_cache=None)
     assert not (tmp_path / "out").exists()

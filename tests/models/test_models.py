@@ -1,3 +1,4 @@
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from bge_eval.models import (
     mteb_meta,
     resolve_model,
 )
+from bge_eval.models.resolve import local_revision
 from bge_eval.models.spec import spec_from_checkpoint
 
 
@@ -45,8 +47,32 @@ def test_model_path_keeps_bge_identity(tiny_bge):
     assert resolved.spec is BGE_MODELS["BAAI/bge-base-en-v1.5"]
     meta = mteb_meta(resolved)
     assert meta.name == "BAAI/bge-base-en-v1.5"
-    assert meta.revision == "a5beb1e3e68b9ab74eb54cfd186867f64f240e1a"  # mteb's registry revision
+    # weights by path are not the registry's revision (a5beb1e3...): a revision named by their files
+    assert meta.revision == local_revision(tiny_bge) and meta.revision.startswith("local-")
     assert mteb_meta(resolve_model("BAAI/bge-base-en-v1.5", tiny_bge, revision="mine")).revision == "mine"
+
+
+def test_weights_by_path_are_stored_by_their_content(tiny_bge, tmp_path):
+    """The same files at another path share the revision; one changed byte does not."""
+    copy = shutil.copytree(tiny_bge, tmp_path / "copy")
+    assert local_revision(copy) == local_revision(tiny_bge)
+    (copy / "config.json").write_text((copy / "config.json").read_text() + " ")
+    assert local_revision(copy) != local_revision(tiny_bge)
+
+
+def test_a_guessed_pooling_is_stated(tiny_bge, minilm_path, tmp_path, caplog):
+    """A plain transformers checkpoint (no sentence-transformers Pooling module) gets mean pooling, said
+    in the console and in the recipe's notes (shown in reports)."""
+    from bge_eval.config import RunConfig
+    from bge_eval.run.prepared import model_target
+
+    plain = tiny_bge  # config, weights and tokenizer only
+    assert not (plain / "modules.json").exists()
+    target = model_target(RunConfig(model="someone/plain-bert", model_path=plain, tasks=("BgeEvalDemoSTS",),
+                                    output=tmp_path / "out", device="cpu"))
+    assert target.spec.pooling == "mean" and "mean pooling, guessed" in caplog.text
+    assert any("mean pooling, guessed" in note for note in target.recipe.notes())
+    assert resolve_model("someone/st-bert", minilm_path).spec.guessed is None  # its Pooling module says mean
 
 
 def test_bundled_minilm_resolves_offline():

@@ -28,7 +28,7 @@ def test_precision_and_recipe_notes_are_marked(tmp_path, tiny_bge):
     for text in (markdown, html):
         assert "fp16" in text and "not the recipe's fp32" in text
         assert text.count("not the recipe's fp32") == 1  # only the fp16 run
-    assert f"Recipe note, BAAI/bge-small-zh-v1.5: {SMALL_ZH_NOTE}" in markdown
+    assert f"Recipe note, BAAI/bge-small-zh-v1.5 (local weights): {SMALL_ZH_NOTE}" in markdown
     assert "Recipe note, BAAI/bge-small-en-v1.5" not in markdown
     facts = html.split("<h2>Run facts</h2>")[1].split("<table class=\"facts\">")[1:]  # one per run
     (zh,) = [t for t in facts if "bge-small-zh-v1.5" in t.split("</tr>")[0]]

@@ -34,13 +34,14 @@ def sweep(minilm_path, shared_data, tmp_path_factory):
 def test_deltas_against_the_base_carry_the_gates_test(sweep):
     data = build_report([sweep], base=MINILM)
     table = data.sweep
-    assert table.base == MINILM and set(table.runs) == {MINILM, CLS}
+    minilm = MINILM + " (local weights)"  # given by path: not the published weights, and marked so
+    assert table.base == minilm and set(table.runs) == {minilm, CLS}
     assert table.tasks == [("SweepSTS", "test")]  # real tasks; the demo task stays in its section
     cell = table.cell(CLS, "SweepSTS", "test")
-    base = table.cell(MINILM, "SweepSTS", "test")
+    base = table.cell(minilm, "SweepSTS", "test")
     assert cell.delta == pytest.approx(cell.score - base.score) and cell.delta < 0
     assert cell.p_value is not None and "paired bootstrap over 300 pairs (cosine_spearman)" in cell.test
-    assert table.best[("SweepSTS", "test")] == MINILM and table.chart_png
+    assert table.best[("SweepSTS", "test")] == minilm and table.chart_png
 
 
 def test_the_report_shows_the_sweep_and_refuses_an_unknown_base(sweep, tmp_path, capsys):

@@ -56,10 +56,13 @@ def test_changed_data_is_recomputed_with_the_reason(tmp_path, data, tiny_bge, ca
 def test_a_swapped_checkpoint_under_the_same_name_is_recomputed(tmp_path, data, tiny_bge, minilm_path):
     other = build_random_bert(tmp_path / "other-ckpt", minilm_path, seed=1, hidden_size=64, num_hidden_layers=2,
                               num_attention_heads=4, intermediate_size=128)
-    first = run(config(tmp_path, data, tiny_bge))
-    swapped = run(config(tmp_path, data, other))
+    named = {"revision": "my-ft"}  # a revision given: both checkpoints claim one results folder
+    first = run(RunConfig(**{**config(tmp_path, data, tiny_bge).__dict__, **named}))
+    swapped = run(RunConfig(**{**config(tmp_path, data, other).__dict__, **named}))
     assert swapped.outcomes[0].status == "computed" and "the model's weights changed" in swapped.outcomes[0].note
-    fresh = run(RunConfig(**{**config(tmp_path, data, other).__dict__, "output": tmp_path / "fresh"}))
+    unnamed = run(config(tmp_path, data, other))  # no revision: a folder of their own, named by the files
+    assert unnamed.results_dir != swapped.results_dir and unnamed.outcomes[0].status == "computed"
+    fresh = run(RunConfig(**{**config(tmp_path, data, other).__dict__, "output": tmp_path / "fresh", **named}))
     assert score(swapped) == score(fresh) != score(first)
     manifest = json.loads((swapped.results_dir / "bge_eval_manifest.json").read_text())
     assert manifest["tasks"]["STS13"]["identity"]["weights"] == json.loads(
@@ -121,10 +124,10 @@ def test_a_second_stage_result_is_tied_to_the_reranker_and_the_first_stages_rank
 
     summary, made, _ = second_stage(first)
     assert second_stage(first)[1] == made  # same inputs: reused
-    reranker(ckpt, 1)  # other reranker weights under the same name
-    _, remade, said = second_stage(first)
-    assert remade != made
-    assert "SciFact (second stage): the saved result is recomputed: the model's weights changed" in said
+    reranker(ckpt, 1)  # other reranker weights under the same name (given by path: another revision folder)
+    resaved, remade, said = second_stage(first)
+    assert remade != made and resaved.results_dir != summary.results_dir
+    assert (summary.results_dir / "SciFact.json").is_file()  # the first reranker's result is kept
     _, _, said = second_stage(first, top_k=7)
     assert "top_k 5 -> 7" in said
     other = build_random_bert(tmp_path / "other-embedder", minilm_path, seed=3, hidden_size=64,

@@ -44,7 +44,9 @@ def cluster_facts(models, shared_data, tmp_path_factory) -> dict:
         "the Ray tests need root for a network namespace (unshare --net); .ci/run runs as root"
     work = tmp_path_factory.mktemp("ray")
     ray_cli = Path(sys.executable).parent / "ray"
-    script = (f"set -e; ip link set lo up; export RAY_USAGE_STATS_ENABLED=0; "
+    # Ray's state in the home folder (~/.ray: auth tokens, cluster addresses) is the test's own
+    script = (f"set -e; ip link set lo up; export RAY_USAGE_STATS_ENABLED=0 HOME='{work}/home'; "
+              f"mkdir -p \"$HOME\"; unset RAY_ADDRESS RAY_AUTH_TOKEN RAY_AUTH_TOKEN_PATH; "
               f"'{ray_cli}' start --head --port {PORT} --num-cpus 2 --include-dashboard=false "
               f"--disable-usage-stats --node-ip-address 127.0.0.1 > '{work}/head.log' 2>&1; "
               f"trap \"'{ray_cli}' stop --force > /dev/null 2>&1\" EXIT; "
@@ -102,3 +104,47 @@ def test_ray_missing_is_one_line_naming_the_extra(monkeypatch, tmp_path, capsys)
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and 'pip install "bge_eval[ray]"' in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])  # loopback only: the network stays forbidden
+def test_an_address_where_nothing_answers_is_one_line_at_once(tmp_path, capsys):
+    """Ray would wait minutes for a head that is not there; the run says so at once, naming the address."""
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on: bound, never listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        code = main(["run", "--ray", f"127.0.0.1:{port}", "--tasks", "BgeEvalDemoSTS", "--output",
+                     str(tmp_path / "out"), "--no-embedding-cache"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"--ray 127.0.0.1:{port}: nothing answers there" in err and "ray start --head" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_refused_token_is_one_line_naming_the_cause(tmp_path, capsys, monkeypatch):
+    """A head that answers but refuses the driver's token (one left in ~/.ray by another cluster)."""
+    import socket
+    import types
+
+    from bge_eval.run import ray_executor
+
+    class AuthenticationError(Exception):
+        pass
+
+    def refuse(**kwargs):
+        raise AuthenticationError("token mismatch")
+
+    fake = types.SimpleNamespace(is_initialized=lambda: False, init=refuse, shutdown=lambda: None)
+    monkeypatch.setattr(ray_executor, "import_ray", lambda: fake)
+    with socket.socket() as head:
+        head.bind(("127.0.0.1", 0))
+        head.listen()
+        address = f"127.0.0.1:{head.getsockname()[1]}"
+        code = main(["run", "--ray", address, "--tasks", "BgeEvalDemoSTS", "--output", str(tmp_path / "out"),
+                     "--no-embedding-cache"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"Ray: the cluster at {address} (--ray) refused this driver's authentication token" in err
+    assert "~/.ray/auth_token" in err and "Traceback" not in err and not (tmp_path / "out").exists()

@@ -51,11 +51,15 @@ def test_two_stage_retrieval(scifact_subset, tiny_cross_encoder, tmp_path):
     second_ranked = json.loads(second_file.read_text())["default"]["test"]
     assert set(second_ranked) == set(first_ranked)
     for query, scores in second_ranked.items():
-        top5 = sorted(first_ranked[query], key=first_ranked[query].get, reverse=True)[:5]
-        assert set(scores) == set(top5)  # the reranker saw exactly the first stage's top 5
+        first_order = sorted(first_ranked[query], key=first_ranked[query].get, reverse=True)
+        second_order = sorted(scores, key=scores.get, reverse=True)
+        assert set(second_order[:5]) == set(first_order[:5])  # the reranker reordered the first stage's top 5
+        assert second_order[5:] == first_order[5:]  # and the first stage's own order follows below them
     first_scores = json.loads((first.results_dir / "SciFact.json").read_text())["scores"]["test"][0]
     second_scores = json.loads((summary.results_dir / "SciFact.json").read_text())["scores"]["test"][0]
-    assert second_scores["recall_at_5"] == pytest.approx(first_scores["recall_at_5"])  # reordering only
+    for depth in (5, 10, 20, 100, 1000):  # at or below k, the same documents: the same recall
+        assert second_scores[f"recall_at_{depth}"] == pytest.approx(first_scores[f"recall_at_{depth}"], abs=1e-12)
+    assert first_scores["recall_at_1000"] > first_scores["recall_at_5"]  # a depth beyond k that differs from k's
 
     # the second stage changed its own copy of the task: the first stage again, in this process,
     # searches the whole corpus and gives the first run's numbers
