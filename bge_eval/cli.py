@@ -238,7 +238,7 @@ def _run(args: argparse.Namespace, options: dict) -> int:
         print(format_comparison(reranked))
     if args.report is not None:
         return _report([args.output], args.report, [summary.model])
-    print(next_steps(prog_name(), args.output))
+    print(next_steps(prog_name(), args.output, options))
     return 0
 
 
@@ -262,7 +262,7 @@ def _sweep(args: argparse.Namespace, tasks: list[str], options: dict) -> int:
     for summary in sweep.runs:
         print(format_run_summary(summary, args.output))
     print(format_sweep(sweep))
-    print(next_steps(prog_name(), args.output))
+    print(next_steps(prog_name(), args.output, options))
     return sweep.exit_code
 
 

@@ -7,7 +7,15 @@ import argparse
 import os
 from pathlib import Path
 
-from .config import DATA_DIR_ENV, DEMO_MODEL, INSTRUCTION_POLICIES, PRECISIONS, RERANK_TOP_K, default_cache_dir
+from .config import (
+    DATA_DIR_ENV,
+    DEFAULT_CACHE_MAX_BYTES,
+    DEMO_MODEL,
+    INSTRUCTION_POLICIES,
+    PRECISIONS,
+    RERANK_TOP_K,
+    default_cache_dir,
+)
 
 
 def add_run_parser(commands: argparse._SubParsersAction) -> None:
@@ -69,6 +77,9 @@ def add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--embedding-cache", type=Path, metavar="DIR", default=None,
                      help="folder of cached embeddings, shared by runs (default $BGE_EVAL_CACHE_DIR "
                      "or ~/.cache/bge_eval/embeddings)")
+    run.add_argument("--embedding-cache-max", type=byte_size, default=DEFAULT_CACHE_MAX_BYTES, metavar="SIZE",
+                     help="the cache's bound on disk, such as 500M or 50G; least recently used shards are removed "
+                     "past it; 0: no cache (default 10G)")
     run.add_argument("--no-embedding-cache", action="store_true", help="encode everything afresh")
     run.add_argument("--overwrite", action="store_true", help="recompute tasks that already have results")
     run.add_argument("--keep-results", action="store_true",
@@ -171,7 +182,9 @@ def run_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
         output=args.output, device=args.device, devices=tuple(args.devices), batch_size=args.batch_size,
         precision=args.precision, instruction_policy=args.instruction_policy, instruction=args.instruction,
         token_budget=args.token_budget, compile=args.compile, packed=not args.padded,
-        embedding_cache=None if args.no_embedding_cache else (args.embedding_cache or default_cache_dir()),
+        embedding_cache=None if args.no_embedding_cache or args.embedding_cache_max == 0 else (
+            args.embedding_cache or default_cache_dir()),
+        embedding_cache_max_bytes=args.embedding_cache_max,
         overwrite=args.overwrite, keep_results=args.keep_results, save_predictions=not args.no_predictions,
         suite=args.suite, progress=not args.no_progress, fail_fast=args.fail_fast,
     )

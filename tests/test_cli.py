@@ -93,6 +93,7 @@ def test_every_run_flag_reaches_its_runconfig_field(tmp_path):
         "instruction": (["--instruction", "Q: "], "Q: "), "token_budget": (["--token-budget", "999"], 999),
         "compile": (["--compile"], True), "packed": (["--padded"], False),
         "embedding_cache": (["--no-embedding-cache"], None), "overwrite": (["--overwrite"], True),
+        "embedding_cache_max_bytes": (["--embedding-cache-max", "500M"], 500 * 2**20),
         "keep_results": (["--keep-results"], True),
         "save_predictions": (["--no-predictions"], False), "progress": (["--no-progress"], False),
         "fail_fast": (["--fail-fast"], True),

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._util import TEMP_SUFFIX
-from .embedding_cache import FORMAT, SHARD_SUFFIX, SPACE_FILE, read_header
+from .embedding_cache import FORMAT, SHARD_SUFFIX, SPACE_FILE, least_recently_used, read_header
 
 STALE_TEMP_S = 3600  # a temporary file this old belongs to a writer that died
 
@@ -89,12 +89,9 @@ def prune_cache(cache: Path, *, older_than_s: float | None = None, max_bytes: in
             else:
                 kept.append((stat.st_mtime, stat.st_size, path))
     if max_bytes is not None:
-        total = sum(size for _, size, _ in kept)
-        for _, size, path in sorted(kept):
-            if total <= max_bytes:
-                break
+        for _, size, path in least_recently_used(sorted(kept), max_bytes):
             path.unlink(missing_ok=True)
-            total, freed, removed = total - size, freed + size, removed + 1
+            freed, removed = freed + size, removed + 1
     for space in cache_report(cache):
         if space.shards == 0 and not list(space.folder.glob(f".*{TEMP_SUFFIX}")):
             shutil.rmtree(space.folder, ignore_errors=True)

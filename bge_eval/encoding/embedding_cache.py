@@ -42,6 +42,7 @@ SHARD_SUFFIX = ".shard"
 SPACE_FILE = "space.json"
 CHECKPOINTS_NAME = "checkpoints.json"  # the file records behind each checkpoint's fingerprint
 MERGE_AFTER = 16  # shards looked up one by one before they are merged into one sorted index
+EVICT_TO = 0.9  # past its bound, the cache is brought down to this share of it (not rescanned every shard)
 
 
 def text_key(text: str) -> bytes:
@@ -233,6 +234,7 @@ class CacheSpace:
         indices = np.flatnonzero(shard_of >= 0)
         vectors = np.empty((len(indices), self.width), dtype=np.float32)
         for number in used:
+            self.cache.used(self.shards[number].path)  # type: ignore[union-attr]
             mine = shard_of[indices] == number
             vectors[mine] = self.shards[number].vectors[row_of[indices[mine]]]  # type: ignore[union-attr]
         finite = np.isfinite(vectors).all(axis=1)
@@ -282,6 +284,37 @@ class CacheSpace:
                            "these vectors", path, exc.strerror)
             return
         self._take(name, Shard(path, header, np.array(keys, dtype=f"S{KEY_BYTES}"), verified=True))
+        self.cache.stored(header.file_size)
+
+    def forget(self, path: Path) -> None:
+        """A shard removed by the cache's bound: no longer looked up."""
+        number = self.known.get(path.name)
+        if number is not None and number >= 0 and self.shards[number] is not None:
+            self.shards[number] = None
+            self._rebuild()
+
+
+def shards_by_use(folder: Path) -> list[tuple[float, int, Path]]:
+    """(last use, bytes, path) of every shard in the cache folder, least recently used first."""
+    out = []
+    for path in (Path(folder) / f"v{FORMAT}").glob(f"*/*{SHARD_SUFFIX}"):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue  # removed meanwhile
+        out.append((stat.st_mtime, stat.st_size, path))
+    return sorted(out)
+
+
+def least_recently_used(shards: list[tuple[float, int, Path]], target: int) -> list[tuple[float, int, Path]]:
+    """The first of `shards` (least recently used first) to remove to bring their total to `target` bytes."""
+    total, victims = sum(size for _, size, _ in shards), []
+    for shard in shards:
+        if total <= target:
+            break
+        victims.append(shard)
+        total -= shard[1]
+    return victims
 
 
 def cache_folder(folder: Path) -> Path:
@@ -308,13 +341,49 @@ class EmbeddingCache:
     """The cache folder: one CacheSpace per model identity and settings. hits, misses and
     discarded count texts served, texts not found and shards removed."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, max_bytes: int | None = None) -> None:
         self.folder = cache_folder(folder)
         refuse_unwritable(self.folder)
+        self.max_bytes = max_bytes  # None: no bound
         self.hits = 0
         self.misses = 0
         self.discarded = 0
+        self.evicted = (0, 0)  # shards and bytes removed by the bound
         self._spaces: dict[str, CacheSpace] = {}
+        self._total: int | None = None  # bytes of shards, counted on the first write
+        self._touched: set[Path] = set()
+
+    def used(self, path: Path) -> None:
+        """A shard served rows: its mtime becomes its last use (once a run), the order eviction follows."""
+        if path not in self._touched:
+            self._touched.add(path)
+            try:
+                os.utime(path)
+            except OSError:
+                pass  # removed meanwhile, or a read-only cache: the order is then its write time
+
+    def stored(self, size: int) -> None:
+        """A shard of `size` bytes was written: past the bound, the least recently used shards go."""
+        if self.max_bytes is None:
+            return
+        self._total = sum(size for _, size, _ in shards_by_use(self.folder)) if self._total is None \
+            else self._total + size
+        if self._total > self.max_bytes:
+            self._evict(int(self.max_bytes * EVICT_TO))
+
+    def _evict(self, target: int) -> None:
+        shards = shards_by_use(self.folder)
+        victims = least_recently_used(shards[:-1], target - shards[-1][1])  # never the shard just written
+        for _, _, path in victims:
+            path.unlink(missing_ok=True)
+            for space in self._spaces.values():
+                if path.parent == space.folder:
+                    space.forget(path)
+        removed, freed = len(victims), sum(size for _, size, _ in victims)
+        self._total = sum(size for _, size, _ in shards) - freed
+        self.evicted = (self.evicted[0] + removed, self.evicted[1] + freed)
+        logger.info("embedding cache past its bound (%.1f GiB): %d least recently used shard(s) removed, %.1f MiB",
+                    self.max_bytes / 2**30 if self.max_bytes else 0, removed, freed / 2**20)
 
     def checkpoint_fingerprint(self, checkpoint: str | Path) -> str:
         """The checkpoint's content fingerprint (its files hashed once, then known by size and mtime)."""

@@ -54,7 +54,8 @@ class BgeEncoder(AbsEncoder):
         resolved = resolved or resolve_model(config.model, config.model_path, config.revision)
         meta = meta or mteb_meta(resolved)
         recipe = recipe or Recipe.for_config(config, resolved.spec, meta)
-        cache = EmbeddingCache(config.embedding_cache) if config.embedding_cache else None
+        cache = EmbeddingCache(config.embedding_cache, config.embedding_cache_max_bytes) if config.embedding_cache \
+            else None
         encoder = cls(resolved, recipe, meta, device=config.device, devices=config.devices,
                       precision=config.precision, batch_size=config.batch_size, token_budget=config.token_budget,
                       compile_model=config.compile, packed=config.packed, cache=cache, pipeline=pipeline)

@@ -80,10 +80,22 @@ def _relative(path: Path, root: Path | None) -> str:
         return str(path)
 
 
-def next_steps(prog: str, output: Path) -> str:
-    """The run's last lines: the commands that read what it wrote."""
-    return (f"next: {prog} report {output}    # tables and plots in {output}/report/\n"
+def next_steps(prog: str, output: Path, options: dict | None = None) -> str:
+    """The run's last lines: what the embedding cache holds (options: the run's), then the commands
+    that read what it wrote."""
+    cache = (options or {}).get("embedding_cache")
+    held = f"{format_cache_use(cache, options['embedding_cache_max_bytes'])}\n" if cache and options else ""
+    return (f"{held}next: {prog} report {output}    # tables and plots in {output}/report/\n"
             f"      {prog} gate --results {output} --baseline baseline.json --write-baseline    # a CI baseline")
+
+
+def format_cache_use(folder: Path, bound: int) -> str:
+    """The run's line on the embedding cache: what it holds against its bound."""
+    from ..encoding.embedding_cache import shards_by_use
+
+    held = sum(size for _, size, _ in shards_by_use(folder))
+    return (f"embedding cache: {folder} holds {human_bytes(held)} of its {human_bytes(bound)} bound (least recently "
+            "used shards go past it: --embedding-cache-max)")
 
 
 def format_baseline_write(written: BaselineWrite) -> str:

@@ -273,3 +273,54 @@ def test_the_cache_command_reports_and_prunes(tiny_bge, tmp_path, capsys):
     (tmp_path / "a-file").write_text("x")
     assert main(["cache", "--embedding-cache", str(tmp_path / "a-file")]) == 2
     assert "is a file" in capsys.readouterr().err
+
+
+def _shard_rows(space, first, count=10, width=16):
+    ids = range(first, first + count)
+    space.add([text_key(f"text {n}") for n in ids], np.array([[n] * width for n in ids], dtype=np.float32))
+
+
+def test_the_cache_stays_within_its_bound_removing_the_least_recently_used(tmp_path, caplog):
+    """Past its bound the cache removes the shards used longest ago (a lookup counts as a use) and
+    never the one just written; what remains still reads right, in this process and the next."""
+    folder = tmp_path / "cache"
+    probe = EmbeddingCache(folder).space({"model": "probe"}, 16)
+    _shard_rows(probe, 0)
+    shard_size = ec.shards_by_use(folder)[0][1]
+    prune_cache(folder, everything=True)
+
+    bound = shard_size * 4 + shard_size // 2  # room for four shards
+    cache = EmbeddingCache(folder, max_bytes=bound)
+    space = cache.space({"model": "m"}, 16)
+    for n, first in enumerate(range(0, 40, 10)):  # four shards, written a second apart on the clock
+        _shard_rows(space, first)
+        newest = ec.shards_by_use(folder)[-1][2]
+        os.utime(newest, (1_000_000 + n, 1_000_000 + n))
+    assert len(ec.shards_by_use(folder)) == 4 and cache.evicted == (0, 0)
+    found, _ = space.lookup([text_key("text 0")])  # the oldest shard used: now the most recent
+    assert found.tolist() == [0]
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        _shard_rows(space, 40)  # a fifth: past the bound, down to 90% of it
+    total = sum(size for _, size, _ in ec.shards_by_use(folder))
+    assert total <= bound * ec.EVICT_TO and cache.evicted == (1, shard_size)
+    assert "1 least recently used shard(s) removed" in caplog.text
+    keys = [text_key(f"text {n}") for n in range(50)]
+    expected = list(range(10)) + list(range(20, 50))  # 10-19: the least recently used (0-9 were looked up)
+    for reader in (space, EmbeddingCache(folder).space({"model": "m"}, 16)):
+        found, vectors = reader.lookup(keys)
+        assert found.tolist() == expected
+        np.testing.assert_array_equal(vectors[:, 0], np.array(expected, dtype=np.float32))
+
+
+def test_a_run_says_what_the_cache_holds_and_a_bound_of_zero_is_no_cache(tmp_path, tiny_bge, capsys):
+    from bge_eval.cli import main
+
+    args = ["run", "--model", "BAAI/bge-small-en-v1.5", "--model-path", str(tiny_bge), "--tasks", "BgeEvalDemoSTS",
+            "--device", "cpu", "--embedding-cache", str(tmp_path / "cache")]
+    assert main([*args, "--output", str(tmp_path / "a"), "--embedding-cache-max", "2G"]) == 0
+    held = sum(size for _, size, _ in ec.shards_by_use(tmp_path / "cache"))
+    out = capsys.readouterr().out
+    assert held > 0 and f"embedding cache: {tmp_path / 'cache'} holds " in out and "of its 2.0 GiB bound" in out
+    assert main([*args, "--output", str(tmp_path / "b"), "--embedding-cache-max", "0"]) == 0
+    assert "embedding cache:" not in capsys.readouterr().out
+    assert sum(size for _, size, _ in ec.shards_by_use(tmp_path / "cache")) == held  # nothing read or written
