@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -60,7 +61,8 @@ class CorpusSearch:
                 best.add(torch.as_tensor(self.encoder.similarity(query_vectors, doc_vectors)), offset=start)
                 del doc_vectors
         index, scores = best.result(len(queries))
-        doc_ids = corpus["id"][:]  # a plain list: a Dataset column is slow to index or iterate one by one
+        ranked = np.unique(index).tolist()  # only the ids of ranked documents become strings
+        doc_ids = dict(zip(ranked, corpus.select(ranked)["id"][:], strict=True))
         return {
             query_id: dict(zip((doc_ids[doc] for doc in index[row].tolist()), scores[row].tolist(), strict=True))
             for row, query_id in enumerate(queries["id"][:])

@@ -7,6 +7,7 @@ is a DataError naming the file and line.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -185,24 +186,20 @@ def load_retrieval_split(folder: Path, split: str) -> dict:
     """BEIR layout -> mteb's RetrievalSplitData (corpus, queries, relevant_docs)."""
     from datasets import Dataset
 
-    numbered_corpus = _texts(folder / "corpus.jsonl")
-    numbered_queries = _texts(folder / "queries.jsonl")
-    corpus_rows = [row for _, row in numbered_corpus]
+    numbered_queries = list(_texts(folder / "queries.jsonl"))
     query_rows = [row for _, row in numbered_queries]
-    corpus_ids = _unique_ids(numbered_corpus, folder / "corpus.jsonl")
     query_ids = _unique_ids(numbered_queries, folder / "queries.jsonl")
-    qrels = read_qrels(folder / "qrels" / f"{split}.tsv", set(corpus_ids), set(query_ids))
+    qrels_file = folder / "qrels" / f"{split}.tsv"
+    qrels, first_line_of = read_qrels(qrels_file, set(query_ids))
     _check_every_query_is_judged(folder, numbered_queries)
+    corpus, found = read_corpus(folder / "corpus.jsonl", set(first_line_of))
+    missing = sorted((line, doc_id) for doc_id, line in first_line_of.items() if doc_id not in found)
+    if missing:
+        raise DataError(f"{qrels_file}:{missing[0][0]}: corpus-id {missing[0][1]!r} is not in corpus.jsonl.")
     # Only queries with judgements are evaluated (as mteb does for BEIR data).
     queries = [row for row, qid in zip(query_rows, query_ids, strict=False) if qid in qrels]
     return {
-        "corpus": Dataset.from_dict(
-            {
-                "id": corpus_ids,
-                "title": [row.get("title") or "" for row in corpus_rows],
-                "text": [row["text"] for row in corpus_rows],
-            }
-        ),
+        "corpus": corpus,
         "queries": Dataset.from_dict(
             {"id": [str(row["_id"]) for row in queries], "text": [row["text"] for row in queries]}
         ),
@@ -211,17 +208,73 @@ def load_retrieval_split(folder: Path, split: str) -> dict:
     }
 
 
-def _texts(path: Path) -> list[tuple[int, dict]]:
-    """A BEIR corpus or queries file: every _id a string or an integer, text a string, title a
-    string or absent / null."""
-    rows = list(read_jsonl(path, ("_id", "text")))
-    for line_no, row in rows:
+CORPUS_BATCH_ROWS = 100_000  # rows held as Python objects at once while a corpus becomes Arrow columns
+
+
+def read_corpus(path: Path, judged: set[str]) -> tuple[Any, set[str]]:
+    """A BEIR corpus.jsonl as a Dataset (id, title, text) built in batches, so no Python object per
+    document outlives its batch (the text is held once, in Arrow); and which of `judged` it holds.
+    A repeated _id is a DataError naming the line of its second appearance."""
+    import numpy as np
+    import pyarrow as pa
+    from datasets import Dataset
+    from datasets.table import InMemoryTable
+
+    tables, hashes, lines, found = [], [], [], set()
+    columns: dict[str, list] = {"id": [], "title": [], "text": []}
+    line_numbers: list[int] = []
+
+    def flush() -> None:
+        if line_numbers:
+            tables.append(pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()}))
+            hashes.append(np.fromiter(map(hash, columns["id"]), dtype=np.int64, count=len(line_numbers)))
+            lines.append(np.array(line_numbers, dtype=np.int64))
+            for values in (*columns.values(), line_numbers):
+                values.clear()
+
+    for line_no, row in _texts(path):
+        doc_id = str(row["_id"])
+        if doc_id in judged:
+            found.add(doc_id)
+        columns["id"].append(doc_id)
+        columns["title"].append(row.get("title") or "")
+        columns["text"].append(row["text"])
+        line_numbers.append(line_no)
+        if len(line_numbers) == CORPUS_BATCH_ROWS:
+            flush()
+    flush()
+    table = pa.concat_tables(tables)
+    _refuse_repeated_ids(table.column("id"), np.concatenate(hashes), np.concatenate(lines), path)
+    # a fingerprint of our own: datasets would otherwise pickle the whole table to make one (its size again)
+    return Dataset(InMemoryTable(table), fingerprint=uuid.uuid4().hex), found
+
+
+def _refuse_repeated_ids(ids: Any, hashes: Any, lines: Any, path: Path) -> None:
+    """Equal hashes are compared as strings (a hash collision is not a duplicate)."""
+    import numpy as np
+
+    order = np.argsort(hashes, kind="stable")
+    same = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
+    repeated = []
+    for at in same:
+        first, second = sorted((int(order[at]), int(order[at + 1])))
+        if ids[first].as_py() == ids[second].as_py():
+            repeated.append((int(lines[second]), ids[second].as_py()))
+    if repeated:
+        line_no, doc_id = min(repeated)
+        raise DataError(f"{path}:{line_no}: duplicate _id {doc_id!r}.")
+
+
+def _texts(path: Path) -> Iterator[tuple[int, dict]]:
+    """A BEIR corpus or queries file, a row at a time: every _id a string or an integer, text a
+    string, title a string or absent / null."""
+    for line_no, row in read_jsonl(path, ("_id", "text")):
         where = f"{path}:{line_no}"
         _expect(isinstance(row["_id"], (str, int)) and not isinstance(row["_id"], bool) and str(row["_id"]) != "",
                 where, "_id must be a non-empty string (or an integer)")
         _expect(isinstance(row["text"], str), where, f"text must be a string, got {json.dumps(row['text'])}")
         _expect(row.get("title") is None or isinstance(row["title"], str), where, "title must be a string")
-    return rows
+        yield line_no, row
 
 
 def _check_every_query_is_judged(folder: Path, numbered_queries: list[tuple[int, dict]]) -> None:
@@ -249,8 +302,9 @@ def _unique_ids(numbered: list[tuple[int, dict]], path: Path) -> list[str]:
     return ids
 
 
-def read_qrels(path: Path, corpus_ids: set[str], query_ids: set[str]) -> dict[str, dict[str, int]]:
-    """qrels TSV (header query-id, corpus-id, score) -> {query_id: {doc_id: score}}."""
+def read_qrels(path: Path, query_ids: set[str]) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """qrels TSV (header query-id, corpus-id, score) -> ({query_id: {doc_id: score}}, the first line
+    naming each doc_id, for the caller's check against the corpus)."""
     if not path.is_file():
         raise DataError(f"{path}: file not found (qrels for this split).")
     qrels: dict[str, dict[str, int]] = {}
@@ -268,8 +322,6 @@ def read_qrels(path: Path, corpus_ids: set[str], query_ids: set[str]) -> dict[st
         query_id, doc_id, score = fields[0], fields[1], fields[2]
         if query_id not in query_ids:
             raise DataError(f"{path}:{line_no}: query-id {query_id!r} is not in queries.jsonl.")
-        if doc_id not in corpus_ids:
-            raise DataError(f"{path}:{line_no}: corpus-id {doc_id!r} is not in corpus.jsonl.")
         value = _judgement(score, f"{path}:{line_no}")
         earlier = qrels.setdefault(query_id, {}).get(doc_id)
         if earlier is not None and earlier != value:
@@ -279,7 +331,10 @@ def read_qrels(path: Path, corpus_ids: set[str], query_ids: set[str]) -> dict[st
         lines_of.setdefault((query_id, doc_id), line_no)
     if not qrels:
         raise DataError(f"{path}: no judgements.")
-    return qrels
+    first_line_of: dict[str, int] = {}
+    for (_, doc_id), line_no in lines_of.items():
+        first_line_of[doc_id] = min(line_no, first_line_of.get(doc_id, line_no))
+    return qrels, first_line_of
 
 
 def _judgement(score: str, where: str) -> int:
