@@ -63,9 +63,14 @@ def assert_same_results(ours, theirs):
             assert ours[query_id][doc_id] == pytest.approx(score, abs=1e-6)
 
 
+@pytest.mark.parametrize("query_block", [2, 4096])  # queries in blocks of two (bounded memory), and all at once
 @pytest.mark.parametrize("top_k", [5, 25, 1000])  # within a chunk, across chunks, more than the corpus
-def test_chunked_running_topk_equals_mteb_search(retrieval_data, top_k):
+def test_chunked_running_topk_equals_mteb_search(retrieval_data, top_k, query_block, monkeypatch):
+    from bge_eval.search import corpus_search
+
+    monkeypatch.setattr(corpus_search, "QUERY_BLOCK_ROWS", query_block)
     metadata, corpus, queries = retrieval_data
+    assert len(queries) > 2  # several blocks
     encoder = HashEncoder()
     ours = search_with(CorpusSearch(encoder, corpus_chunk_docs=10), metadata, corpus, queries, top_k)
     theirs = search_with(SearchEncoderWrapper(HashEncoder(), corpus_chunk_size=10), metadata, corpus, queries, top_k)
