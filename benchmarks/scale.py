@@ -166,6 +166,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--work", type=Path, default=Path("/tmp/bge_eval_scale"))
     parser.add_argument("--tokenizer", type=Path, default=None, help="a BERT WordPiece tokenizer folder")
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results", help="where the JSON goes")
     args = parser.parse_args()
     if os.environ.get("SMOKE"):
         args.docs = [2000]
@@ -176,8 +177,12 @@ def main() -> None:
     model = args.work / f"bge-{args.shape}-random"
     if not (model / "modules.json").is_file():
         random_bge(args.shape, model, tokenizer)
-    machine = f"{args.device}-{os.cpu_count()}cores-{platform.machine()}" if args.device == "cpu" else args.device
-    results = ROOT / "benchmarks" / "results" / f"scale_{machine}_{args.shape}_{date.today().isoformat()}.json"
+    machine = f"{args.device}-{os.cpu_count()}cores-{platform.machine()}"
+    if args.device.startswith("cuda"):
+        import torch
+
+        machine = torch.cuda.get_device_name(0).replace(" ", "_")
+    results = args.results / f"scale_{machine}_{args.shape}_{date.today().isoformat()}.json"
     if os.environ.get("SMOKE"):
         results = args.work / "scale_smoke.json"
     report: dict = {"benchmark": "scale", "machine": machine, "shape": args.shape, "date": date.today().isoformat(),

@@ -373,6 +373,9 @@ class EmbeddingCache:
 
     def _evict(self, target: int) -> None:
         shards = shards_by_use(self.folder)
+        if not shards:  # another process emptied the cache meanwhile
+            self._total = 0
+            return
         victims = least_recently_used(shards[:-1], target - shards[-1][1])  # never the shard just written
         for _, _, path in victims:
             path.unlink(missing_ok=True)
