@@ -1,16 +1,9 @@
 """On-disk cache of embeddings, one row per distinct text, so a text is encoded once: across
-tasks, splits, the two sides of a pair task, an instruction ablation (documents carry no
-instruction), a reranker's first stage and later runs.
-
-Layout: one folder ("space") per model identity and settings (model name and revision, the
-checkpoint's content fingerprint, precision, pooling, max length), holding immutable shard
-files. A shard is a 4 KiB header (format, rows, width, SHA-256 of its keys and of its
-vectors), then its keys (16-byte BLAKE2b digests of the texts, instruction included), then
-its fp32 vectors, memory-mapped when read. A shard is written to a temporary file and renamed
-into place, so a reader (or a run killed midway) never sees part of one, and concurrent
-writers never touch each other's files. A shard's checksums are verified the first time a
-process serves a row from it; a shard that fails is removed with one warning and its texts
-are encoded again. docs/embedding-cache.md has the measurements.
+tasks, splits, the two sides of a pair task, an instruction ablation, a reranker's first stage and
+later runs. One folder ("space") per model identity and settings holds immutable shards (a 4 KiB
+header with checksums, 16-byte text keys, fp32 vectors), written whole or not at all, verified on
+first use, kept within a bound (least recently used go first). docs/embedding-cache.md has the
+layout, the safety rules and the measurements.
 """
 
 from __future__ import annotations
@@ -286,13 +279,6 @@ class CacheSpace:
         self._take(name, Shard(path, header, np.array(keys, dtype=f"S{KEY_BYTES}"), verified=True))
         self.cache.stored(header.file_size)
 
-    def forget(self, path: Path) -> None:
-        """A shard removed by the cache's bound: no longer looked up."""
-        number = self.known.get(path.name)
-        if number is not None and number >= 0 and self.shards[number] is not None:
-            self.shards[number] = None
-            self._rebuild()
-
 
 def shards_by_use(folder: Path) -> list[tuple[float, int, Path]]:
     """(last use, bytes, path) of every shard in the cache folder, least recently used first."""
@@ -379,9 +365,11 @@ class EmbeddingCache:
         victims = least_recently_used(shards[:-1], target - shards[-1][1])  # never the shard just written
         for _, _, path in victims:
             path.unlink(missing_ok=True)
-            for space in self._spaces.values():
-                if path.parent == space.folder:
-                    space.forget(path)
+            for space in self._spaces.values():  # a removed shard is no longer looked up
+                number = space.known.get(path.name, -1) if path.parent == space.folder else -1
+                if number >= 0 and space.shards[number] is not None:
+                    space.shards[number] = None
+                    space._rebuild()
         removed, freed = len(victims), sum(size for _, size, _ in victims)
         self._total = sum(size for _, size, _ in shards) - freed
         self.evicted = (self.evicted[0] + removed, self.evicted[1] + freed)
