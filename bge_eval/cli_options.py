@@ -182,8 +182,7 @@ def run_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
         output=args.output, device=args.device, devices=tuple(args.devices), batch_size=args.batch_size,
         precision=args.precision, instruction_policy=args.instruction_policy, instruction=args.instruction,
         token_budget=args.token_budget, compile=args.compile, packed=not args.padded,
-        embedding_cache=None if args.no_embedding_cache or args.embedding_cache_max == 0 else (
-            args.embedding_cache or default_cache_dir()),
+        embedding_cache=None if args.no_embedding_cache else (args.embedding_cache or default_cache_dir()),
         embedding_cache_max_bytes=args.embedding_cache_max,
         overwrite=args.overwrite, keep_results=args.keep_results, save_predictions=not args.no_predictions,
         suite=args.suite, progress=not args.no_progress, fail_fast=args.fail_fast,

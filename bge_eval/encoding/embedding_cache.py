@@ -129,11 +129,7 @@ class Shard:
         if hashlib.sha256(np.ascontiguousarray(self.vectors).data.cast("B")).hexdigest() \
                 != self.header.vectors_sha256:
             return "its vectors do not match their checksum"
-        self.verified = True
-        try:
-            os.utime(self.path)  # last use, for `cache prune --max-size`
-        except OSError:
-            pass
+        self.verified = True  # its last use is set by EmbeddingCache.used, as for every shard served
         return None
 
 

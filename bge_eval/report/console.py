@@ -83,8 +83,8 @@ def _relative(path: Path, root: Path | None) -> str:
 def next_steps(prog: str, output: Path, options: dict | None = None) -> str:
     """The run's last lines: what the embedding cache holds (options: the run's), then the commands
     that read what it wrote."""
-    cache = (options or {}).get("embedding_cache")
-    held = f"{format_cache_use(cache, options['embedding_cache_max_bytes'])}\n" if cache and options else ""
+    cache, bound = (options or {}).get("embedding_cache"), (options or {}).get("embedding_cache_max_bytes")
+    held = f"{format_cache_use(cache, bound)}\n" if cache and bound else ""  # a bound of 0 is no cache (RunConfig)
     return (f"{held}next: {prog} report {output}    # tables and plots in {output}/report/\n"
             f"      {prog} gate --results {output} --baseline baseline.json --write-baseline    # a CI baseline")
 
