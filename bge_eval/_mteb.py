@@ -91,6 +91,26 @@ def unload_task_data(task: Any) -> None:
         task.unload_data()
 
 
+def retrieval_inputs(task: Any, splits: Any) -> Iterator[tuple[str, str, Any, Any, Any]]:
+    """(subset, split, corpus, queries, top_ranked) of a loaded retrieval task, as its evaluation hands them
+    to search: subsets and data looked up as mteb's AbsTask.evaluate does, queries without a relevant
+    document left out as mteb's _evaluate_subset leaves them out."""
+    from mteb.abstasks.retrieval import _filter_queries_without_positives
+
+    task.convert_v1_dataset_format_to_v2(num_proc=None)
+    for split in splits:
+        for subset in task.hf_subsets if task.hf_subsets is not None else list(task.dataset):
+            data = task.dataset[split] if subset not in task.dataset and subset == "default" \
+                else task.dataset[subset][split]
+            _, queries = _filter_queries_without_positives(data["relevant_docs"], data["queries"])
+            yield subset, split, data["corpus"], queries, data.get("top_ranked")
+
+
+def retrieval_top_k(task: Any) -> int:
+    """How many documents mteb ranks per query on a retrieval task (its largest k)."""
+    return int(task._top_k)
+
+
 def prediction_file_name(task: Any) -> str:
     return task.prediction_file_name
 

@@ -256,7 +256,8 @@ def _sweep(args: argparse.Namespace, tasks: list[str], options: dict) -> int:
     if args.ray is not None:
         from .run.ray_executor import RayOptions
 
-        ray = RayOptions(args.ray or None, args.ray_gpus_per_task, args.ray_cpus_per_task, args.ray_retries)
+        ray = RayOptions(args.ray or None, args.ray_gpus_per_task, args.ray_cpus_per_task, args.ray_retries,
+                         args.corpus_shards)
     options = {k: v for k, v in options.items() if k not in ("model_path", "revision")}
     sweep = api.sweep(entries, tasks, benchmark=args.benchmark, ray=ray, **options)
     for summary in sweep.runs:

@@ -10,6 +10,7 @@ from pathlib import Path
 from .config import (
     DATA_DIR_ENV,
     DEFAULT_CACHE_MAX_BYTES,
+    DEFAULT_CORPUS_CHUNK_DOCS,
     DEMO_MODEL,
     INSTRUCTION_POLICIES,
     PRECISIONS,
@@ -45,6 +46,9 @@ def add_run_parser(commands: argparse._SubParsersAction) -> None:
                      help="CPUs each unit asks for on a cluster without GPUs (default 1)")
     run.add_argument("--ray-retries", type=non_negative_int, default=2, metavar="N",
                      help="retries of a unit whose worker process or node was lost (default 2)")
+    run.add_argument("--corpus-shards", type=positive_int, default=1, metavar="N",
+                     help="with --ray: split each full-corpus retrieval task's corpus into N shards, each "
+                     "encoded and searched by its own Ray task, the top-k merged exactly (default 1)")
     run.add_argument("--tasks", nargs="+", default=[], metavar="T",
                      help="task names, or folders holding a task card (task.toml beside its data); "
                      "default: the benchmark's")
@@ -69,6 +73,9 @@ def add_run_parser(commands: argparse._SubParsersAction) -> None:
     add_recipe_options(run)
     run.add_argument("--token-budget", type=int, metavar="N",
                      help="padded tokens per batch (default 65536 on CUDA; CPU batches by --batch-size)")
+    run.add_argument("--corpus-chunk", type=positive_int, default=DEFAULT_CORPUS_CHUNK_DOCS, metavar="DOCS",
+                     help="documents per chunk of a full-corpus search: one embedding-cache entry and one block "
+                     f"of scores each; corpus shards are whole chunks (default {DEFAULT_CORPUS_CHUNK_DOCS})")
     run.add_argument("--compile", action="store_true",
                      help="torch.compile the model: a one-off compile (about a minute), then faster encoding")
     run.add_argument("--padded", action="store_true",
@@ -172,6 +179,8 @@ def run_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
         parser.error("--models lists the sweep's models: give it without --model")
     if args.ray is not None and args.reranker:
         parser.error("--reranker is not run on Ray yet: run the second stage without --ray")
+    if args.corpus_shards > 1 and args.ray is None:
+        parser.error("--corpus-shards splits a corpus over Ray workers: give it with --ray")
     if args.reranker_path is not None and args.reranker is None:
         parser.error("--reranker-path needs --reranker NAME")
     if args.suite is not None and (args.tasks or args.task_dir or args.benchmark):
@@ -181,7 +190,7 @@ def run_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
         data_dir=Path(args.data_dir) if args.data_dir else None,
         output=args.output, device=args.device, devices=tuple(args.devices), batch_size=args.batch_size,
         precision=args.precision, instruction_policy=args.instruction_policy, instruction=args.instruction,
-        token_budget=args.token_budget, compile=args.compile, packed=not args.padded,
+        token_budget=args.token_budget, corpus_chunk=args.corpus_chunk, compile=args.compile, packed=not args.padded,
         embedding_cache=None if args.no_embedding_cache else (args.embedding_cache or default_cache_dir()),
         embedding_cache_max_bytes=args.embedding_cache_max,
         overwrite=args.overwrite, keep_results=args.keep_results, save_predictions=not args.no_predictions,

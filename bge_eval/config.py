@@ -26,6 +26,9 @@ DEMO_MODEL = "sentence-transformers/all-MiniLM-L6-v2"  # its weights ship on PyP
 CPU_BATCH_SIZE = 32
 GPU_MAX_ROWS = 1_024
 GPU_TOKEN_BUDGET = 65_536
+# Full-corpus retrieval encodes and scores the corpus in chunks of this many documents (as mteb's
+# search does, so cache entries of runs through it still hit); a score block is 2,048 queries x a chunk.
+DEFAULT_CORPUS_CHUNK_DOCS = 50_000
 DEFAULT_DATALOADER_BATCH_SIZE = 32  # sizes mteb's DataLoader only; the encoder batches by its own limits
 RERANK_TOP_K = 100  # first-stage candidates per query for the second stage
 
@@ -62,6 +65,8 @@ class RunConfig:
     instruction_policy: the recipe: which queries get an instruction, which tasks normalise (models/recipe.py).
     instruction: a custom query instruction that replaces the model's own.
     token_budget: padded tokens per batch (default: GPU_TOKEN_BUDGET on CUDA, none on CPU).
+    corpus_chunk: documents per chunk of a full-corpus search (DEFAULT_CORPUS_CHUNK_DOCS): each
+        chunk is one embedding-cache entry and one block of scores; corpus shards are whole chunks.
     compile: torch.compile the model (pays a one-off compile; faster on large corpora).
     packed: on CUDA in half precision, BERT-family models on packed tokens (encoding/fast/);
         False: padded batches.
@@ -94,6 +99,7 @@ class RunConfig:
     instruction_policy: InstructionPolicy = "bge"
     instruction: str | None = None
     token_budget: int | None = None
+    corpus_chunk: int = DEFAULT_CORPUS_CHUNK_DOCS
     compile: bool = False
     packed: bool = True
     embedding_cache: Path | None = field(default_factory=lambda: default_cache_dir())
@@ -134,6 +140,8 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 _refuse(name, "expected a positive integer (or None for the default)", value)
+        if not isinstance(self.corpus_chunk, int) or isinstance(self.corpus_chunk, bool) or self.corpus_chunk < 1:
+            _refuse("corpus_chunk", "expected a positive number of documents", self.corpus_chunk)
         if self.precision not in PRECISIONS:
             _refuse("precision", f"expected one of {', '.join(PRECISIONS)}", self.precision)
         if self.instruction_policy not in INSTRUCTION_POLICIES:
@@ -174,6 +182,7 @@ class RunOptions(TypedDict, total=False):
     instruction_policy: InstructionPolicy
     instruction: str | None
     token_budget: int | None
+    corpus_chunk: int
     compile: bool
     packed: bool
     embedding_cache: str | Path | None

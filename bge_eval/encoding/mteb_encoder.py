@@ -60,6 +60,7 @@ class BgeEncoder(AbsEncoder):
                       precision=config.precision, batch_size=config.batch_size, token_budget=config.token_budget,
                       compile_model=config.compile, packed=config.packed, cache=cache, pipeline=pipeline)
         encoder.show_progress = config.progress
+        encoder.corpus_search.corpus_chunk_docs = config.corpus_chunk
         return encoder
 
     @property

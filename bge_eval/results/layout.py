@@ -19,6 +19,7 @@ from typing import Any
 from ..errors import BgeEvalError
 
 STAGING_NAME = ".staging"
+SHARDS_NAME = ".shards"  # finished corpus shards of tasks not yet committed (run/shards.py)
 MANIFEST_NAME = "bge_eval_manifest.json"
 MODEL_META_NAME = "model_meta.json"
 SETTINGS_NAME = "run_settings.jsonl"  # mteb's log of each evaluation's settings
@@ -62,6 +63,9 @@ class ResultsLayout:
     @property
     def predictions_dir(self) -> Path:
         return self.output / "predictions" / self.model_folder
+
+    def shards_dir(self, task: str) -> Path:
+        return self.output / SHARDS_NAME / self.model_folder / task
 
     @property
     def manifest_file(self) -> Path:

@@ -41,6 +41,7 @@ class TaskRecord:
     identity: dict[str, Any] | None = None  # what produced the result (identity.ResultIdentity)
     phases: dict[str, float | None] | None = None  # seconds in load / encode / score / write (TaskWork)
     texts: dict[str, int | float] | None = None  # texts asked for, distinct, cached, encoded (EncodeCounts)
+    shards: dict[str, Any] | None = None  # corpus shards searched by workers (run/shards.py), if any
 
     @classmethod
     def computed(cls, planned: Any, work: Any, identity: Any) -> TaskRecord:
@@ -48,7 +49,8 @@ class TaskRecord:
         its time went (task_eval.TaskWork)."""
         return cls(type=planned.type, splits=list(planned.splits), data_source=planned.data_source,
                    seed=getattr(planned.task, "seed", None), wall_s=round(work.wall_s, 3), finished=now(),
-                   identity=identity.to_json(), phases=work.phases(), texts=work.texts)
+                   identity=identity.to_json(), phases=work.phases(), texts=work.texts,
+                   shards=getattr(work, "shards", None))
 
 
 @dataclass

@@ -98,6 +98,14 @@ class PreparedRun:
         self.manifest.record_task(planned.name, TaskRecord.computed(planned, work, self.identities[planned.name]))
         self.manifest.write(self.layout.manifest_file)
 
+    def check_worker_identity(self, task: str, recorded: dict[str, Any] | None, host: str) -> None:
+        """A worker's identity of a task (ResultIdentity as JSON) must be the one planned here."""
+        changes = self.identities[task].changes_from(recorded)
+        if changes:
+            raise BgeEvalError(f"the worker on {host} evaluated other inputs than the driver planned "
+                               f"({'; '.join(changes)}); give every node the same weights and data at the same "
+                               "paths.")
+
     def outcome(self, planned: PlannedTask, status: str, wall: float) -> TaskOutcome:
         recipe = self.target.recipe
         return task_outcome(planned, status, wall, self.layout.result_file(planned.name),
@@ -135,18 +143,9 @@ def prepare(config: RunConfig, target: ModelTarget, plan: TaskPlan, layout: Resu
         suite = read_suite(config.suite)
         manifest.suites[suite.name] = suite_record(suite, plan.tasks)
     prepared = PreparedRun(config, target, plan, layout, manifest)
-    recipe, spec = target.recipe, target.spec
-    common = {"instruction": recipe.describe() if recipe else None, "precision": target.precision,
-              **({"pooling": spec.pooling, "max_length": spec.max_length} if spec else {})}
-    weights = weights_identity(target.checkpoint, manifest.fingerprints) if target.checkpoint is not None else None
+    prepared.identities = task_identities(config, target, plan, manifest.fingerprints)
     for planned in plan.tasks:
-        per_task = common
-        if recipe is not None:  # this task's own: its queries' instruction and normalisation
-            per_task = {**common, **asdict(recipe.for_task(planned.task.metadata))}
-        elif spec is not None:
-            per_task = {**common, "normalize": spec.normalize}
-        identity = prepared.identities[planned.name] = task_identity(planned, config.data_dir, manifest.fingerprints,
-                                                                     weights, per_task)
+        identity = prepared.identities[planned.name]
         recorded = manifest.tasks.get(planned.name)
         compute, note = reuse_decision(identity, recorded.identity if recorded else None,
                                        layout.result_file(planned.name), planned.splits,
@@ -157,6 +156,25 @@ def prepare(config: RunConfig, target: ModelTarget, plan: TaskPlan, layout: Resu
             prepared.notes[planned.name] = note
             log.warning("%s: the saved result is %s", planned.name, note)
     return prepared
+
+
+def task_identities(config: RunConfig, target: ModelTarget, plan: TaskPlan,
+                    fingerprints: dict[str, Any]) -> dict[str, Any]:
+    """What would produce each planned task's result (identity.ResultIdentity): weights, data, settings.
+    fingerprints: the manifest's record of files already hashed (updated)."""
+    recipe, spec = target.recipe, target.spec
+    common = {"instruction": recipe.describe() if recipe else None, "precision": target.precision,
+              **({"pooling": spec.pooling, "max_length": spec.max_length} if spec else {})}
+    weights = weights_identity(target.checkpoint, fingerprints) if target.checkpoint is not None else None
+    identities = {}
+    for planned in plan.tasks:
+        per_task = common
+        if recipe is not None:  # this task's own: its queries' instruction and normalisation
+            per_task = {**common, **asdict(recipe.for_task(planned.task.metadata))}
+        elif spec is not None:
+            per_task = {**common, "normalize": spec.normalize}
+        identities[planned.name] = task_identity(planned, config.data_dir, fingerprints, weights, per_task)
+    return identities
 
 
 def _start_manifest(layout: ResultsLayout, config: RunConfig, recipe: Recipe | None,

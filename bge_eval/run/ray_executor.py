@@ -47,6 +47,7 @@ class RayOptions:
     gpus_per_task: float | None = None  # default 1 where the cluster has GPUs
     cpus_per_task: float | None = None  # default 1 on a cluster without GPUs
     retries: int = RAY_RETRIES
+    corpus_shards: int = 1  # more: each full-corpus retrieval task as that many (model, task, shard) units
 
 
 def import_ray() -> Any:
@@ -132,11 +133,7 @@ def task_entry(planned: Any) -> str:
 
 def commit_unit(prepared: PreparedRun, staging: Path, result: UnitResult) -> None:
     """Check the worker's identity against the driver's, then move the files into place."""
-    mine = prepared.identities[result.task]
-    changes = mine.changes_from(result.record.get("identity"))
-    if changes:
-        raise BgeEvalError(f"the worker on {result.host} evaluated other inputs than the driver planned "
-                           f"({'; '.join(changes)}); give every node the same weights and data at the same paths.")
+    prepared.check_worker_identity(result.task, result.record.get("identity"), result.host)
     results_dir = prepared.layout.staged(staging).results_dir
     for relative, content in result.files.items():
         kind, name = relative.split("/", 1)
@@ -192,34 +189,87 @@ class RayExecutor:
                 fail_fast: bool) -> Execution:
         from tqdm.auto import tqdm
 
-        ray, execution = self.ray, Execution()
+        from .shards import ShardStore, is_sharded, search_shard
+
+        ray, execution, shards = self.ray, Execution(), self.options.corpus_shards
         bar = tqdm(total=len(units), desc="units", unit="unit", disable=not runs[0].config.progress,
                    mininterval=bar_interval(), dynamic_ncols=True)
-        remote = ray.remote(evaluate_unit).options(max_retries=self.options.retries, retry_exceptions=False,
-                                                   **self.resources)
-        pending = {remote.remote(runs[u.run].config, task_entry(u.planned), u.planned.name): u for u in units}
+        options = {"max_retries": self.options.retries, "retry_exceptions": False, **self.resources}
+        remote, remote_shard = ray.remote(evaluate_unit).options(**options), ray.remote(search_shard).options(**options)
+        pending: dict[Any, tuple[Unit, int | None]] = {}
+        sharded: dict[tuple[int, str], _ShardedUnit] = {}
+        for unit in units:
+            prepared, entry, task = runs[unit.run], task_entry(unit.planned), unit.planned.name
+            if not is_sharded(unit.planned, shards):
+                pending[remote.remote(prepared.config, entry, task)] = (unit, None)
+                continue
+            store = ShardStore(prepared.layout, task)
+            state = sharded[(unit.run, task)] = _ShardedUnit(store, store.load(prepared.identities[task], shards))
+            for missing in sorted(set(range(shards)) - set(state.done)):
+                pending[remote_shard.remote(prepared.config, entry, task, missing, shards)] = (unit, missing)
         try:
+            for (run, task), state in sharded.items():  # every shard kept from an earlier run
+                if len(state.done) == shards:
+                    unit = next(u for u in units if (u.run, u.planned.name) == (run, task))
+                    self._settle(runs, unit, None, staging, execution, fail_fast, bar, state, shards)
             while pending:
                 bar.set_postfix_str(f"running/queued {len(pending)}, done {len(execution.committed)}, "
                                     f"failed {len(execution.failures)}", refresh=False)
                 done, _ = ray.wait(list(pending), num_returns=1)
-                unit = pending.pop(done[0])
-                key = (unit.run, unit.planned.name)
-                try:
-                    result = ray.get(done[0])
-                    commit_unit(runs[unit.run], staging, result)
-                    execution.committed[key] = result.wall_s
-                except Exception as exc:  # noqa: BLE001 - a unit's failure is reported; the others finish
-                    if fail_fast:
-                        raise
-                    execution.failures[key] = unit_failure(runs[unit.run], unit.planned.name, exc)
-                    reset_staging(staging)
-                bar.update(1)
+                unit, _ = pending.pop(done[0])
+                self._settle(runs, unit, done[0], staging, execution, fail_fast, bar,
+                             sharded.get((unit.run, unit.planned.name)), shards)
         finally:
             for ref in pending:  # fail_fast or an interrupt: what was not collected is not left running
                 ray.cancel(ref, force=True)
             bar.close()
         return execution
+
+    def _settle(self, runs: Sequence[PreparedRun], unit: Unit, ref: Any, staging: Path, execution: Execution,
+                fail_fast: bool, bar: Any, state: _ShardedUnit | None, shards: int) -> None:
+        """A finished Ray task (ref; None: nothing new) of a unit: a unit's files committed, or a shard
+        kept and, with the unit's last shard, the task evaluated on the merged shards and committed."""
+        from .shards import finish_sharded
+
+        prepared, key = runs[unit.run], (unit.run, unit.planned.name)
+        try:
+            result = self.ray.get(ref) if ref is not None else None
+            if state is None:
+                assert result is not None  # a whole unit is settled only once its Ray task returned
+                commit_unit(prepared, staging, result)
+                execution.committed[key] = result.wall_s
+            else:
+                if result is not None:
+                    prepared.check_worker_identity(result.task, result.identity, result.host)
+                    state.store.save(result)
+                    state.done[result.shard] = result
+                if len(state.done) < shards or key in execution.failures:
+                    return
+                work = finish_sharded(prepared, unit.planned, state.done, state.reused, staging)
+                prepared.record(unit.planned, work)
+                state.store.drop()
+                execution.committed[key] = work.wall_s
+        except Exception as exc:  # noqa: BLE001 - a unit's failure is reported; the others finish
+            if fail_fast:
+                raise
+            reset_staging(staging)
+            if key in execution.failures:
+                return
+            execution.failures[key] = unit_failure(prepared, unit.planned.name, exc)
+        bar.update(1)
+
+
+@dataclass
+class _ShardedUnit:
+    """A sharded unit's finished shards (kept from an earlier run: `reused` of them) and where they are kept."""
+
+    store: Any  # shards.ShardStore
+    done: dict[int, Any]
+    reused: int = -1
+
+    def __post_init__(self) -> None:
+        if self.reused < 0:
+            self.reused = len(self.done)
 
 
 def _unit_resources(ray: Any, options: RayOptions) -> dict[str, float]:

@@ -32,13 +32,14 @@ class TaskWork:
     score_s: float
     write_s: float
     texts: dict[str, int | float] | None = None
+    shards: dict[str, Any] | None = None  # a task searched over corpus shards: how many, reused, hosts
 
     @classmethod
     def from_record(cls, record: dict[str, Any], wall_s: float) -> TaskWork:
         """The work a manifest record (TaskRecord as JSON) describes, over `wall_s` in all."""
         phases = record.get("phases") or {}
         return cls(wall_s, phases.get("load_s") or 0.0, phases.get("encode_s"), phases.get("score_s") or 0.0,
-                   phases.get("write_s") or 0.0, record.get("texts"))
+                   phases.get("write_s") or 0.0, record.get("texts"), record.get("shards"))
 
     def phases(self) -> dict[str, float | None]:
         return {"load_s": round(self.load_s, 3), "encode_s": None if self.encode_s is None else round(self.encode_s, 3),

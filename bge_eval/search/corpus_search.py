@@ -15,9 +15,9 @@ import torch
 from tqdm.auto import tqdm
 
 from .._mteb import CandidateSearch, PromptType, TimingStack, create_dataloader
+from ..config import DEFAULT_CORPUS_CHUNK_DOCS
 from .dense import RunningTopK
 
-CORPUS_CHUNK_DOCS = 50_000  # as mteb's, so embedding-cache entries of runs through mteb's search still hit
 # Queries scored against a chunk at once: bounds the score block (2,048 x 50,000 fp32: 410 MB, where
 # MSMARCO's 6,980 queries at once took 1.4 GB); each query's top-k is its own, so results are unchanged.
 QUERY_BLOCK_ROWS = 2048
@@ -26,7 +26,7 @@ QUERY_BLOCK_ROWS = 2048
 class CorpusSearch:
     """mteb's SearchProtocol over an encoder (BgeEncoder, or anything with mteb's EncoderProtocol)."""
 
-    def __init__(self, encoder: Any, corpus_chunk_docs: int = CORPUS_CHUNK_DOCS) -> None:
+    def __init__(self, encoder: Any, corpus_chunk_docs: int = DEFAULT_CORPUS_CHUNK_DOCS) -> None:
         self.encoder = encoder
         self.corpus_chunk_docs = corpus_chunk_docs
         self.corpus: Any = None
@@ -53,29 +53,34 @@ class CorpusSearch:
                 encode_kwargs=encode_kwargs, top_ranked=top_ranked, num_proc=num_proc, timer=timer)
         timer = timer or TimingStack()
         where = {"task_metadata": task_metadata, "hf_split": hf_split, "hf_subset": hf_subset}
-        with timer("Encoding queries", split=hf_split, subset=hf_subset):
+        index, scores = self.rank(queries, corpus, range(len(corpus)), top_k=top_k, where=where,
+                                  encode_kwargs=encode_kwargs, num_proc=num_proc, timer=timer)
+        return ranking_dict(queries["id"][:], corpus, index, scores)
+
+    def rank(self, queries: Any, corpus: Any, rows: range, *, top_k: int, where: dict, encode_kwargs: dict,
+             num_proc: int | None = None, timer: TimingStack | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Each query's top_k among corpus rows `rows` (encoded in chunks of corpus_chunk_docs from
+        rows.start): (corpus row indices, fp32 scores), best first, ties by lower row."""
+        timer = timer or TimingStack()
+        split = {"split": where["hf_split"], "subset": where["hf_subset"]}
+        with timer("Encoding queries", **split):
             query_vectors = self._encode(queries, PromptType.query, where, encode_kwargs, num_proc)
         blocks = [(first, min(first + QUERY_BLOCK_ROWS, len(queries))) for first in range(0, len(queries),
                                                                                      QUERY_BLOCK_ROWS)]
         bests = [RunningTopK(top_k) for _ in blocks]
-        with timer("Searching corpus", split=hf_split, subset=hf_subset):
-            starts = range(0, len(corpus), self.corpus_chunk_docs)
+        with timer("Searching corpus", **split):
+            starts = range(rows.start, rows.stop, self.corpus_chunk_docs)
             for start in tqdm(starts, desc="Searching corpus chunks", disable=len(starts) < 2):
-                chunk = corpus.select(range(start, min(start + self.corpus_chunk_docs, len(corpus))))
+                chunk = corpus.select(range(start, min(start + self.corpus_chunk_docs, rows.stop)))
                 doc_vectors = self._encode(chunk, PromptType.document, where, encode_kwargs, num_proc)
                 for (first, stop), best in zip(blocks, bests, strict=True):
                     scores_block = self.encoder.similarity(query_vectors[first:stop], doc_vectors)
                     best.add(torch.as_tensor(scores_block), offset=start)
                 del doc_vectors
         parts = [best.result(stop - first) for (first, stop), best in zip(blocks, bests, strict=True)]
-        index = np.concatenate([part[0] for part in parts]) if parts else np.zeros((0, 0), dtype=np.int64)
-        scores = np.concatenate([part[1] for part in parts]) if parts else np.zeros((0, 0), dtype=np.float32)
-        ranked = np.unique(index).tolist()  # only the ids of ranked documents become strings
-        doc_ids = dict(zip(ranked, corpus.select(ranked)["id"][:], strict=True))
-        return {
-            query_id: dict(zip((doc_ids[doc] for doc in index[row].tolist()), scores[row].tolist(), strict=True))
-            for row, query_id in enumerate(queries["id"][:])
-        }
+        if not parts:
+            return np.zeros((0, 0), dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        return best_first(np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts]))
 
     def _encode(self, dataset: Any, prompt_type: PromptType, where: dict, encode_kwargs: dict,
                 num_proc: int | None) -> Any:
@@ -88,6 +93,30 @@ class CorpusSearch:
             batches = create_dataloader(dataset, task_metadata=where["task_metadata"], prompt_type=prompt_type,
                                         num_proc=num_proc, **encode_kwargs)
         return self.encoder.encode(batches, prompt_type=prompt_type, **where, **encode_kwargs)
+
+
+def best_first(index: np.ndarray, scores: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's (index, score) pairs by score, highest first, equal scores by lower index; the first k."""
+    order = np.lexsort((index, -scores), axis=-1)[:, :k]
+    return np.take_along_axis(index, order, axis=1), np.take_along_axis(scores, order, axis=1)
+
+
+def ranking_dict(query_ids: list[str], corpus: Any, index: np.ndarray, scores: np.ndarray) -> dict[str, dict[str,
+                                                                                                         float]]:
+    """mteb's rankings, {query id: {document id: score}}, from rows of corpus row indices and scores;
+    only the ids of ranked documents are read."""
+    ranked = np.unique(index).tolist()
+    doc_ids = dict(zip(ranked, corpus.select(ranked)["id"][:], strict=True))
+    return {query_id: dict(zip((doc_ids[doc] for doc in index[row].tolist()), scores[row].tolist(), strict=True))
+            for row, query_id in enumerate(query_ids)}
+
+
+def shard_rows(docs: int, shard: int, shards: int, chunk_docs: int) -> range:
+    """The corpus rows of shard `shard` (from 0) of `shards`: whole chunks of chunk_docs, as a
+    one-process search cuts them, shared out in order (a shard may be empty when chunks are fewer)."""
+    chunks = -(-docs // chunk_docs)
+    first, stop = chunks * shard // shards, chunks * (shard + 1) // shards
+    return range(min(first * chunk_docs, docs), min(stop * chunk_docs, docs))
 
 
 def mteb_texts(dataset: Any, task_metadata: Any, prompt_type: PromptType) -> list[str] | None:

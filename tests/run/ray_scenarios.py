@@ -1,6 +1,7 @@
 """Run inside a network namespace holding only loopback, beside a Ray head started by
-tests/run/test_ray.py: three sweeps through the real CLI against the head at argv[1], facts
-written as JSON to argv[2]. argv[3:]: the two models as NAME=PATH, then the data folder."""
+tests/run/test_ray.py: four runs through the real CLI against the head at argv[1], facts
+written as JSON to argv[2]. argv[3:]: the two models as NAME=PATH, the data folder, then a data
+folder with a cut of SciFact (300 documents) for the sharded run."""
 
 import json
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 ADDRESS, REPORT = sys.argv[1], Path(sys.argv[2])
 MODELS = [arg.split("=", 1) for arg in sys.argv[3:5]]
 DATA = sys.argv[5]
+SUBSET = sys.argv[6]
 WORK = REPORT.parent
 
 
@@ -25,13 +27,13 @@ def command(output: Path, tasks: list[str], *extra: str) -> list[str]:
     return argv
 
 
-def unit_workers() -> list[int]:
-    """Ray worker processes executing a unit (Ray titles them after the function)."""
+def unit_workers(function: bytes = b"evaluate_unit") -> list[int]:
+    """Ray worker processes executing `function` (Ray titles them after it)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "cmdline").read_bytes().startswith(b"ray::evaluate_unit"):
+                if (entry / "cmdline").read_bytes().startswith(b"ray::" + function):
                     found.append(int(entry.name))
             except OSError:
                 pass
@@ -98,5 +100,27 @@ again = subprocess.run(argv, capture_output=True, text=True)
 after = {name: (WORK / "resumed" / name).stat().st_mtime_ns for name in result_files(WORK / "resumed")}
 facts["resumed"] = {"rc": again.returncode, "out": again.stdout, "err": again.stderr[-3000:],
                     "before": before, "after": after}
+
+# 4. SciFact's cut over 4 corpus shards (5 chunks of 64 documents), one shard worker killed once
+# it has run a second: Ray runs that shard again; the test compares with a one-process run.
+name, path = MODELS[0]
+argv = [sys.executable, "-m", "bge_eval", "run", "--ray", ADDRESS, "--tasks", "SciFact", "--data-dir", SUBSET,
+        "--output", str(WORK / "sharded"), "--no-embedding-cache", "--no-progress", "--model", name,
+        "--model-path", path, "--corpus-shards", "4", "--corpus-chunk", "64"]
+started = time.monotonic()
+sharded = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+killed, seen = None, {}
+deadline = time.monotonic() + 240
+while killed is None and sharded.poll() is None and time.monotonic() < deadline:
+    for pid in unit_workers(b"search_shard"):
+        seen.setdefault(pid, time.monotonic())
+        if time.monotonic() - seen[pid] > 1.0:
+            os.kill(pid, signal.SIGKILL)
+            killed = pid
+            break
+    time.sleep(0.05)
+out, err = sharded.communicate(timeout=600)
+facts["sharded"] = {"rc": sharded.returncode, "out": out, "err": err[-3000:], "killed_pid": killed,
+                    "wall_s": time.monotonic() - started}
 
 REPORT.write_text(json.dumps(facts, indent=1))

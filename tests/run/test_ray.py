@@ -39,7 +39,7 @@ def models(minilm_path, tmp_path_factory) -> list[tuple[str, Path]]:
 
 
 @pytest.fixture(scope="module")
-def cluster_facts(models, shared_data, tmp_path_factory) -> dict:
+def cluster_facts(models, shared_data, scifact_subset, tmp_path_factory) -> dict:
     assert shutil.which("unshare") and os.geteuid() == 0, \
         "the Ray tests need root for a network namespace (unshare --net); .ci/run runs as root"
     work = tmp_path_factory.mktemp("ray")
@@ -51,7 +51,7 @@ def cluster_facts(models, shared_data, tmp_path_factory) -> dict:
               f"--disable-usage-stats --node-ip-address 127.0.0.1 > '{work}/head.log' 2>&1; "
               f"trap \"'{ray_cli}' stop --force > /dev/null 2>&1\" EXIT; "
               f"'{sys.executable}' '{HERE / 'ray_scenarios.py'}' 127.0.0.1:{PORT} '{work}/facts.json' "
-              + " ".join(f"'{name}={path}'" for name, path in models) + f" '{shared_data}'")
+              + " ".join(f"'{name}={path}'" for name, path in models) + f" '{shared_data}' '{scifact_subset}'")
     done = subprocess.run([*NAMESPACE, "bash", "-c", script], capture_output=True, text=True, timeout=1500,
                           cwd=work)
     assert done.returncode == 0, done.stderr[-3000:] + (work / "head.log").read_text()[-2000:]
@@ -96,6 +96,27 @@ def test_a_killed_driver_rerun_computes_only_the_missing_units(cluster_facts):
     assert 1 <= len(before) < 4 and len(after) == 4
     assert all(after[name] == mtime for name, mtime in before.items())  # finished units untouched
     assert f"{4 - len(before)} (model, task) units computed, 0 failed" in facts["out"]
+
+
+def test_four_corpus_shards_on_ray_give_the_one_process_rankings_and_ndcg(cluster_facts, models, scifact_subset,
+                                                                          tmp_path):
+    """One shard's worker killed mid-shard: Ray runs that shard again, the rankings are unchanged."""
+    facts = cluster_facts["sharded"]
+    assert facts["killed_pid"], "no shard worker was seen running to kill"
+    assert facts["rc"] == 0, facts["err"]
+    assert "1 (model, task) units computed, 0 failed" in facts["out"]
+    name, path = models[0]
+    local = tmp_path / "local"
+    assert main(["run", "--model", name, "--model-path", str(path), "--tasks", "SciFact", "--data-dir",
+                 str(scifact_subset), "--output", str(local), "--no-embedding-cache", "--no-progress",
+                 "--corpus-chunk", "64"]) == 0
+    on_ray = Path(cluster_facts["work"]) / "sharded"
+    assert scores(on_ray) == scores(local)  # nDCG@10 and every other metric
+    [ranked] = local.glob("predictions/*/*/SciFact_predictions.json")
+    assert json.loads((on_ray / ranked.relative_to(local)).read_text()) == json.loads(ranked.read_text())
+    [manifest] = on_ray.glob("results/*/*/bge_eval_manifest.json")
+    assert json.loads(manifest.read_text())["tasks"]["SciFact"]["shards"]["count"] == 4
+    assert not (on_ray / ".shards").exists()
 
 
 def test_ray_missing_is_one_line_naming_the_extra(monkeypatch, tmp_path, capsys):
