@@ -180,6 +180,7 @@ def finish_sharded(prepared: PreparedRun, planned: PlannedTask, results: dict[in
     if encoders:
         prepared.manifest.record_encoder(**encoders[0])
     shards = {"count": len(parts), "reused": reused, "hosts": sorted({part.host for part in parts}),
-              "chunk_docs": config.corpus_chunk}
+              "chunk_docs": config.corpus_chunk, "wall_s": [round(part.wall_s, 3) for part in parts],
+              "encode_s": [(part.texts or {}).get("encode_s") for part in parts]}
     return replace(work, wall_s=max(part.wall_s for part in parts) + work.wall_s,
                    encode_s=texts.get("encode_s"), texts=texts or None, shards=shards)

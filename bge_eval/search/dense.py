@@ -3,6 +3,8 @@ is one (fp16 operands, fp32 scores) and with the same code on the CPU (fp32)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -56,9 +58,48 @@ def block_topk(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor
     return top_scores, torch.gather(columns, 1, picked)
 
 
+TIE_ROWS = 256  # rows settled at once where equal scores cross the cut (bounds the masks' memory)
+
+
+def exact_top(candidates: torch.Tensor, k: int, select: Callable[[torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]],
+              rows_of: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's k best candidates (scores, positions), best first, exact under the order (score
+    descending, corpus row ascending): where scores equal to the k-th continue past the cut, the
+    ones of lowest corpus row are taken. select: a top-n (torch.topk or block_topk), asked for k + 1
+    so that such rows show themselves; rows_of: each candidate's corpus row (default: its position)."""
+    width = candidates.shape[1]
+    if k >= width or k == 0:
+        return select(candidates, min(k, width))
+    scores, positions = select(candidates, k + 1)
+    crossing = (scores[:, k] == scores[:, k - 1]).nonzero().flatten()
+    scores, positions = scores[:, :k], positions[:, :k]
+    if crossing.numel() == 0:
+        return scores, positions
+    scores, positions = scores.clone(), positions.clone()
+    for rows in crossing.split(TIE_ROWS):
+        block, cut = candidates[rows], scores[rows, k - 1:]
+        above, tied = block > cut, block == cut
+        order = torch.argsort(rows_of[rows], dim=1) if rows_of is not None else None
+        in_order = tied if order is None else torch.gather(tied, 1, order)
+        taken = in_order & (torch.cumsum(in_order, dim=1) <= k - above.sum(dim=1, keepdim=True))
+        if order is not None:
+            taken = torch.zeros_like(taken).scatter_(1, order, taken)
+        chosen = (above | taken).nonzero()[:, 1].view(len(rows), k)
+        values, best = torch.sort(torch.gather(block, 1, chosen), dim=1, descending=True)
+        scores[rows], positions[rows] = values, torch.gather(chosen, 1, best)
+    return scores, positions
+
+
+def _topk(candidates: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    values, positions = torch.topk(candidates, k, dim=1)
+    return values, positions
+
+
 class RunningTopK:
     """The k best scores per query row, and their column indices, over blocks of scores
-    (query rows x a slice of the corpus) seen so far; kept on the blocks' device."""
+    (query rows x a slice of the corpus) seen so far; kept on the blocks' device. Exact under
+    the order (score descending, corpus row ascending), so equal scores never make two ways of
+    cutting the corpus (chunks, shards) disagree."""
 
     def __init__(self, k: int) -> None:
         self.k = k
@@ -67,13 +108,13 @@ class RunningTopK:
 
     def add(self, scores: torch.Tensor, offset: int) -> None:
         """Merge a (Q, n) block whose column j is corpus row offset + j."""
-        top_scores, top_index = block_topk(scores, self.k)
+        top_scores, top_index = exact_top(scores, self.k, block_topk)
         top_index = top_index + offset
         if self.scores is not None and self.index is not None:
-            top_scores = torch.cat([self.scores, top_scores], dim=1)
-            top_index = torch.cat([self.index, top_index], dim=1)
-            top_scores, order = torch.topk(top_scores, min(self.k, top_scores.shape[1]), dim=1)
-            top_index = torch.gather(top_index, 1, order)
+            candidates = torch.cat([self.scores, top_scores], dim=1)
+            rows = torch.cat([self.index, top_index], dim=1)
+            top_scores, order = exact_top(candidates, self.k, _topk, rows_of=rows)
+            top_index = torch.gather(rows, 1, order)
         self.scores, self.index = top_scores, top_index
 
     def result(self, queries: int) -> tuple[np.ndarray, np.ndarray]:

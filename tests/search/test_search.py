@@ -60,3 +60,20 @@ def test_grouped_search_equals_brute_force_on_a_larger_corpus():
     ref_index, ref_scores = brute_force(queries, corpus, 10)
     np.testing.assert_array_equal(index, ref_index)
     np.testing.assert_allclose(scores, ref_scores, atol=1e-5)
+
+
+@pytest.mark.parametrize("width,k,chunk", [(300, 25, 64), (400, 3, 1000), (5000, 3, 700), (90, 90, 13), (50, 1, 7)])
+def test_running_topk_is_exact_under_score_then_lower_row_with_many_equal_scores(width, k, chunk):
+    """Equal scores at a row's cut: the lowest corpus rows are kept, whichever way the corpus is cut
+    (the grouped block search included), so chunks and shards agree exactly."""
+    from bge_eval.search.corpus_search import best_first
+    from bge_eval.search.dense import RunningTopK
+
+    rng = np.random.default_rng(width + k)
+    scores = rng.integers(0, 9, size=(6, width)).astype(np.float32)
+    expected = best_first(np.tile(np.arange(width), (6, 1)), scores, k)
+    best = RunningTopK(k)
+    for start in range(0, width, chunk):
+        best.add(torch.from_numpy(scores[:, start:start + chunk]), start)
+    index, values = best_first(*best.result(6))
+    assert np.array_equal(index, expected[0]) and np.array_equal(values, expected[1])
