@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from .._mteb import CandidateSearch, PromptType, TimingStack, create_dataloader
 from ..config import DEFAULT_CORPUS_CHUNK_DOCS
+from ..tasks.corpus_file import release_pages
 from .dense import RunningTopK
 
 # Queries scored against a chunk at once: bounds the score block (2,048 x 50,000 fp32: 410 MB, where
@@ -77,6 +78,7 @@ class CorpusSearch:
                     scores_block = self.encoder.similarity(query_vectors[first:stop], doc_vectors)
                     best.add(torch.as_tensor(scores_block), offset=start)
                 del doc_vectors
+                release_pages(corpus)  # the chunk's text, read, leaves the resident set (a mapped corpus)
         parts = [best.result(stop - first) for (first, stop), best in zip(blocks, bests, strict=True)]
         if not parts:
             return np.zeros((0, 0), dtype=np.int64), np.zeros((0, 0), dtype=np.float32)

@@ -61,7 +61,10 @@ def block_topk(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor
 TIE_ROWS = 256  # rows settled at once where equal scores cross the cut (bounds the masks' memory)
 
 
-def exact_top(candidates: torch.Tensor, k: int, select: Callable[[torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]],
+TopN = Callable[[torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]
+
+
+def exact_top(candidates: torch.Tensor, k: int, select: TopN,
               rows_of: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Each row's k best candidates (scores, positions), best first, exact under the order (score
     descending, corpus row ascending): where scores equal to the k-th continue past the cut, the

@@ -7,7 +7,6 @@ is a DataError naming the file and line.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -212,41 +211,48 @@ CORPUS_BATCH_ROWS = 100_000  # rows held as Python objects at once while a corpu
 
 
 def read_corpus(path: Path, judged: set[str]) -> tuple[Any, set[str]]:
-    """A BEIR corpus.jsonl as a Dataset (id, title, text) built in batches, so no Python object per
-    document outlives its batch (the text is held once, in Arrow); and which of `judged` it holds.
-    A repeated _id is a DataError naming the line of its second appearance."""
+    """A BEIR corpus.jsonl as a Dataset (id, title, text) written in batches into an Arrow file on disk
+    and memory-mapped (corpus_file.py), so neither Python objects nor the text stay in memory; and
+    which of `judged` it holds. A repeated _id is a DataError naming the line of its second appearance."""
     import numpy as np
     import pyarrow as pa
-    from datasets import Dataset
-    from datasets.table import InMemoryTable
 
-    tables, hashes, lines, found = [], [], [], set()
+    from .corpus_file import CorpusFile
+
+    schema = pa.schema([(name, pa.string()) for name in ("id", "title", "text")])
+    hashes, lines, found = [], [], set()
     columns: dict[str, list] = {"id": [], "title": [], "text": []}
     line_numbers: list[int] = []
+    corpus_file = CorpusFile(schema)
 
     def flush() -> None:
         if line_numbers:
-            tables.append(pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()}))
+            corpus_file.write(pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()},
+                                       schema=schema))
             hashes.append(np.fromiter(map(hash, columns["id"]), dtype=np.int64, count=len(line_numbers)))
             lines.append(np.array(line_numbers, dtype=np.int64))
             for values in (*columns.values(), line_numbers):
                 values.clear()
 
-    for line_no, row in _texts(path):
-        doc_id = str(row["_id"])
-        if doc_id in judged:
-            found.add(doc_id)
-        columns["id"].append(doc_id)
-        columns["title"].append(row.get("title") or "")
-        columns["text"].append(row["text"])
-        line_numbers.append(line_no)
-        if len(line_numbers) == CORPUS_BATCH_ROWS:
-            flush()
-    flush()
-    table = pa.concat_tables(tables)
-    _refuse_repeated_ids(table.column("id"), np.concatenate(hashes), np.concatenate(lines), path)
-    # a fingerprint of our own: datasets would otherwise pickle the whole table to make one (its size again)
-    return Dataset(InMemoryTable(table), fingerprint=uuid.uuid4().hex), found
+    try:
+        for line_no, row in _texts(path):
+            doc_id = str(row["_id"])
+            if doc_id in judged:
+                found.add(doc_id)
+            columns["id"].append(doc_id)
+            columns["title"].append(row.get("title") or "")
+            columns["text"].append(row["text"])
+            line_numbers.append(line_no)
+            if len(line_numbers) == CORPUS_BATCH_ROWS:
+                flush()
+        flush()
+    except BaseException:
+        corpus_file.discard()
+        raise
+    corpus = corpus_file.finish()
+    if hashes:
+        _refuse_repeated_ids(corpus.data.table.column("id"), np.concatenate(hashes), np.concatenate(lines), path)
+    return corpus, found
 
 
 def _refuse_repeated_ids(ids: Any, hashes: Any, lines: Any, path: Path) -> None:
