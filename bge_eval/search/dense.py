@@ -58,39 +58,59 @@ def block_topk(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor
     return top_scores, torch.gather(columns, 1, picked)
 
 
-TIE_ROWS = 256  # rows settled at once where equal scores cross the cut (bounds the masks' memory)
+TIE_ROWS = 256  # rows settled at once where equal scores cross the cut (bounds a mask's memory)
 
 
 TopN = Callable[[torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]
 
 
-def exact_top(candidates: torch.Tensor, k: int, select: TopN,
-              rows_of: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def exact_top(candidates: torch.Tensor, k: int, select: TopN, rows_of: torch.Tensor | None = None,
+              floor: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Each row's k best candidates (scores, positions), best first, exact under the order (score
     descending, corpus row ascending): where scores equal to the k-th continue past the cut, the
     ones of lowest corpus row are taken. select: a top-n (torch.topk or block_topk), asked for k + 1
-    so that such rows show themselves; rows_of: each candidate's corpus row (default: its position)."""
+    so that such rows show themselves; rows_of: each candidate's corpus row (default: its position);
+    floor: a row whose k-th score is below its floor (a running top-k's cut) is left as taken: no
+    candidate equal to that score can enter a top-k already cut higher."""
     width = candidates.shape[1]
     if k >= width or k == 0:
         return select(candidates, min(k, width))
     scores, positions = select(candidates, k + 1)
-    crossing = (scores[:, k] == scores[:, k - 1]).nonzero().flatten()
+    crossing = scores[:, k] == scores[:, k - 1]
+    if floor is not None:
+        crossing &= scores[:, k - 1] >= floor
     scores, positions = scores[:, :k], positions[:, :k]
-    if crossing.numel() == 0:
+    if not bool(crossing.any()):
         return scores, positions
     scores, positions = scores.clone(), positions.clone()
-    for rows in crossing.split(TIE_ROWS):
-        block, cut = candidates[rows], scores[rows, k - 1:]
-        above, tied = block > cut, block == cut
-        order = torch.argsort(rows_of[rows], dim=1) if rows_of is not None else None
-        in_order = tied if order is None else torch.gather(tied, 1, order)
-        taken = in_order & (torch.cumsum(in_order, dim=1) <= k - above.sum(dim=1, keepdim=True))
-        if order is not None:
-            taken = torch.zeros_like(taken).scatter_(1, order, taken)
-        chosen = (above | taken).nonzero()[:, 1].view(len(rows), k)
-        values, best = torch.sort(torch.gather(block, 1, chosen), dim=1, descending=True)
-        scores[rows], positions[rows] = values, torch.gather(chosen, 1, best)
+    for first in range(0, len(scores), TIE_ROWS):  # row windows as views (settling a row without such ties keeps it)
+        rows = slice(first, first + TIE_ROWS)
+        if bool(crossing[rows].any()):
+            scores[rows], positions[rows] = _settle_ties(candidates[rows], scores[rows], positions[rows],
+                                                         None if rows_of is None else rows_of[rows])
     return scores, positions
+
+
+def _settle_ties(block: torch.Tensor, scores: torch.Tensor, positions: torch.Tensor,
+                 rows_of: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """exact_top for rows whose k-th score continues past the cut: the scores above it (all in the
+    top-k taken), then the candidates equal to it in corpus-row order, up to k in all."""
+    count, k = scores.shape
+    cut = scores[:, -1:]
+    above = scores > cut
+    tie_row, tie_col = (block == cut).nonzero(as_tuple=True)  # by row, then position
+    if rows_of is not None:  # by row, then corpus row
+        order = torch.argsort(rows_of[tie_row, tie_col], stable=True)
+        order = order[torch.argsort(tie_row[order], stable=True)]
+        tie_row, tie_col = tie_row[order], tie_col[order]
+    per_row = torch.bincount(tie_row, minlength=count)
+    rank = torch.arange(len(tie_row), device=block.device) - (torch.cumsum(per_row, 0) - per_row)[tie_row]
+    kept = rank < (k - above.sum(dim=1))[tie_row]
+    row = torch.cat([above.nonzero(as_tuple=True)[0], tie_row[kept]])
+    column = torch.cat([positions[above], tie_col[kept]])
+    chosen = column[torch.argsort(row, stable=True)].view(count, k)
+    values, best = torch.sort(torch.gather(block, 1, chosen), dim=1, descending=True)
+    return values, torch.gather(chosen, 1, best)
 
 
 def _topk(candidates: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,7 +131,9 @@ class RunningTopK:
 
     def add(self, scores: torch.Tensor, offset: int) -> None:
         """Merge a (Q, n) block whose column j is corpus row offset + j."""
-        top_scores, top_index = exact_top(scores, self.k, block_topk)
+        full = self.scores is not None and self.scores.shape[1] == self.k
+        floor = self.scores[:, -1] if full and self.scores is not None else None
+        top_scores, top_index = exact_top(scores, self.k, block_topk, floor=floor)
         top_index = top_index + offset
         if self.scores is not None and self.index is not None:
             candidates = torch.cat([self.scores, top_scores], dim=1)
