@@ -103,18 +103,9 @@ def folder_bytes(folder: Path) -> int:
 
 
 def harness_side(card: Path, model: Path, args: argparse.Namespace, out: Path) -> dict:
-    cache = out / "cache"
-    command = [sys.executable, "-m", "bge_eval", "run", "--model", "BAAI/bge-base-en-v1.5", "--model-path",
-               str(model), "--revision", f"random-{args.shape}", "--tasks", str(card), "--output", str(out / "results"),
-               "--embedding-cache", str(cache), "--device", args.device, "--no-progress", "--instruction-policy",
-               "none"]
-    side = measured(command, out / "harness.log")
-    (manifest_file,) = (out / "results").rglob("bge_eval_manifest.json")
-    record = json.loads(manifest_file.read_text())["tasks"][TASK]
-    (result,) = (out / "results").rglob(f"{TASK}.json")
-    return {**side, "phases": record.get("phases"), "texts": record.get("texts"),
-            "output_bytes": folder_bytes(out / "results"), "cache_bytes": folder_bytes(cache),
-            "ndcg_at_10": json.loads(result.read_text())["scores"]["test"][0]["ndcg_at_10"]}
+    side = measured(harness_command(card, model, args, out), out / "harness.log")
+    return {**side, **manifest_facts(out / "results", TASK), "output_bytes": folder_bytes(out / "results"),
+            "cache_bytes": folder_bytes(out / "cache")}
 
 
 def plain_side(card: Path, model: Path, args: argparse.Namespace, out: Path) -> dict:
@@ -122,6 +113,55 @@ def plain_side(card: Path, model: Path, args: argparse.Namespace, out: Path) -> 
     side = measured(command, out / "plain.log")
     (result,) = (out / "plain").rglob(f"{TASK}.json")
     return {**side, "output_bytes": folder_bytes(out / "plain"),
+            "ndcg_at_10": json.loads(result.read_text())["scores"]["test"][0]["ndcg_at_10"]}
+
+
+def resume_side(card: Path, model: Path, args: argparse.Namespace, out: Path) -> dict:
+    """The harness killed (SIGKILL) --kill-after seconds into its run, then the same command again;
+    then a second task over the same corpus (every other query, its own name) with the same cache."""
+    cache, command = out / "cache", harness_command(card, model, args, out)
+    started = time.perf_counter()
+    with (out / "killed.log").open("w") as log:
+        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=ENV, cwd=ROOT)
+        try:
+            child.wait(timeout=args.kill_after)
+            sys.exit("the run finished before it was killed: give a smaller --kill-after")
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    killed = {"killed_after_s": round(time.perf_counter() - started, 1), "cache_bytes": folder_bytes(cache)}
+    rerun = {**measured(command, out / "rerun.log"), **manifest_facts(out / "results", TASK),
+             "cache_bytes": folder_bytes(cache)}
+    second_card = out / "second-card"
+    (second_card / "qrels").mkdir(parents=True)
+    os.link(card / "corpus.jsonl", second_card / "corpus.jsonl")
+    kept = set()
+    with (card / "queries.jsonl").open() as source, (second_card / "queries.jsonl").open("w") as target:
+        for number, line in enumerate(source):
+            if number % 2 == 0:
+                target.write(line)
+                kept.add(json.loads(line)["_id"])
+    qrels = (card / "qrels" / "test.tsv").read_text().splitlines()
+    kept_qrels = [qrels[0]] + [line for line in qrels[1:] if line.split("\t")[0] in kept]
+    (second_card / "qrels" / "test.tsv").write_text("\n".join(kept_qrels) + "\n")
+    (second_card / "task.toml").write_text((card / "task.toml").read_text().replace(f'"{TASK}"', f'"{TASK}Second"'))
+    second = {**measured(harness_command(second_card, model, args, out), out / "second.log"),
+              **manifest_facts(out / "results", f"{TASK}Second"), "cache_bytes": folder_bytes(cache)}
+    return {"killed": killed, "rerun": rerun, "second_task": second}
+
+
+def harness_command(card: Path, model: Path, args: argparse.Namespace, out: Path) -> list[str]:
+    return [sys.executable, "-m", "bge_eval", "run", "--model", "BAAI/bge-base-en-v1.5", "--model-path",
+            str(model), "--revision", f"random-{args.shape}", "--tasks", str(card), "--output", str(out / "results"),
+            "--embedding-cache", str(out / "cache"), "--device", args.device, "--no-progress", "--instruction-policy",
+            "none"]
+
+
+def manifest_facts(results: Path, task: str) -> dict:
+    (manifest_file,) = results.rglob("bge_eval_manifest.json")
+    record = json.loads(manifest_file.read_text())["tasks"][task]
+    (result,) = results.rglob(f"{task}.json")
+    return {"phases": record.get("phases"), "texts": record.get("texts"),
             "ndcg_at_10": json.loads(result.read_text())["scores"]["test"][0]["ndcg_at_10"]}
 
 
@@ -161,7 +201,10 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, nargs="+", default=[100_000])
-    parser.add_argument("--sides", nargs="+", default=["harness", "plain"], choices=["harness", "plain"])
+    parser.add_argument("--sides", nargs="+", default=["harness", "plain"], choices=["harness", "plain", "resume"],
+                        help="resume: the harness killed after --kill-after seconds and rerun, then a second task "
+                        "over the same corpus with the same cache")
+    parser.add_argument("--kill-after", type=float, default=120.0, metavar="SECONDS")
     parser.add_argument("--shape", default="tiny", choices=["tiny", "small", "base"])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--work", type=Path, default=Path("/tmp/bge_eval_scale"))
@@ -195,11 +238,12 @@ def main() -> None:
             out = args.work / f"run-{docs}-{side}"
             subprocess.run(["rm", "-rf", str(out)], check=True)
             out.mkdir(parents=True)
-            entry[side] = (harness_side if side == "harness" else plain_side)(card, model, args, out)
+            entry[side] = {"harness": harness_side, "plain": plain_side, "resume": resume_side}[side](card, model, args,
+                                                                                                      out)
             if "harness" in entry and "plain" in entry:
                 entry["harness_over_plain_wall"] = round(entry["harness"]["wall_s"] / entry["plain"]["wall_s"], 3)
                 entry["ndcg_at_10_equal"] = abs(entry["harness"]["ndcg_at_10"] - entry["plain"]["ndcg_at_10"]) < 1e-4
-            report["growth"] = {s: growth(report["sizes"], s) for s in args.sides}
+            report["growth"] = {s: growth(report["sizes"], s) for s in args.sides if s != "resume"}
             results.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
             print(f"{docs:>9} passages, {side}: {json.dumps(entry[side])}", flush=True)
     print(f"written: {results}")
