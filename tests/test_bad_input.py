@@ -441,6 +441,10 @@ ARGPARSE_CASES = [
      "--significance"),
     ("options", "validate-without-path", ["validate"], "the following arguments are required: PATH"),
     ("options", "reranker-with-ray", ["run", "--ray", "--reranker", "x"], "--reranker is not run on Ray"),
+    ("options", "corpus-chunk-zero", ["run", "--corpus-chunk", "0"], "--corpus-chunk"),
+    ("options", "corpus-shards-zero", ["run", "--ray", "--corpus-shards", "0"], "--corpus-shards"),
+    ("options", "corpus-shards-without-ray", ["run", "--corpus-shards", "4"],
+     "--corpus-shards splits a corpus over Ray"),
 ]
 
 

@@ -91,6 +91,7 @@ def test_every_run_flag_reaches_its_runconfig_field(tmp_path):
         "batch_size": (["--batch-size", "7"], 7), "precision": (["--precision", "bf16"], "bf16"),
         "instruction_policy": (["--instruction-policy", "none"], "none"),
         "instruction": (["--instruction", "Q: "], "Q: "), "token_budget": (["--token-budget", "999"], 999),
+        "corpus_chunk": (["--corpus-chunk", "1000"], 1000),
         "compile": (["--compile"], True), "packed": (["--padded"], False),
         "embedding_cache": (["--no-embedding-cache"], None), "overwrite": (["--overwrite"], True),
         "embedding_cache_max_bytes": (["--embedding-cache-max", "500M"], 500 * 2**20),

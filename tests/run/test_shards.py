@@ -179,8 +179,3 @@ def test_a_kept_shard_cut_short_is_computed_again(one_process, tiny_bge, scifact
     assert sorted(args[2] for name, args in ray.calls if name == "search_shard") == [1, 3]
     assert rankings(tmp_path) == rankings(one_process)
 
-
-def test_corpus_shards_without_ray_is_refused(capsys, tmp_path):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["run", "--tasks", "BgeEvalDemoRetrieval", "--corpus-shards", "4", "--output", str(tmp_path / "out")])
-    assert exit_info.value.code == 2 and "--corpus-shards splits a corpus over Ray workers" in capsys.readouterr().err
