@@ -3,12 +3,16 @@ mteb's descriptive statistics (texts and characters per task), a characters-per-
 measured here with BGE's English vocabulary, and a measured encode rate.
 
     python benchmarks/scaling_model.py [--rate 1.72e6] [--checkpoints 1 4 16] [--gpus 1 8 32]
+    python benchmarks/scaling_model.py --corpus-shards 8   # retrieval tasks as 8 shard units each
 
 Assumes: encoding dominates (scoring, mteb's classifiers and k-means are not counted); every
 text is encoded once per checkpoint (queries and documents; classification's eval split and at
 most its train split); a text is cut at 512 tokens; units (model x task) spread over GPUs with
 no idling except that one unit cannot be split (the largest, MSMARCO, bounds the time); the
-per-unit overhead measured by benchmarks/ray_sweep.py is added per unit.
+per-unit overhead measured by benchmarks/ray_sweep.py is added per unit. With --corpus-shards,
+each retrieval task is that many units (no more than its corpus has 50,000-document chunks) of
+an equal share plus the per-shard cost measured by
+benchmarks/ray_shards.py, and the driver's merge and scoring per task runs beside them.
 Writes benchmarks/results/scaling_model_<date>.json (or $OUT/).
 """
 
@@ -61,11 +65,26 @@ def task_tokens(task, cpt: float) -> float:
     return tokens
 
 
+def shard_count(task, requested: int) -> int:
+    """As run/shards.shard_count: a retrieval task in `requested` shards, no more than its corpus
+    has chunks of 50,000 documents (mteb's statistics give the corpus's size)."""
+    if requested <= 1 or task.metadata.type != "Retrieval":
+        return 1
+    docs = max((stats or {}).get("num_documents") or 0 for stats in (task.metadata.descriptive_stats or {}).values())
+    return max(1, min(requested, -(-docs // 50_000)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=1.72e6, help="real tokens/s of one GPU (bge-base, H100: 1.72M)")
     parser.add_argument("--unit-overhead-s", type=float, default=None,
                         help="seconds per unit (default: the latest benchmarks/results/ray_sweep_*.json)")
+    parser.add_argument("--corpus-shards", type=int, default=1,
+                        help="retrieval tasks as this many shard units each (run --corpus-shards)")
+    parser.add_argument("--shard-overhead-s", type=float, default=None,
+                        help="a shard's cost beyond its encoding (default: the latest ray_shards_*.json result)")
+    parser.add_argument("--merge-s", type=float, default=None,
+                        help="the driver's merge, scoring and writing per sharded task (default: the same file's)")
     parser.add_argument("--checkpoints", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--gpus", type=int, nargs="+", default=[1, 8, 32])
     args = parser.parse_args()
@@ -75,19 +94,40 @@ def main() -> None:
     if overhead is None:
         found = sorted((REPO / "benchmarks" / "results").glob("ray_sweep_*.json"))
         overhead = json.loads(found[-1].read_text())["overhead_per_unit_s"] if found else 0.0
+    shard_overhead, merge = args.shard_overhead_s, args.merge_s
+    if args.corpus_shards > 1 and (shard_overhead is None or merge is None):
+        found = sorted((REPO / "benchmarks" / "results").glob("ray_shards_*.json"))
+        measured = json.loads(found[-1].read_text()) if found else {}
+        most = max((k for k in measured if k.startswith("shards-")), key=lambda k: int(k.split("-")[1]), default=None)
+        way = measured.get(most, {}) if most else {}
+        if shard_overhead is None:
+            shard_overhead = way.get("shard_fixed_s_mean", 0.0)
+        if merge is None:
+            phases = way.get("phases") or {}
+            merge = (phases.get("score_s") or 0.0) + (phases.get("write_s") or 0.0)
     cpt = chars_per_token()
     tasks = mteb.get_benchmark("MTEB(eng, v1)").tasks
     per_task = {t.metadata.name: task_tokens(t, cpt) for t in tasks}
     total = sum(per_task.values())
     largest = max(per_task, key=per_task.get)
+    shards = {t.metadata.name: shard_count(t, args.corpus_shards) for t in tasks}
+    sharded = {name for name, count in shards.items() if count > 1}
+    units = []  # seconds of each unit of one checkpoint on one GPU
+    for name, tokens in per_task.items():
+        if name in sharded:
+            units += [tokens / shards[name] / args.rate + (shard_overhead or 0.0)] * shards[name]
+        else:
+            units.append(tokens / args.rate + overhead)
+    driver = len(sharded) * (merge or 0.0)  # on the driver's CPU, beside the GPUs' work
     rows = []
     for n in args.checkpoints:
         for k in args.gpus:
-            busy = n * (total / args.rate + len(per_task) * overhead)
-            hours = max(busy / k, per_task[largest] / args.rate + overhead) / 3600
+            hours = max(n * sum(units) / k, max(units), n * driver) / 3600
             rows.append({"checkpoints": n, "gpus": k, "hours": round(hours, 2)})
     out = {"date": date.today().isoformat(), "benchmark": "MTEB(eng, v1)", "tasks": len(per_task),
            "chars_per_token": round(cpt, 3), "rate_tokens_per_s": args.rate, "unit_overhead_s": overhead,
+           "corpus_shards": args.corpus_shards, "shard_overhead_s": shard_overhead, "merge_s_per_sharded_task": merge,
+           "sharded_tasks": {name: shards[name] for name in sorted(sharded)},
            "tokens_per_checkpoint": round(total), "hours_per_checkpoint_one_gpu": round(total / args.rate / 3600, 2),
            "largest_task": {"name": largest, "tokens": round(per_task[largest]),
                             "hours": round(per_task[largest] / args.rate / 3600, 2)},
@@ -95,7 +135,8 @@ def main() -> None:
            "table": rows}
     target = Path(os.environ.get("OUT") or REPO / "benchmarks" / "results")
     target.mkdir(parents=True, exist_ok=True)
-    path = target / f"scaling_model_{out['date']}.json"
+    suffix = f"_shards-{args.corpus_shards}" if args.corpus_shards > 1 else ""
+    path = target / f"scaling_model_{out['date']}{suffix}.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))
 

@@ -6,7 +6,9 @@ driver checks that the worker's result identity equals its own, then commits the
 same staging and atomic renames and records them in the manifest. No shared file system is
 assumed for results; weights and data must be at the same paths on every node. A worker or
 node lost mid-unit is retried by Ray (max_retries); a unit that still fails is reported and
-the others finish; a killed driver's rerun submits only the units without a result."""
+the others finish; a killed driver's rerun submits only the units without a result.
+With corpus_shards, a full-corpus retrieval task is instead several (model, task, shard) units
+whose rankings the driver merges (shards.py)."""
 
 from __future__ import annotations
 
@@ -189,9 +191,9 @@ class RayExecutor:
                 fail_fast: bool) -> Execution:
         from tqdm.auto import tqdm
 
-        from .shards import ShardStore, is_sharded, search_shard
+        from .shards import ShardStore, search_shard, shard_count
 
-        ray, execution, shards = self.ray, Execution(), self.options.corpus_shards
+        ray, execution = self.ray, Execution()
         bar = tqdm(total=len(units), desc="units", unit="unit", disable=not runs[0].config.progress,
                    mininterval=bar_interval(), dynamic_ncols=True)
         options = {"max_retries": self.options.retries, "retry_exceptions": False, **self.resources}
@@ -200,25 +202,28 @@ class RayExecutor:
         sharded: dict[tuple[int, str], _ShardedUnit] = {}
         for unit in units:
             prepared, entry, task = runs[unit.run], task_entry(unit.planned), unit.planned.name
-            if not is_sharded(unit.planned, shards):
-                pending[remote.remote(prepared.config, entry, task)] = (unit, None)
+            config = prepared.config
+            shards = shard_count(unit.planned, config.data_dir, self.options.corpus_shards, config.corpus_chunk)
+            if shards == 1:
+                pending[remote.remote(config, entry, task)] = (unit, None)
                 continue
             store = ShardStore(prepared.layout, task)
-            state = sharded[(unit.run, task)] = _ShardedUnit(store, store.load(prepared.identities[task], shards))
+            kept = store.load(prepared.identities[task], shards)
+            state = sharded[(unit.run, task)] = _ShardedUnit(store, kept, len(kept), shards)
             for missing in sorted(set(range(shards)) - set(state.done)):
-                pending[remote_shard.remote(prepared.config, entry, task, missing, shards)] = (unit, missing)
+                pending[remote_shard.remote(config, entry, task, missing, shards)] = (unit, missing)
         try:
             for (run, task), state in sharded.items():  # every shard kept from an earlier run
-                if len(state.done) == shards:
+                if len(state.done) == state.shards:
                     unit = next(u for u in units if (u.run, u.planned.name) == (run, task))
-                    self._settle(runs, unit, None, staging, execution, fail_fast, bar, state, shards)
+                    self._settle(runs, unit, None, staging, execution, fail_fast, bar, state)
             while pending:
                 bar.set_postfix_str(f"running/queued {len(pending)}, done {len(execution.committed)}, "
                                     f"failed {len(execution.failures)}", refresh=False)
                 done, _ = ray.wait(list(pending), num_returns=1)
                 unit, _ = pending.pop(done[0])
                 self._settle(runs, unit, done[0], staging, execution, fail_fast, bar,
-                             sharded.get((unit.run, unit.planned.name)), shards)
+                             sharded.get((unit.run, unit.planned.name)))
         finally:
             for ref in pending:  # fail_fast or an interrupt: what was not collected is not left running
                 ray.cancel(ref, force=True)
@@ -226,7 +231,7 @@ class RayExecutor:
         return execution
 
     def _settle(self, runs: Sequence[PreparedRun], unit: Unit, ref: Any, staging: Path, execution: Execution,
-                fail_fast: bool, bar: Any, state: _ShardedUnit | None, shards: int) -> None:
+                fail_fast: bool, bar: Any, state: _ShardedUnit | None) -> None:
         """A finished Ray task (ref; None: nothing new) of a unit: a unit's files committed, or a shard
         kept and, with the unit's last shard, the task evaluated on the merged shards and committed."""
         from .shards import finish_sharded
@@ -243,7 +248,7 @@ class RayExecutor:
                     prepared.check_worker_identity(result.task, result.identity, result.host)
                     state.store.save(result)
                     state.done[result.shard] = result
-                if len(state.done) < shards or key in execution.failures:
+                if len(state.done) < state.shards or key in execution.failures:
                     return
                 work = finish_sharded(prepared, unit.planned, state.done, state.reused, staging)
                 prepared.record(unit.planned, work)
@@ -261,15 +266,12 @@ class RayExecutor:
 
 @dataclass
 class _ShardedUnit:
-    """A sharded unit's finished shards (kept from an earlier run: `reused` of them) and where they are kept."""
+    """A sharded unit's finished shards, where they are kept, and how many came from an earlier run."""
 
     store: Any  # shards.ShardStore
     done: dict[int, Any]
-    reused: int = -1
-
-    def __post_init__(self) -> None:
-        if self.reused < 0:
-            self.reused = len(self.done)
+    reused: int
+    shards: int
 
 
 def _unit_resources(ray: Any, options: RayOptions) -> dict[str, float]:

@@ -27,14 +27,25 @@ from ..errors import BgeEvalError
 from ..results.layout import ResultsLayout, refuse_link_below
 from ..search.corpus_search import shard_rows
 from ..search.sharded import MergedSearch, ShardRanking, merge_rankings
+from ..tasks.local_data import task_folder
 from ..tasks.selection import PlannedTask
 from .prepared import PreparedRun, model_target, plan_run, task_identities
 from .task_eval import TaskWork, evaluate_task, load_task_data
 
 
-def is_sharded(planned: PlannedTask, shards: int) -> bool:
-    """Whether a task is searched over corpus shards: full-corpus retrieval, more than one shard."""
-    return shards > 1 and planned.type == "Retrieval"
+def shard_count(planned: PlannedTask, data_dir: Path | None, shards: int, chunk_docs: int) -> int:
+    """How many shards a task is searched in: `shards` for full-corpus retrieval, but no more than its
+    corpus has chunks where a local corpus.jsonl tells (a shard holds whole chunks); 1: not sharded."""
+    if shards <= 1 or planned.type != "Retrieval":
+        return 1
+    card = getattr(planned.task, "card_folder", None)
+    folder = Path(card) if card is not None else task_folder(data_dir, planned.name) if data_dir else None
+    corpus = folder / "corpus.jsonl" if folder is not None else None
+    if corpus is None or not corpus.is_file():
+        return shards  # a hub task or a mirror: its size is known only once loaded
+    with corpus.open("rb") as lines:
+        docs = sum(block.count(b"\n") for block in iter(lambda: lines.read(1 << 24), b""))
+    return max(1, min(shards, -(-docs // chunk_docs)))
 
 
 @dataclass(frozen=True)
@@ -78,8 +89,12 @@ def search_shard(config: RunConfig, entry: str, task: str, shard: int, shards: i
                                        "full-corpus retrieval is sharded: run it without --corpus-shards.")
                 where = {"task_metadata": planned.task.metadata, "hf_split": split, "hf_subset": subset}
                 rows = shard_rows(len(corpus), shard, shards, config.corpus_chunk)
-                index, scores = encoder.corpus_search.rank(queries, corpus, rows, top_k=_mteb.retrieval_top_k(
-                    planned.task), where=where, encode_kwargs=encode_kwargs)
+                if not rows:  # more shards than chunks (a hub task's size is known only now): nothing to rank
+                    index, scores = np.zeros((len(queries), 0), np.int64), np.zeros((len(queries), 0), np.float32)
+                else:
+                    index, scores = encoder.corpus_search.rank(queries, corpus, rows, where=where,
+                                                               top_k=_mteb.retrieval_top_k(planned.task),
+                                                               encode_kwargs=encode_kwargs)
                 rankings[(subset, split)] = ShardRanking(list(queries["id"][:]), index, scores)
         finally:
             _mteb.unload_task_data(planned.task)

@@ -179,3 +179,27 @@ def test_a_kept_shard_cut_short_is_computed_again(one_process, tiny_bge, scifact
     assert sorted(args[2] for name, args in ray.calls if name == "search_shard") == [1, 3]
     assert rankings(tmp_path) == rankings(one_process)
 
+
+
+def test_a_corpus_is_cut_into_no_more_shards_than_it_has_chunks(one_process, tiny_bge, scifact_subset, tmp_path,
+                                                                 monkeypatch):
+    ray = InProcessRay()
+    monkeypatch.setattr(ray_executor, "import_ray", lambda: ray)
+    assert main(["run", "--model", "local/tiny", "--model-path", str(tiny_bge), "--tasks", "SciFact", "--data-dir",
+                 str(scifact_subset), "--output", str(tmp_path), "--no-embedding-cache", "--no-progress",
+                 "--corpus-chunk", "64", "--ray", "--corpus-shards", "16"]) == 0
+    assert sorted(args[2:] for name, args in ray.calls if name == "search_shard") == [(i, 5) for i in range(5)]
+    assert rankings(tmp_path) == rankings(one_process)
+
+
+def test_a_shard_with_no_chunk_ranks_nothing_and_the_merge_is_unchanged(tiny_bge, scifact_subset, tmp_path):
+    """A hub task's size is known only once loaded: there, more shards than chunks leave some empty."""
+    from bge_eval.config import RunConfig
+    from bge_eval.run.shards import search_shard
+
+    config = RunConfig(model="local/tiny", model_path=tiny_bge, data_dir=scifact_subset, output=tmp_path,
+                       embedding_cache=None, corpus_chunk=256)
+    empty = search_shard(config, "SciFact", "SciFact", 0, 3)  # 300 documents: 2 chunks; shard 0 of 3 holds none
+    [(key, ranking)] = empty.rankings.items()
+    assert key == ("default", "test") and ranking.index.shape == (60, 0) and len(ranking.query_ids) == 60
+    assert empty.texts["encoded"] == 0
