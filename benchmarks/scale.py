@@ -205,7 +205,7 @@ def main() -> None:
                         help="resume: the harness killed after --kill-after seconds and rerun, then a second task "
                         "over the same corpus with the same cache")
     parser.add_argument("--kill-after", type=float, default=120.0, metavar="SECONDS")
-    parser.add_argument("--shape", default="tiny", choices=["tiny", "small", "base"])
+    parser.add_argument("--shape", default="tiny", choices=["tiny", "minilm", "small", "base"])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--work", type=Path, default=Path("/tmp/bge_eval_scale"))
     parser.add_argument("--tokenizer", type=Path, default=None, help="a BERT WordPiece tokenizer folder")
