@@ -6,8 +6,6 @@ vectors through mteb's DataLoaders, so what differs is the search itself.
     python benchmarks/retrieval_search.py     # 1,000 queries x 300,000 documents x 768, top 1,000
 
 Both use mteb's corpus chunks of 50,000 documents and top_k = 1,000 (mteb's retrieval default).
-The harness is also timed without its running cut (every chunk searched for its whole top-k, as
-before the cut was used), same run: what skipping scores below each row's k-th best buys.
 Checks that both return the same documents with the same scores. Needs mteb (not on the GPU
 image). Writes benchmarks/results/retrieval_search_<device>_<date>.json.
 """
@@ -40,31 +38,6 @@ class LookupEncoder:
         from bge_eval.search.dense import cosine_scores
 
         return cosine_scores(torch.as_tensor(a).to(self.device), torch.as_tensor(b).to(self.device))
-
-
-class WithoutRunningCut:
-    """RunningTopK as it was before the running cut: each block's whole top-k, then the merge."""
-
-    def __init__(self, k: int) -> None:
-        from bge_eval.search.dense import RunningTopK
-
-        self.inner = RunningTopK(k)
-
-    def add(self, scores: torch.Tensor, offset: int) -> None:
-        from bge_eval.search.dense import block_topk, exact_top
-
-        inner = self.inner
-        top_scores, top_index = exact_top(scores, inner.k, block_topk)
-        top_index = top_index + offset
-        if inner.scores is not None and inner.index is not None:
-            candidates = torch.cat([inner.scores, top_scores], dim=1)
-            rows = torch.cat([inner.index, top_index], dim=1)
-            top_scores, order = exact_top(candidates, inner.k, lambda c, n: torch.topk(c, n, dim=1), rows_of=rows)
-            top_index = torch.gather(rows, 1, order)
-        inner.scores, inner.index = top_scores, top_index
-
-    def result(self, queries: int):
-        return self.inner.result(queries)
 
 
 def run_search(searcher, metadata, corpus, queries, top_k: int) -> dict[str, dict[str, float]]:
@@ -104,23 +77,12 @@ def main() -> None:
     queries = Dataset.from_dict({"id": [f"q{i}" for i in range(args.queries)],
                                  "text": [f"query {i}" for i in range(args.queries)]})
 
-    import bge_eval.search.corpus_search as corpus_search
-
     timings, results = {}, {}
-    searchers = {"mteb": SearchEncoderWrapper(encoder), "harness": CorpusSearch(encoder),
-                 "harness_without_running_cut": CorpusSearch(encoder)}
-    for name, searcher in searchers.items():
-        running = corpus_search.RunningTopK
-        if name == "harness_without_running_cut":
-            corpus_search.RunningTopK = WithoutRunningCut  # type: ignore[misc, assignment]
-        try:
-            start = time.perf_counter()
-            results[name] = run_search(searcher, metadata, corpus, queries, args.top_k)
-            timings[name] = time.perf_counter() - start
-        finally:
-            corpus_search.RunningTopK = running  # type: ignore[misc]
+    for name, searcher in {"mteb": SearchEncoderWrapper(encoder), "harness": CorpusSearch(encoder)}.items():
+        start = time.perf_counter()
+        results[name] = run_search(searcher, metadata, corpus, queries, args.top_k)
+        timings[name] = time.perf_counter() - start
         print(f"{name}: {timings[name]:.1f} s")
-    assert results["harness_without_running_cut"] == results["harness"], "the running cut changed a ranking"
 
     same_docs = np.mean([results["harness"][q].keys() == results["mteb"][q].keys() for q in results["mteb"]])
     top10 = np.mean([
@@ -134,8 +96,6 @@ def main() -> None:
         "queries": args.queries, "docs": args.docs, "dim": args.dim, "top_k": args.top_k, "corpus_chunk": 50_000,
         "mteb_search_s": round(timings["mteb"], 2), "harness_search_s": round(timings["harness"], 2),
         "speedup_harness_over_mteb": round(timings["mteb"] / timings["harness"], 2),
-        "harness_without_running_cut_s": round(timings["harness_without_running_cut"], 2),
-        "running_cut_speedup": round(timings["harness_without_running_cut"] / timings["harness"], 2),
         "queries_with_same_top_k_documents": round(float(same_docs), 4),
         "queries_with_same_top_10": round(float(top10), 4), "max_score_difference": float(max_diff),
     }

@@ -131,13 +131,9 @@ class RunningTopK:
 
     def add(self, scores: torch.Tensor, offset: int) -> None:
         """Merge a (Q, n) block whose column j is corpus row offset + j."""
-        take, floor = self.k, None
-        if self.scores is not None and self.scores.shape[1] == self.k:
-            floor = self.scores[:, -1]  # a row's running cut: only scores at or above it can enter
-            take = min(self.k, int((scores >= floor[:, None]).sum(dim=1).max()))
-            if take == 0:
-                return
-        top_scores, top_index = exact_top(scores, take, block_topk, floor=floor)
+        full = self.scores is not None and self.scores.shape[1] == self.k
+        floor = self.scores[:, -1] if full and self.scores is not None else None  # the running cut
+        top_scores, top_index = exact_top(scores, self.k, block_topk, floor=floor)
         top_index = top_index + offset
         if self.scores is not None and self.index is not None:
             candidates = torch.cat([self.scores, top_scores], dim=1)
