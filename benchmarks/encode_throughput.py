@@ -26,6 +26,7 @@ PREFIX_... with --name PREFIX).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -175,7 +176,11 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = build_checkpoint(size, Path(tmp) / size, tokenizer_dir)
-        spec = resolve_model(f"BAAI/bge-{size}-en-v1.5", model_path=checkpoint).spec
+        # BGE's spec (CLS pooling, normalised, 512 tokens) as sentence_transformer() builds it; a shape BGE
+        # does not publish (tiny, minilm) takes bge-small's with its own width, never a guessed pooling
+        known = size if size in ("small", "base", "large") else "small"
+        spec = dataclasses.replace(resolve_model(f"BAAI/bge-{known}-en-v1.5", model_path=checkpoint).spec,
+                                   embed_dim=SHAPES[size]["hidden_size"])
         def harness(**features: bool) -> TextEmbedder:
             return TextEmbedder(checkpoint, spec, device=str(device), precision=precision, batch_size=harness_batch,
                                 token_budget=token_budget, compile_model=compile_model, **features)
@@ -229,9 +234,12 @@ def measure(size: str, n: int, device: torch.device, precision: str, st_batch: i
             fp32 = TextEmbedder(checkpoint, spec, device=str(device), precision="fp32", cls_shortcut=False)
             reference = fp32.embed(sample)
             fp32.close()
-        min_cos_ref = float(np.min(np.sum(ours_emb[: len(sample)] * reference, axis=1)))
-        min_cos_st_ref = float(np.min(np.sum(st_emb[: len(sample)] * reference, axis=1)))
-        min_cos_st = float(np.min(np.sum(ours_emb * st_emb, axis=1)))
+        def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # rows' cosines (a model may not normalise)
+            return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+        min_cos_ref = float(np.min(cosines(ours_emb[: len(sample)], reference)))
+        min_cos_st_ref = float(np.min(cosines(st_emb[: len(sample)], reference)))
+        min_cos_st = float(np.min(cosines(ours_emb, st_emb)))
         workers = encoder.tokenizer_process
         chunking = encoder.pipeline
         pipeline = {"tokenizer_processes": workers and workers.processes, "rust_threads": workers and workers.threads,
