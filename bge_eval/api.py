@@ -24,6 +24,7 @@ from .errors import BgeEvalError
 if TYPE_CHECKING:
     import pandas
 
+    from .compare import Comparison
     from .encoding.mteb_encoder import BgeEncoder
     from .gating import BaselineWrite, GateReport
     from .report.data import ReportData
@@ -188,6 +189,22 @@ def build_report(*folders: str | Path, output: str | Path | None = None,
     if output is not None:
         render(data, Path(output))
     return data
+
+
+def compare(base: str | Path, new: str | Path | None = None, *, base_model: str | None = None,
+            new_model: str | None = None, tasks: Sequence[str] | None = None, metric: str | None = None) -> Comparison:
+    """Two model identities' saved results compared item by item (bge_eval.compare): `base` and `new`
+    results folders (new None: both in `base`, told apart by base_model and new_model, NAME or NAME@REV)."""
+    from .compare import compare_sides, pick_side
+
+    if new is None and (base_model is None or new_model is None):
+        raise BgeEvalError("compare: with one results folder, name both models (--base-model and --new-model).")
+    base_side = pick_side(Path(base), base_model, "--base-model")
+    new_side = pick_side(Path(new if new is not None else base), new_model, "--new-model")
+    if base_side.results_dir.resolve() == new_side.results_dir.resolve():
+        raise BgeEvalError(f"compare: base and new are the same results ({base_side.results_dir}); name two models "
+                           "or give two folders.")
+    return compare_sides(base_side, new_side, list(tasks) if tasks else None, metric)
 
 
 def gate(results: str | Path, baseline: str | Path, *, tasks: Sequence[str] | None = None,

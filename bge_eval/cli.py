@@ -15,19 +15,10 @@ from pathlib import Path
 from types import FrameType
 
 from ._util import atomic_write_text
-from .cli_options import (
-    add_data_dir,
-    add_recipe_options,
-    add_run_parser,
-    byte_size,
-    non_negative_float,
-    probability,
-    run_options,
-    single,
-)
-from .config import DEMO_MODEL, GATE_ALPHA, GATE_TOLERANCE
+from .cli_options import add_run_parser, run_options, single
+from .cli_parsers import REPORT_FOLDER, add_other_parsers
+from .config import DEMO_MODEL, GATE_TOLERANCE
 from .errors import BgeEvalError, internal_error
-from .tasks.types import GATE_METRICS
 
 DESCRIPTION = """\
 Evaluate BGE (and other sentence-embedding) models on MTEB / C-MTEB tasks with mteb 2.
@@ -38,7 +29,6 @@ Evaluate BGE (and other sentence-embedding) models on MTEB / C-MTEB tasks with m
                                    # BGE weights: from the hub, or --model-path DIR
   {prog} tasks --benchmark C-MTEB --data-dir ../shared/data
 """
-REPORT_FOLDER = "report"  # `report`'s default output, inside the first results folder
 
 
 def prog_name() -> str:
@@ -54,87 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     add_run_parser(commands)
-
-    report = commands.add_parser(
-        "report", help="write leaderboard tables, published comparison and plots from saved results",
-        description="Write DIR/index.html (self-contained) and DIR/README.md from saved results only "
-        "(no model, no GPU). Several results folders are compared side by side.",
-    )
-    report.add_argument("results", nargs="+", type=Path, metavar="RESULTS_DIR",
-                        help="--output folders of runs (or any folder holding their results)")
-    report.add_argument("--output", type=Path, default=None, metavar="DIR",
-                        help=f"where to write index.html and README.md (default: RESULTS_DIR/{REPORT_FOLDER}, "
-                        "in the first results folder)")
-    report.add_argument("--models", nargs="+", default=None, metavar="NAME", help="only these models")
-    report.add_argument("--base", metavar="NAME", help="compare every other model with this one (a sweep's "
-                        "base checkpoint): deltas per task with the gate's paired test, and a chart")
-    report.add_argument("--baseline", nargs="+", type=Path, default=[], metavar="RESULTS_DIR",
-                        help="more results folders to compare against (shown side by side)")
-
-    gate = commands.add_parser(
-        "gate", help="fail CI when retrieval scores regress against a baseline",
-        description="Compare saved results with a baseline file. Exit 0: every gated task holds; "
-        "1: a task regressed beyond its tolerance; 2: unusable input (missing results or metric, "
-        "another model identity or dataset revision).",
-    )
-    gate.add_argument("--results", type=Path, required=True, metavar="DIR",
-                      help="a run's --output folder (or any folder holding its results/)")
-    gate.add_argument("--baseline", type=Path, required=True, metavar="FILE",
-                      help="baseline JSON (per-query values in FILE's .per_query.json sidecar)")
-    gate.add_argument("--metric", default=None,
-                      help="gate only this metric (--write-baseline: each type's default, " + _gate_defaults() + ")")
-    gate.add_argument("--max-drop", type=non_negative_float, default=None, metavar="X",
-                      help=f"allowed drop, overriding the baseline's tolerances (--write-baseline: {GATE_TOLERANCE})")
-    gate.add_argument("--tasks", nargs="+", default=None, metavar="T", help="gate only these tasks")
-    gate.add_argument("--suite", type=Path, metavar="FILE", help="gate only this suite's tasks")
-    gate.add_argument("--significance", type=probability, default=GATE_ALPHA, metavar="ALPHA",
-                      help=f"level of the paired permutation test over queries (default {GATE_ALPHA})")
-    gate.add_argument("--require-significance", action="store_true",
-                      help="fail only on drops that are beyond tolerance AND significant")
-    gate.add_argument("--revision", metavar="REV",
-                      help="gate (or baseline) the model's results of this revision, where --results holds several")
-    gate.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML (one test case per task)")
-    gate.add_argument("--summary", type=Path, metavar="FILE",
-                      help="write a Markdown summary (for CI job summaries and PR comments)")
-    gate.add_argument("--write-baseline", action="store_true",
-                      help="create or update the baseline from --results instead of gating")
-
-    tasks = commands.add_parser(
-        "tasks", help="list tasks: type, languages, splits, metric, local data; with --model, the recipe on each",
-        description="What a run would do on each task, before it runs. With --model (a BGE name needs no "
-        "weights), each task's query instruction and normalisation under the recipe (docs/recipe.md).")
-    tasks.add_argument("--model", default=None, metavar="NAME", help="show this model's recipe on each task")
-    tasks.add_argument("--model-path", type=Path, metavar="DIR",
-                       help="the checkpoint of a model that is not in the BGE table (its files say how it pools)")
-    tasks.add_argument("--benchmark", default=None, metavar="NAME",
-                       help='benchmark to list (default: the model\'s language\'s, "MTEB(eng, v1)" without a model; '
-                       "also C-MTEB, demo, ...)")
-    tasks.add_argument("--tasks", nargs="+", default=[], metavar="T", help="only these tasks")
-    add_recipe_options(tasks)
-    tasks.add_argument("--json", action="store_true", help="one JSON object per task and line instead of a table")
-    add_data_dir(tasks)
-
-    cache = commands.add_parser(
-        "cache", help="the embedding cache: its size per model, and pruning",
-        description="Without options: each model's part of the embedding cache (rows, shards, size, last use). "
-        "With --older-than, --max-size, --model or --all: remove shards (least recently used first), "
-        "then report again. Leftovers of killed runs and the earlier cache format always go when pruning.")
-    cache.add_argument("--embedding-cache", type=Path, metavar="DIR", default=None,
-                       help="the cache folder (default $BGE_EVAL_CACHE_DIR or ~/.cache/bge_eval/embeddings)")
-    cache.add_argument("--older-than", type=non_negative_float, metavar="DAYS",
-                       help="remove shards not used for this many days")
-    cache.add_argument("--max-size", type=byte_size, metavar="SIZE",
-                       help="remove the least recently used shards until the cache is this small (500M, 20G)")
-    cache.add_argument("--model", metavar="NAME", help="remove every shard of this model (any revision, settings)")
-    cache.add_argument("--all", action="store_true", help="remove the whole cache")
-
-    validate = commands.add_parser(
-        "validate", help="check a task card (or a suite file) and its data, and describe them",
-        description="Read a task card (a folder with task.toml beside its data) or a suite file as a run would: "
-        "every defect is a one-line error (exit 2); then counts per split, text lengths, repeated texts, labels.")
-    validate.add_argument("path", type=Path, nargs="+", metavar="PATH", help="card folder(s) or suite file(s)")
-    validate.add_argument("--model", metavar="NAME", help="also count tokens with this model's tokenizer")
-    validate.add_argument("--model-path", type=Path, metavar="DIR", help="the model's local checkpoint")
+    add_other_parsers(commands)
     return parser
 
 
@@ -168,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             return _validate(args)
         if args.command == "cache":
             return _cache(args)
+        if args.command == "compare":
+            return _compare(args)
         return _tasks(args)
     except BgeEvalError as exc:
         print(f"bge_eval: error: {exc}", file=sys.stderr)
@@ -176,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         print("bge_eval: interrupted; finished tasks are saved, rerun the same command to resume.",
               file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left (`| head`): nothing more can be said there
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             return internal_error(exc)
@@ -278,11 +193,6 @@ def _report(folders: list[Path], output: Path, models: list[str] | None, base: s
     return 0
 
 
-def _gate_defaults() -> str:
-    return "; ".join(f"{task_type} {' or '.join(metrics)}" for task_type, metrics in GATE_METRICS.items()) + \
-        "; other types their main score"
-
-
 def _gate(args: argparse.Namespace) -> int:
     from . import api
     from .gating import sidecar
@@ -316,6 +226,18 @@ def _gate(args: argparse.Namespace) -> int:
         atomic_write_text(args.junit, report.junit())
     print({0: "gate: PASS", 1: "gate: FAIL (regression)", 2: "gate: UNUSABLE INPUT"}[report.exit_code])
     return report.exit_code
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from . import api
+    from .compare.outputs import format_comparison, write_comparison
+
+    comparison = api.compare(args.base, args.new, base_model=args.base_model, new_model=args.new_model,
+                             tasks=args.tasks, metric=args.metric)
+    print(format_comparison(comparison))
+    if args.output is not None:
+        print("written: " + ", ".join(str(path) for path in write_comparison(comparison, args.output)))
+    return 0
 
 
 def _cache(args: argparse.Namespace) -> int:

@@ -11,8 +11,9 @@ from .verdicts import Verdict, exit_code
 def markdown_summary(verdicts: list[Verdict]) -> str:
     icon = {"pass": "pass", "improvement": "improved", "regression": "**REGRESSION**", "unusable": "**unusable**"}
     lines = ["## bge_eval gate", "",
-             "| task | split | metric | baseline | new | delta | tolerance | p (drop) | upper bound | verdict |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+             "| task | split | metric | baseline | new | delta | tolerance | p (drop) | upper bound | detectable "
+             "| verdict |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |"]
     for v in verdicts:
         e, t = v.entry, v.test
         lines.append("| " + " | ".join([
@@ -20,9 +21,11 @@ def markdown_summary(verdicts: list[Verdict]) -> str:
             "" if v.new_value is None else f"{v.new_value:.5f}",
             "" if v.delta is None else f"{v.delta:+.5f}", f"{e.tolerance:.5f}",
             "" if t is None else f"{t.p_value:.4f}",
-            "" if t is None else f"{t.upper_bound:+.5f}", icon[v.status],
+            "" if t is None else f"{t.upper_bound:+.5f}",
+            "" if v.detectable is None else f"{v.detectable:.5f}", icon[v.status],
         ]) + " |")
-    lines += ["", *[f"- {v.message}" for v in verdicts], ""]
+    lines += ["", "detectable: the smallest drop the paired test finds with 80% power on these items.", "",
+              *[f"- {v.message}" for v in verdicts], ""]
     return "\n".join(lines)
 
 

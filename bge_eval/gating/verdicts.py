@@ -19,6 +19,7 @@ from ..results.per_item import (
     ItemValues,
     PairScores,
     PerItem,
+    detectable_change,
     disagreement,
     from_json,
     item_unit,
@@ -56,6 +57,7 @@ class Verdict:
     message: str
     new_value: float | None = None
     test: DropTest | None = None
+    detectable: float | None = None  # the smallest drop the test finds with 80% power (None: unknown)
 
     @property
     def delta(self) -> float | None:
@@ -168,16 +170,22 @@ def judge(entry: BaselineEntry, results: Path, baseline_per_item: PerItem | None
                   f"p={test.p_value:.4f}, {100 * (1 - alpha):.0f}% upper bound on the change {test.upper_bound:+.5f}")
     else:
         facts += f"; no paired test: {no_test}"
+    detectable = None
+    if test is not None and baseline_per_item is not None and result.per_item is not None:
+        size, basis = detectable_change(entry.metric, baseline_per_item, result.per_item)
+        if math.isfinite(size):
+            detectable = size
+            facts += f"; drops below {size:.5f} are not detectable with these {test.unit} (80% power, from {basis})"
     significant = test is not None and test.significant
     if delta < -tolerance and (significant or not require_significance or test is None):
         # With --require-significance a drop that cannot be tested still fails: it was not shown to be noise.
-        return Verdict(entry, "regression", f"{where}: regressed: {facts}.", result.value, test)
+        return Verdict(entry, "regression", f"{where}: regressed: {facts}.", result.value, test, detectable)
     if delta < -tolerance:
         return Verdict(entry, "pass", f"{where}: drop beyond tolerance but not significant: {facts}.",
-                       result.value, test)
+                       result.value, test, detectable)
     status = "improvement" if delta > tolerance else "pass"
     return Verdict(entry, status, f"{where}: {'improved' if status == 'improvement' else 'holds'}: {facts}.",
-                   result.value, test)
+                   result.value, test, detectable)
 
 
 def run_gate(results: Path, baseline: Path, *, tasks: list[str] | None = None, metric: str | None = None,

@@ -16,6 +16,13 @@ def ranking(scores: Mapping[str, float]) -> list[str]:
     return [doc for doc, _ in sorted(scores.items(), key=lambda item: (item[1], item[0]), reverse=True)]
 
 
+def relevant_ranks(scores: Mapping[str, float], judged: Mapping[str, int]) -> dict[str, int | None]:
+    """Each relevant document's rank (1 = first, in ranking()'s order) among a query's saved
+    ranking; None for one the ranking does not hold."""
+    place = {doc: number for number, doc in enumerate(ranking(scores), start=1)}
+    return {doc: place.get(doc) for doc, gain in sorted(judged.items()) if gain > 0}
+
+
 def per_query_metrics(
     predictions: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping[str, int]]
 ) -> dict[str, dict[str, float]]:

@@ -8,17 +8,21 @@ The report module only renders a ReportData.
 from __future__ import annotations
 
 import base64
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..errors import DataError
+from ..gating.baseline import gate_metric
 from ..metrics.distributions import Distribution, distribution
 from ..models.recipe import RECIPE_PRECISION
 from ..models.resolve import is_local_revision
 from ..results.files import read_model_meta, read_result_file, read_similarities
 from ..results.layout import MANIFEST_NAME, MODEL_META_NAME, ResultsLayout
 from ..results.manifest import Manifest, TaskRecord
+from ..results.per_item import detectable_change, read_per_item
 from ..results.published import has_published_scores, published_score
 from ..tasks.demo import is_demo_task
 from ..tasks.registry import (
@@ -95,6 +99,8 @@ class TaskRow:
     notable: bool
     data: str | None = None  # the data's fingerprint, shortened ("files:1a2b3c4d5e6f", "hub:mteb/x@rev")
     demo: bool = False  # a task of the bundled demo suite: shown apart from real tasks
+    detectable: float | None = None  # the smallest change of `detectable_metric` the gate's test finds (80% power)
+    detectable_metric: str = ""
 
 
 @dataclass(frozen=True)
@@ -206,9 +212,24 @@ def task_rows(run: Run) -> list[TaskRow]:
             score = _mean(entries, metric)
             published = published_score(run.model, task, split, metric)
             diff = delta(score, published)
+            gated = gate_metric(task_type, entries[0])
             rows.append(TaskRow(run.label, task, task_type, split, score, metrics, published, diff,
-                                is_notable(diff), run.data.get(task), is_demo_task(task)))
+                                is_notable(diff), run.data.get(task), is_demo_task(task),
+                                _detectable(path, task, task_type, split, gated, entries), gated))
     return rows
+
+
+def _detectable(path: Path, task: str, task_type: str, split: str, metric: str, entries: list[dict]) -> float | None:
+    """From this run's per-item spread; None for a task of several subsets or without a per-item file."""
+    value = entries[0].get(metric)
+    if len(entries) != 1 or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    try:
+        found, _ = read_per_item(path, task, task_type, split, metric, entries[0].get("hf_subset", "default"), value)
+    except DataError:
+        return None
+    size = detectable_change(metric, found, None)[0] if found is not None else math.nan
+    return size if math.isfinite(size) else None
 
 
 def short_fingerprint(data: str) -> str:

@@ -10,9 +10,8 @@ from typing import Any
 
 from ..errors import BgeEvalError
 from ..gating.baseline import gate_metric
-from ..metrics.significance import PairedTest, paired_bootstrap, paired_test
 from ..results.files import read_result_file
-from ..results.per_item import ItemValues, PairScores, PerItem, read_per_item
+from ..results.per_item import paired_items, read_per_item
 
 SWEEP_ALPHA = 0.05  # a delta whose paired test is below this is marked significant
 
@@ -120,16 +119,3 @@ def _delta_chart(labels: list[str], tasks: list[tuple[str, str]], cells: dict, b
             if cell.p_value is not None and cell.p_value < SWEEP_ALPHA:
                 significant.add((label, name))
     return base64.b64encode(delta_png(labels, names, deltas, significant, base)).decode("ascii")
-
-
-def paired_items(metric: str, baseline: PerItem, new: PerItem) -> tuple[PairedTest | None, str]:
-    """The two-sided paired test of two sides' per-item results of one metric (a sweep's against its base)."""
-    if isinstance(baseline, ItemValues) and isinstance(new, ItemValues):
-        if not set(baseline.values) & set(new.values):
-            return None, f"no {new.unit} in common with the baseline"
-        return paired_test(baseline.values, new.values, unit=new.unit), ""
-    if isinstance(baseline, PairScores) and isinstance(new, PairScores):
-        if baseline.gold != new.gold:
-            return None, "the pairs' gold values differ from the baseline's (not the same pairs)"
-        return paired_bootstrap(metric, baseline.scores, new.scores, new.gold), ""
-    return None, "the baseline's per-item results are of another kind"

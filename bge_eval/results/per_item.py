@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
+from ..metrics.detectable import detectable_mean_change, detectable_pair_change
 from ..metrics.pairs import PAIR_METRICS, pair_metric
+from ..metrics.significance import PairedTest, paired_bootstrap, paired_test
 from ..tasks.types import EXAMPLE_TYPES, PAIR_TYPES, RANKING_TYPES, task_kind
 from .files import read_per_query, read_similarities
 from .layout import ResultsLayout
@@ -19,6 +21,8 @@ from .layout import ResultsLayout
 PER_QUERY_NAMES = {"ndcg_at_10": "ndcg_at_10", "recall_at_10": "recall_at_10", "mrr_at_10": "mrr_at_10",
                    "map": "map", "map_at_1000": "map", "cmteb_map": "map", "cmteb_mrr_at_10": "mrr_at_10"}
 AGREEMENT = 1e-4  # per-item values must reproduce the reported number this closely to be used
+FROM_CHANGES = "the per-item changes"
+FROM_ONE_RUN = "one run's per-item spread"
 
 
 @dataclass(frozen=True)
@@ -115,3 +119,40 @@ def recompute(found: PerItem, metric: str) -> float:
     if isinstance(found, ItemValues):
         return sum(found.values.values()) / len(found.values) if found.values else float("nan")
     return pair_metric(metric, found.scores, found.gold)
+
+
+def paired_items(metric: str, baseline: PerItem, new: PerItem) -> tuple[PairedTest | None, str]:
+    """The two-sided paired test of two sides' per-item results of one metric (a sweep's against its base)."""
+    if isinstance(baseline, ItemValues) and isinstance(new, ItemValues):
+        if not set(baseline.values) & set(new.values):
+            return None, f"no {new.unit} in common with the baseline"
+        return paired_test(baseline.values, new.values, unit=new.unit), ""
+    if isinstance(baseline, PairScores) and isinstance(new, PairScores):
+        if baseline.gold != new.gold:
+            return None, "the pairs' gold values differ from the baseline's (not the same pairs)"
+        return paired_bootstrap(metric, baseline.scores, new.scores, new.gold), ""
+    return None, "the baseline's per-item results are of another kind"
+
+
+def detectable_change(metric: str, base: PerItem, new: PerItem | None) -> tuple[float, str]:
+    """(the smallest change of `metric` the gate's test detects, what it rests on: FROM_CHANGES or
+    FROM_ONE_RUN): the observed changes' spread; with no new side, or where the two sides agree on
+    every item (no spread to go on), the base's own per-item spread (metrics/detectable.py);
+    NaN where there is no spread at all."""
+    new = base if new is None else new
+    value = math.nan
+    if isinstance(base, ItemValues) and isinstance(new, ItemValues):
+        common = sorted(set(base.values) & set(new.values))
+        value = detectable_mean_change([new.values[k] - base.values[k] for k in common])
+        if value == 0:
+            return _nonzero(detectable_mean_change([base.values[k] for k in common])), FROM_ONE_RUN
+    if isinstance(base, PairScores) and isinstance(new, PairScores) and base.gold == new.gold:
+        value = detectable_pair_change(metric, base.scores, new.scores, base.gold)
+        if value == 0:
+            return _nonzero(detectable_pair_change(metric, base.scores, None, base.gold)), FROM_ONE_RUN
+    return value, FROM_CHANGES
+
+
+def _nonzero(value: float) -> float:
+    """No spread at all (every item scores the same on both sides): nothing to estimate from (NaN)."""
+    return math.nan if value == 0 else value

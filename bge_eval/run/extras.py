@@ -2,7 +2,8 @@
 predictions and the task's loaded data (so reports and the gate never need either again):
 
 - C-MTEB's reranking metrics in the result file (cmteb_map, cmteb_mrr_at_10, cmteb_queries);
-- per-query metrics of ranking tasks (<Task>_per_query.json: {subset: {split: {query: {metric: value}}}});
+- per-query metrics of ranking tasks (<Task>_per_query.json: {subset: {split: {query: {metric: value}}}}),
+  with each relevant document's rank in the query's saved ranking (`relevant_ranks`, for compare);
 - per-example accuracy of classification tasks (<Task>_per_example.json, the same shape: each
   test example's share of mteb's experiments that classified it right);
 - similarity scores with their labels (<Task>_similarities.json): every pair's score and gold
@@ -19,7 +20,7 @@ from typing import Any
 from .. import _mteb
 from .._util import atomic_write_json
 from ..metrics.cmteb import cmteb_reranking_scores, listed_from_judgements
-from ..metrics.ranking import per_query_metrics, ranking
+from ..metrics.ranking import per_query_metrics, ranking, relevant_ranks
 from ..tasks.local_data import LISTED_CANDIDATES
 from ..tasks.types import PAIR_TYPES, task_kind
 
@@ -68,7 +69,11 @@ def per_query(task: Any, predictions: dict) -> dict[str, dict[str, Any]]:
         for split, data in splits.items():
             if split in task.eval_splits and subset in predictions:
                 ranked = predictions[subset].get(split, {})
-                out.setdefault(subset, {})[split] = per_query_metrics(ranked, data["relevant_docs"])
+                values: dict[str, dict[str, Any]] = dict(per_query_metrics(ranked, data["relevant_docs"]))
+                for query, judged in data["relevant_docs"].items():  # where compare finds what moved
+                    if query in values:
+                        values[query]["relevant_ranks"] = relevant_ranks(ranked.get(query, {}), judged)
+                out.setdefault(subset, {})[split] = values
     return out
 
 

@@ -6,8 +6,10 @@ from dataclasses import replace
 
 import pytest
 
+from bge_eval import api
 from bge_eval.cli import main
 from bge_eval.config import RunConfig
+from bge_eval.metrics.detectable import detectable_mean_change
 from bge_eval.models import resolve_model
 from bge_eval.run.runner import run
 from tests.helpers import MINILM
@@ -78,6 +80,15 @@ def test_broken_encoder_fails_with_a_readable_reason(broken_run, baseline, tmp_p
     p_value = float(line.split("p=")[1].split(",")[0])
     assert p_value < 0.05
     assert 'failures="1"' in junit.read_text()
+    # the smallest detectable drop: from the per-query changes the test itself used
+    (verdict,) = api.gate(broken_run, baseline).verdicts
+    (after_file,) = broken_run.rglob("SciFact_per_query.json")
+    after = json.loads(after_file.read_text())["default"]["test"]
+    sidecar = json.loads(baseline.with_suffix(".per_query.json").read_text())
+    (before,) = sidecar.values()
+    changes = [after[q]["ndcg_at_10"] - before[q] for q in sorted(before)]
+    assert verdict.detectable == pytest.approx(detectable_mean_change(changes))
+    assert f"drops below {verdict.detectable:.5f} are not detectable with these queries" in line
 
 
 def shift(good_run, tmp_path, query_drops):
