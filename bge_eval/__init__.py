@@ -11,7 +11,8 @@ The public API (imported on first use, so `import bge_eval` loads neither torch 
 - load_results(*folders) -> pandas.DataFrame of tidy rows.
 - build_report(*folders, output=None) -> ReportData (and index.html / README.md when output is given).
 - gate(results, baseline, ...) -> GateReport; write_baseline(baseline, results, ...).
-- compare(base, new, ...) -> Comparison: two results compared item by item.
+- compare(base, new, ...) -> Comparison: two results compared item by item; bisect(models, tasks,
+  ...) -> BisectResult: the first checkpoint whose score dropped.
 - RunConfig (every option of a run, with its default, checked where it is built: ConfigError) and
   the errors (BgeEvalError and kin); a run's failed tasks are RunSummary.failures (UnitFailure).
 """
@@ -32,7 +33,7 @@ except metadata.PackageNotFoundError:  # a source tree that was never installed
 _LAZY = {
     "evaluate": "api", "get_encoder": "api", "rerank": "api", "load_results": "api", "build_report": "api",
     "gate": "api", "compare": "api", "write_baseline": "api", "make_config": "api", "demo_tasks": "api",
-    "describe_tasks": "api",
+    "describe_tasks": "api", "bisect": "api",
     "RunSummary": "run.outcome", "TaskOutcome": "run.outcome", "BgeEncoder": "encoding.mteb_encoder",
     "GateReport": "gating", "ReportData": "report.data", "ModelSpec": "models", "BGE_MODELS": "models",
     "resolve_model": "models", "sweep": "api", "ModelEntry": "run.sweep", "SweepSummary": "run.sweep",
@@ -43,8 +44,8 @@ __all__ = [
     "BGE_MODELS", "BgeEncoder", "BgeEvalError", "ConfigError", "DataError", "GateReport", "ModelEntry",
     "ModelNotFoundError", "ModelSpec", "RayOptions", "ReportData", "RunConfig", "RunSummary", "SweepSummary",
     "TaskOutcome", "UnitFailure", "UnknownNameError", "__version__", "build_report", "demo_tasks", "describe_tasks",
-    "compare", "evaluate", "gate", "get_encoder", "load_results", "make_config", "rerank", "resolve_model", "sweep",
-    "write_baseline",
+    "bisect", "compare", "evaluate", "gate", "get_encoder", "load_results", "make_config", "rerank", "resolve_model",
+    "sweep", "write_baseline",
 ]
 
 if TYPE_CHECKING:

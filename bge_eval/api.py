@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .encoding.mteb_encoder import BgeEncoder
     from .gating import BaselineWrite, GateReport
     from .report.data import ReportData
+    from .run.bisect import BisectResult
     from .run.outcome import RunSummary
     from .run.second_stage import RerankSummary
     from .run.sweep import SweepSummary
@@ -93,6 +94,24 @@ def sweep(models: Sequence[Any], tasks: Iterable[str] = (), *, benchmark: str | 
     entries = checked_entries([m if isinstance(m, ModelEntry) else ModelEntry(str(m)) for m in models], "models")
     base = make_config(entries[0].name, list(tasks), benchmark, **options)
     return run_sweep(base, entries, LocalExecutor() if ray is None else _ray_executor(ray))
+
+
+def bisect(models: Sequence[Any], tasks: Iterable[str] = (), *, benchmark: str | None = None, ray: Any = None,
+           tolerance: float = GATE_TOLERANCE, alpha: float = GATE_ALPHA, **options: Unpack[RunOptions]) -> BisectResult:
+    """The first checkpoint (models in training order) whose score on a task dropped beyond `tolerance`
+    with the gate's one-sided paired test significant at `alpha` against the first (run/bisect.py);
+    also written to OUTPUT/bisect.json. ray and options: as for sweep."""
+    from ._util import atomic_write_json
+    from .run.bisect import bisect_checkpoints
+    from .run.executor import LocalExecutor
+    from .run.sweep import ModelEntry, checked_entries
+
+    entries = checked_entries([m if isinstance(m, ModelEntry) else ModelEntry(str(m)) for m in models], "models")
+    base = make_config(entries[0].name, list(tasks), benchmark, **options)
+    result = bisect_checkpoints(base, entries, lambda: LocalExecutor() if ray is None else _ray_executor(ray),
+                                tolerance, alpha)
+    atomic_write_json(Path(base.output) / "bisect.json", result.to_json())
+    return result
 
 
 def _ray_executor(options: Any) -> Any:
@@ -187,6 +206,15 @@ def build_report(*folders: str | Path, output: str | Path | None = None,
 
     data = build([Path(f) for f in folders or ("results",)], list(models) if models else None, base)
     if output is not None:
+        sweep = data.sweep
+        if sweep is not None and sweep.base is not None:  # each run's comparison page with the base
+            from .compare import Side
+            from .compare.viewer import pair_pages
+
+            sides = {run.label: Side(run.model, run.revision, run.results_dir) for run in data.runs}
+            links, notes = pair_pages(sides[sweep.base], {k: v for k, v in sides.items() if k != sweep.base},
+                                      Path(output))
+            data.sweep = dataclasses.replace(sweep, links=links, notes=[*sweep.notes, *notes])
         render(data, Path(output))
     return data
 

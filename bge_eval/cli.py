@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from ._util import atomic_write_text
-from .cli_options import add_run_parser, run_options, single
+from .cli_options import add_bisect_parser, add_run_parser, run_options, single
 from .cli_parsers import REPORT_FOLDER, add_other_parsers
 from .config import DEMO_MODEL, GATE_TOLERANCE
 from .errors import BgeEvalError, internal_error
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     add_run_parser(commands)
+    add_bisect_parser(commands)
     add_other_parsers(commands)
     return parser
 
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cache(args)
         if args.command == "compare":
             return _compare(args)
+        if args.command == "bisect":
+            return _bisect(args, run_options(args, parser), parser)
         return _tasks(args)
     except BgeEvalError as exc:
         print(f"bge_eval: error: {exc}", file=sys.stderr)
@@ -136,9 +139,8 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def _run(args: argparse.Namespace, options: dict) -> int:
     from . import api
     from .report.console import format_comparison, format_failures, format_run_summary, next_steps
-    from .tasks.cards import find_cards
 
-    tasks = list(args.tasks) + [str(folder) for task_dir in args.task_dir for folder in find_cards(task_dir)]
+    tasks = list(args.tasks) + [str(folder) for task_dir in args.task_dir for folder in _cards(task_dir)]
     if args.models is not None or len(args.model) > 1 or args.ray is not None:
         return _sweep(args, tasks, options)
     summary = api.evaluate(single(args.model), tasks, benchmark=args.benchmark, **options)
@@ -167,19 +169,28 @@ def _sweep(args: argparse.Namespace, tasks: list[str], options: dict) -> int:
         entries = read_models_file(args.models)
     else:
         entries = entries_from_options(args.model or [DEMO_MODEL], args.model_path, args.revision)
-    ray = None
-    if args.ray is not None:
-        from .run.ray_executor import RayOptions
-
-        ray = RayOptions(args.ray or None, args.ray_gpus_per_task, args.ray_cpus_per_task, args.ray_retries,
-                         args.corpus_shards)
     options = {k: v for k, v in options.items() if k not in ("model_path", "revision")}
-    sweep = api.sweep(entries, tasks, benchmark=args.benchmark, ray=ray, **options)
+    sweep = api.sweep(entries, tasks, benchmark=args.benchmark, ray=_ray_options(args), **options)
     for summary in sweep.runs:
         print(format_run_summary(summary, args.output))
     print(format_sweep(sweep))
     print(next_steps(prog_name(), args.output, options))
     return sweep.exit_code
+
+
+def _ray_options(args: argparse.Namespace) -> object:
+    if args.ray is None:
+        return None
+    from .run.ray_executor import RayOptions
+
+    return RayOptions(args.ray or None, args.ray_gpus_per_task, args.ray_cpus_per_task, args.ray_retries,
+                      args.corpus_shards)
+
+
+def _cards(task_dir: Path) -> list[Path]:
+    from .tasks.cards import find_cards
+
+    return find_cards(task_dir)
 
 
 def _report(folders: list[Path], output: Path, models: list[str] | None, base: str | None = None) -> int:
@@ -228,15 +239,33 @@ def _gate(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def _bisect(args: argparse.Namespace, options: dict, parser: argparse.ArgumentParser) -> int:
+    from . import api
+    from .report.console import format_bisect
+    from .run.sweep import read_models_file
+
+    if args.models is None or args.reranker or args.report:
+        parser.error("bisect takes its checkpoints from --models FILE, in training order (no --model, --reranker "
+                     "or --report)")
+    tasks = list(args.tasks) + [str(folder) for task_dir in args.task_dir for folder in _cards(task_dir)]
+    options = {k: v for k, v in options.items() if k not in ("model_path", "revision")}
+    result = api.bisect(read_models_file(args.models), tasks, benchmark=args.benchmark, ray=_ray_options(args),
+                        tolerance=args.max_drop, alpha=args.significance, **options)
+    print(format_bisect(result))
+    return result.exit_code
+
+
 def _compare(args: argparse.Namespace) -> int:
     from . import api
     from .compare.outputs import format_comparison, write_comparison
+    from .compare.viewer import viewer_html
 
     comparison = api.compare(args.base, args.new, base_model=args.base_model, new_model=args.new_model,
                              tasks=args.tasks, metric=args.metric)
     print(format_comparison(comparison))
     if args.output is not None:
-        print("written: " + ", ".join(str(path) for path in write_comparison(comparison, args.output)))
+        page = viewer_html(comparison, args.data_dir, args.items)
+        print("written: " + ", ".join(str(path) for path in write_comparison(comparison, args.output, page)))
     return 0
 
 

@@ -12,6 +12,8 @@ from .config import (
     DEFAULT_CACHE_MAX_BYTES,
     DEFAULT_CORPUS_CHUNK_DOCS,
     DEMO_MODEL,
+    GATE_ALPHA,
+    GATE_TOLERANCE,
     INSTRUCTION_POLICIES,
     PRECISIONS,
     RERANK_TOP_K,
@@ -26,6 +28,25 @@ def add_run_parser(commands: argparse._SubParsersAction) -> None:
         "OUTPUT/results/<org__model>/<revision>/<Task>.json (mteb's ResultCache layout), "
         "predictions to OUTPUT/predictions/..., a run manifest beside the results.",
     )
+    add_run_options(run)
+
+
+def add_bisect_parser(commands: argparse._SubParsersAction) -> None:
+    bisect = commands.add_parser(
+        "bisect", help="find the first checkpoint of a fine-tune whose scores dropped",
+        description="Checkpoints in training order (--models FILE, the sweep's format): the first and the last "
+        "are evaluated, then the range is halved, naming the first checkpoint whose score on a task dropped "
+        "beyond --max-drop with the gate's one-sided paired test significant against the first. Each "
+        "evaluation is a run (results and embeddings reused, resumable, --ray works). Exit 0: no regression; "
+        "1: the first regressed checkpoint is named; 2: unusable input. Writes OUTPUT/bisect.json.")
+    add_run_options(bisect)
+    bisect.add_argument("--max-drop", type=non_negative_float, default=GATE_TOLERANCE, metavar="X",
+                        help=f"the drop a checkpoint may show against the first (default {GATE_TOLERANCE})")
+    bisect.add_argument("--significance", type=probability, default=GATE_ALPHA, metavar="ALPHA",
+                        help=f"level of the one-sided paired test (default {GATE_ALPHA})")
+
+
+def add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--model", action="append", default=[], metavar="NAME",
                      help="model identity (hub name), e.g. BAAI/bge-base-en-v1.5; results are stored "
                      f"under it; repeat it for a sweep. Default: {DEMO_MODEL} on the demo suite.")

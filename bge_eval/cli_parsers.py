@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .cli_options import add_data_dir, add_recipe_options, byte_size, non_negative_float, probability
-from .config import GATE_ALPHA, GATE_TOLERANCE
+from .cli_options import add_data_dir, add_recipe_options, byte_size, non_negative_float, positive_int, probability
+from .config import GATE_ALPHA, GATE_TOLERANCE, VIEWER_ITEMS
 from .tasks.types import GATE_METRICS
 
 REPORT_FOLDER = "report"  # `report`'s default output, inside the first results folder
@@ -118,4 +118,9 @@ def add_compare_parser(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--metric", default=None,
                          help="compare this metric (default: the gate's for each type, " + _gate_defaults() + ")")
     compare.add_argument("--output", type=Path, default=None, metavar="DIR",
-                         help="also write DIR/compare.json (every item) and DIR/compare.md")
+                         help="also write DIR/index.html (the viewer: items, filters, texts), DIR/compare.json "
+                         "(every item) and DIR/compare.md")
+    compare.add_argument("--items", type=positive_int, default=VIEWER_ITEMS, metavar="N",
+                         help=f"items per task on the viewer's page: the lost ones, then the most changed "
+                         f"(default {VIEWER_ITEMS})")
+    add_data_dir(compare)

@@ -35,6 +35,7 @@ RERANK_TOP_K = 100  # first-stage candidates per query for the second stage
 # The regression gate.
 GATE_TOLERANCE = 0.005  # allowed drop, in the metric's 0-1 units
 GATE_ALPHA = 0.05  # level of the paired permutation test
+VIEWER_ITEMS = 200  # items per task on compare's page (the lost ones, then the most changed)
 
 
 def batch_limits(on_gpu: bool, batch_size: int | None, token_budget: int | None) -> tuple[int, int | None]:

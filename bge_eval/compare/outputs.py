@@ -1,6 +1,6 @@
 """A comparison as people read it: a console summary, a Markdown file (per task: the numbers, the
-detectable change, the largest movers and what was lost since the base) and compare.json (every
-item), written whole into --output."""
+detectable change, the largest movers and what was lost since the base), compare.json (every
+item) and the viewer's page (viewer.py), written whole into --output."""
 
 from __future__ import annotations
 
@@ -102,11 +102,15 @@ def comparison_markdown(comparison: Comparison) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_comparison(comparison: Comparison, output: Path) -> list[Path]:
-    """compare.json (every item) and compare.md into `output` (created), each written whole."""
+def write_comparison(comparison: Comparison, output: Path, page: str | None = None) -> list[Path]:
+    """compare.json (every item), compare.md and the viewer's page (index.html) into `output` (created),
+    each written whole."""
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     written = [output / "compare.json", output / "compare.md"]
     atomic_write_json(written[0], comparison.to_json())
     atomic_write_text(written[1], comparison_markdown(comparison))
+    if page is not None:
+        written.append(output / "index.html")
+        atomic_write_text(written[2], page)
     return written

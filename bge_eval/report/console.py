@@ -9,6 +9,7 @@ from pathlib import Path
 from ..encoding.cache_upkeep import SpaceReport
 from ..gating.baseline import BaselineWrite
 from ..results.published import published_score
+from ..run.bisect import BisectResult
 from ..run.outcome import RunSummary, UnitFailure
 from ..run.second_stage import COMPARED, RerankSummary
 from ..run.sweep import SweepSummary
@@ -198,3 +199,24 @@ def format_cache_report(folder: Path, spaces: Sequence[SpaceReport], freed: tupl
     total = sum(space.bytes for space in spaces)
     table = _table(["model", "revision", "precision", "texts", "shards", "size", "last used"], rows)
     return "\n".join([*lines, table, f"total: {human_bytes(total)} in {len(spaces)} model setting(s)"])
+
+
+def format_bisect(result: BisectResult) -> str:
+    """Each evaluation (why it was made, reused or computed, each task against the first), then the answer."""
+    lines = [f"bisect: {len(result.checkpoints)} checkpoints in training order; one regressed when a task "
+             f"dropped by more than {result.tolerance} against the first (one-sided paired test, alpha {result.alpha})"]
+    for e in result.evaluations:
+        state = "reference" if e.index == 0 else ("REGRESSED" if e.regressed else "holds")
+        lines.append(f"  #{e.index} {e.label}: {state} ({'reused' if e.reused else 'computed'}; {e.why})")
+        for d in e.drops:
+            test = f"p={d.test.p_value:.4f}" if d.test is not None else f"no paired test: {d.note}"
+            lines.append(f"      {d.task} ({d.split}) {d.metric} {d.reference:.5f} -> {d.value:.5f} "
+                         f"({d.value - d.reference:+.5f}; {test}){'  regressed' if d.regressed else ''}")
+    counted = f"{len(result.evaluations)} of {len(result.checkpoints)} checkpoints evaluated"
+    if result.first_regressed is None:
+        lines.append(f"no regression: the last checkpoint holds against the first ({counted}).")
+    else:
+        first, last = result.first_regressed, result.last_holding
+        lines.append(f"first regressed checkpoint: #{first} {result.checkpoints[first]} (the last that holds: "
+                     f"#{last} {result.checkpoints[last or 0]}); {counted}.")
+    return "\n".join(lines)

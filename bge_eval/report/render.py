@@ -9,7 +9,7 @@ from .._util import atomic_write_text
 from .data import ReportData
 
 
-def _environment():
+def template_environment():
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     env = Environment(
@@ -35,7 +35,7 @@ def _cell(cell) -> str:
 
 
 def render(data: ReportData, output: Path) -> tuple[Path, Path]:
-    env = _environment()
+    env = template_environment()
     output = Path(output)
     html = env.get_template("report.html.j2").render(data=data)
     markdown = env.get_template("report.md.j2").render(data=data)

@@ -33,6 +33,7 @@ class SweepTable:
     base: str | None = None
     chart_png: str | None = None  # with a base: each run's delta per task
     notes: list[str] = field(default_factory=list)
+    links: dict[str, str] = field(default_factory=dict)  # run -> its comparison page with the base (relative)
 
     def cell(self, run: str, task: str, split: str) -> SweepCell:
         return self.cells.get((run, task, split), SweepCell(None))
@@ -72,7 +73,7 @@ def sweep_table(runs: list[Any], rows: list[Any], base: str | None) -> SweepTabl
 
 
 def _base_label(runs: list[Any], base: str) -> str:
-    matches = [r.label for r in runs if base in (r.label, r.model)]
+    matches = [r.label for r in runs if base == r.label] or [r.label for r in runs if base == r.model]
     if len(matches) != 1:
         known = ", ".join(r.label for r in runs)
         raise BgeEvalError(f"--base {base}: {'no run' if not matches else 'several runs'} of that name "

@@ -16,60 +16,8 @@ from scipy.stats import rankdata, spearmanr
 
 from bge_eval import api
 from bge_eval.cli import main
-from bge_eval.compare import compare_sides, pick_side
-from bge_eval.config import RunConfig
 from bge_eval.metrics.detectable import detectable_mean_change
 from bge_eval.metrics.ranking import ranking
-from bge_eval.run.runner import run
-from tests.gating.test_gate_types import per_label, read_jsonl
-from tests.helpers import MINILM, write_jsonl
-
-
-@pytest.fixture(scope="module")
-def cards(shared_data, tmp_path_factory):
-    root = tmp_path_factory.mktemp("compare-cards")
-    sts = root / "CompareSTS"
-    write_jsonl(sts / "test.jsonl", read_jsonl(shared_data / "STSBenchmark" / "test.jsonl")[:300])
-    (sts / "task.toml").write_text('name = "CompareSTS"\ntype = "STS"\nlanguage = "eng"\nscore_range = [0, 5]\n')
-    intents = root / "CompareIntents"
-    banking = shared_data / "Banking77Classification"
-    write_jsonl(intents / "train.jsonl", per_label(read_jsonl(banking / "train.jsonl"), set(range(10)), 16))
-    write_jsonl(intents / "test.jsonl", per_label(read_jsonl(banking / "test.jsonl"), set(range(10)), 20))
-    (intents / "task.toml").write_text('name = "CompareIntents"\ntype = "Classification"\nlanguage = "eng"\n')
-    return (str(sts), str(intents))
-
-
-@pytest.fixture(scope="module")
-def perturbed_minilm(minilm_path, tmp_path_factory):
-    """MiniLM with Gaussian noise of 20% of each weight tensor's spread added (seeded)."""
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    folder = tmp_path_factory.mktemp("perturbed") / "minilm"
-    shutil.copytree(minilm_path, folder)
-    weights = load_file(folder / "model.safetensors")
-    generator = torch.Generator().manual_seed(0)
-    noisy = {name: (w + 0.2 * w.float().std() * torch.randn(w.shape, generator=generator)).to(w.dtype)
-             if w.is_floating_point() and w.numel() > 1 else w for name, w in weights.items()}
-    save_file(noisy, folder / "model.safetensors", metadata={"format": "pt"})
-    return folder
-
-
-@pytest.fixture(scope="module")
-def runs(cards, scifact_subset, perturbed_minilm, tmp_path_factory):
-    folders = []
-    for name, path in (("base", None), ("new", perturbed_minilm)):
-        out = tmp_path_factory.mktemp(name)
-        run(RunConfig(model=MINILM, model_path=path, tasks=("SciFact", *cards), data_dir=scifact_subset,
-                      output=out, device="cpu", embedding_cache=False))
-        folders.append(out)
-    return folders
-
-
-@pytest.fixture(scope="module")
-def comparison(runs):
-    base, new = (pick_side(folder, None, "--model") for folder in runs)
-    return compare_sides(base, new)
 
 
 def by_task(comparison, task):

@@ -1,5 +1,5 @@
 """Run inside a network namespace holding only loopback, beside a Ray head started by
-tests/run/test_ray.py: four runs through the real CLI against the head at argv[1], facts
+tests/run/test_ray.py: five runs through the real CLI against the head at argv[1], facts
 written as JSON to argv[2]. argv[3:]: the two models as NAME=PATH, the data folder, then a data
 folder with a cut of SciFact (300 documents) for the sharded run."""
 
@@ -122,5 +122,13 @@ while killed is None and sharded.poll() is None and time.monotonic() < deadline:
 out, err = sharded.communicate(timeout=600)
 facts["sharded"] = {"rc": sharded.returncode, "out": out, "err": err[-3000:], "killed_pid": killed,
                     "wall_s": time.monotonic() - started}
+
+# 5. bisect on Ray over the two models as two checkpoints: its first round is one sweep of both.
+models_file = WORK / "checkpoints.toml"
+models_file.write_text("".join(f'[[model]]\nname = "{name}"\npath = "{path}"\n\n' for name, path in MODELS))
+argv = [sys.executable, "-m", "bge_eval", "bisect", "--ray", ADDRESS, "--models", str(models_file), "--tasks",
+        "BgeEvalDemoSTS", "--output", str(WORK / "bisect"), "--no-embedding-cache", "--no-progress"]
+bisected = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+facts["bisect"] = {"rc": bisected.returncode, "out": bisected.stdout, "err": bisected.stderr[-3000:]}
 
 REPORT.write_text(json.dumps(facts, indent=1))

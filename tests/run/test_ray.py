@@ -169,3 +169,16 @@ def test_a_refused_token_is_one_line_naming_the_cause(tmp_path, capsys, monkeypa
     err = capsys.readouterr().err
     assert code == 2 and f"Ray: the cluster at {address} (--ray) refused this driver's authentication token" in err
     assert "~/.ray/auth_token" in err and "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_bisect_runs_on_ray_like_a_sweep(cluster_facts):
+    """Two checkpoints: the first round (first and last) is one sweep on the cluster; its results equal
+    the sweep scenario's for the same models and task."""
+    facts = cluster_facts["bisect"]
+    assert facts["rc"] in (0, 1), facts["err"]
+    assert "2 of 2 checkpoints evaluated" in facts["out"]
+    work = Path(cluster_facts["work"])
+    written = json.loads((work / "bisect" / "bisect.json").read_text())
+    assert [e["index"] for e in written["evaluations"]] == [0, 1]
+    bisected = {k: v for k, v in scores(work / "bisect").items() if "BgeEvalDemoSTS" in k}
+    assert len(bisected) == 2 and bisected == {k: v for k, v in scores(work / "sweep").items() if k in bisected}
