@@ -35,14 +35,14 @@ def task_texts(side: Side, task: str, split: str, subset: str, items: set[str], 
                data_dir: Path | None = None) -> TaskTexts:
     """The texts of `items` (query ids, pair or example numbers) and of `documents` (corpus ids)."""
     folder, source, why = _data_folder(side, task, data_dir)
-    if folder is None:
+    if why:
         return TaskTexts(missing=why)
     try:
-        data = _load(task, folder, source, data_dir)
+        data = _load_hub(task, _recorded_data(side, task)) if source == "hub" else _load(task, folder, source)
     except BgeEvalError as exc:
-        return TaskTexts(missing=f"its data at {folder} could not be read ({exc})")
+        return TaskTexts(missing=f"its data could not be read ({exc})")
     split_data = data[subset][split] if subset in data else data[split]
-    found = TaskTexts(source=f"{source} data at {folder}")
+    found = TaskTexts(source=f"{source} data at {folder}" if folder else "the hub dataset (datasets cache)")
     if isinstance(split_data, dict) and "queries" in split_data:
         queries = split_data["queries"]
         found.queries = {str(q): _cut(t) for q, t in zip(queries["id"], queries["text"], strict=True)
@@ -79,8 +79,10 @@ def _data_folder(side: Side, task: str, data_dir: Path | None) -> tuple[Path | N
 
         cards = [Path(entry) for entry in config.get("tasks") or [] if is_card_path(str(entry))]
         folder = next((card for card in cards if card.is_dir() and read_card(card).name == task), None)
+    elif source == "hub":
+        return None, "hub", ""  # loaded as a run loads it (the datasets cache offline), checked in _load
     else:
-        return None, "", f"its data came from the {source} (texts are shown for local folders, cards and the demo)"
+        return None, "", f"its data came from {source} (texts are shown for local folders, cards, the demo and the hub)"
     if folder is None or not folder.is_dir():
         return None, "", f"the run's data folder for it is not here ({folder or 'unknown'}; give --data-dir)"
     recorded = (record.identity or {}).get("data")
@@ -91,11 +93,38 @@ def _data_folder(side: Side, task: str, data_dir: Path | None) -> tuple[Path | N
     return folder, source, ""
 
 
-def _load(task: str, folder: Path, source: str, data_dir: Path | None) -> Any:
+def _recorded_data(side: Side, task: str) -> str | None:
+    manifest = Manifest.read_or_warn(side.results_dir / MANIFEST_NAME)
+    record = manifest.tasks.get(task) if manifest else None
+    return (record.identity or {}).get("data") if record else None
+
+
+def _load_hub(task: str, recorded: str | None) -> Any:
+    """A hub task's data as a run loads it (run.task_eval: the datasets cache when offline, a sentence
+    when the hub cannot be reached), refused when the dataset's revision is not the run's."""
+    from ..run.task_eval import load_task_data
+    from ..tasks.selection import plan_tasks
+
+    (planned,) = plan_tasks([task], None, None).tasks
+    dataset = planned.task.metadata.dataset or {}
+    if recorded and recorded != f"hub:{dataset.get('path')}@{dataset.get('revision')}":
+        raise BgeEvalError(f"the run read {recorded.removeprefix('hub:')}, mteb now names "
+                           f"{dataset.get('path')}@{dataset.get('revision')}")
+    load_task_data(planned, None)
+    return _subsets(planned.task)
+
+
+def _subsets(task_object: Any) -> Any:
+    dataset = task_object.dataset
+    return dataset if "default" in dataset or task_object.metadata.is_multilingual else {"default": dataset}
+
+
+def _load(task: str, folder: Path | None, source: str) -> Any:
     from ..tasks.cards import card_task
     from ..tasks.local_data import attach_folder
     from ..tasks.selection import plan_tasks
 
+    assert folder is not None  # found by _data_folder for local, card and demo data
     if source == "card":
         task_object = card_task(folder)
         task_object.load_data()
@@ -106,8 +135,7 @@ def _load(task: str, folder: Path, source: str, data_dir: Path | None) -> Any:
             attach_folder(task_object, folder)
         else:
             task_object.load_data()
-    dataset = task_object.dataset
-    return dataset if "default" in dataset or task_object.metadata.is_multilingual else {"default": dataset}
+    return _subsets(task_object)
 
 
 def _documents(corpus: Any, wanted: set[str]) -> dict[str, str]:

@@ -103,3 +103,30 @@ def test_the_report_links_each_model_to_its_comparison_with_the_base(runs, tmp_p
     assert '"total": 60' in page and "the report's pages read no task data" in page
     assert f'href="{link}"' in (tmp_path / "report" / "index.html").read_text()
     assert f"]({link})" in (tmp_path / "report" / "README.md").read_text()
+
+
+def test_texts_only_from_the_data_the_run_read(runs, comparison, tmp_path, monkeypatch):
+    """Changed data, or data from the hub that the datasets cache does not hold: ids only, with the reason."""
+    import bge_eval.compare.texts as texts
+
+    folder = tmp_path / "base"
+    shutil.copytree(runs[0], folder)
+    base = comparison.base
+    moved = texts.Side(base.model, base.revision, folder / base.results_dir.relative_to(runs[0]))
+    manifest_path = moved.results_dir / "bge_eval_manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    sts_card = Path(next(t for t in manifest["config"]["tasks"] if t.endswith("CompareSTS")))
+    copy = tmp_path / "CompareSTS"
+    shutil.copytree(sts_card, copy)
+    with (copy / "test.jsonl").open("a") as extra:
+        extra.write('{"sentence1": "a", "sentence2": "b", "score": 1.0}\n')
+    manifest["config"]["tasks"] = [str(copy) if t.endswith("CompareSTS") else t for t in manifest["config"]["tasks"]]
+    manifest["tasks"]["SciFact"]["data_source"] = "hub"
+    manifest_path.write_text(json.dumps(manifest))
+    changed = texts.task_texts(moved, "CompareSTS", "test", "default", {"0"}, set())
+    assert not changed.pairs and "not the files the run read" in changed.missing
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    hub = texts.task_texts(moved, "SciFact", "test", "default", {"1"}, set())
+    assert not hub.queries and hub.missing
+    same = texts.task_texts(comparison.base, "CompareSTS", "test", "default", {"0"}, set())
+    assert same.pairs["0"][0] and not same.missing
