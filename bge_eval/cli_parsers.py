@@ -31,7 +31,7 @@ def add_other_parsers(commands: argparse._SubParsersAction) -> None:
                         help="more results folders to compare against (shown side by side)")
 
     gate = commands.add_parser(
-        "gate", help="fail CI when retrieval scores regress against a baseline",
+        "gate", help="fail CI when a task's score regresses against a baseline (every task type is gated)",
         description="Compare saved results with a baseline file. Exit 0: every gated task holds; "
         "1: a task regressed beyond its tolerance; 2: unusable input (missing results or metric, "
         "another model identity or dataset revision).",

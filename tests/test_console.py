@@ -77,3 +77,19 @@ def test_the_readmes_offline_commands_work_as_written(shared_data, tmp_path, mon
     out = capsys.readouterr().out
     assert "gate: PASS" in out and "STSBenchmark" in out
     assert (tmp_path / "clone" / "results" / "report" / "index.html").is_file()
+
+
+def test_printed_folders_can_be_pasted_from_where_the_command_ran(tmp_path, monkeypatch):
+    """The run's "this model's files" folder, given --output relative to the working folder, exists
+    as printed from there (not relative to --output)."""
+    from bge_eval.report.console import format_run_summary
+    from bge_eval.run.outcome import RunSummary
+
+    folder = tmp_path / "out" / "results" / "org__model" / "rev"
+    folder.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    summary = RunSummary("org/model", "rev", Path("out") / "results" / "org__model" / "rev",
+                         Path("out") / "predictions", [])
+    printed = format_run_summary(summary, Path("out"))
+    shown = printed.split("this model's files: ")[1].split(")")[0]
+    assert shown == "out/results/org__model/rev/" and (tmp_path / shown).is_dir()

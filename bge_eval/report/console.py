@@ -38,8 +38,8 @@ def format_run_summary(summary: RunSummary, output: Path | None = None) -> str:
                 "" if published is None else f"{score - published:+.5f}",
                 outcome.status, f"{outcome.wall_s:.1f}s",
             ])
-    where = f"results: {output}/  (this model's files: {_relative(summary.results_dir, output)})" if output else \
-        f"results: {summary.results_dir}"
+    where = f"results: {output}/  (this model's files: {pasteable(summary.results_dir)}/)" if output else \
+        f"results: {pasteable(summary.results_dir)}"
     head = f"{summary.model} @ {summary.revision}\n{where}\n"
     table = _table(["task", "type", "split", "metric", "score", "published", "delta", "status", "time"], rows)
     demo = any(is_demo_task(o.name) for o in summary.outcomes)
@@ -72,13 +72,14 @@ def format_failures(failures: list[UnitFailure], total: int) -> str:
     return "\n".join([head, *(f"bge_eval: error: {f.model} {f.task}: {f.error}" for f in failures)])
 
 
-def _relative(path: Path, root: Path | None) -> str:
-    if root is None:
-        return str(path)
+def pasteable(path: Path) -> str:
+    """A path a user can paste where they ran the command: relative to the working folder when it is
+    inside it, else absolute."""
+    absolute = Path(path).absolute()
     try:
-        return str(Path(path).relative_to(root)) + "/"
+        return str(absolute.relative_to(Path.cwd()))
     except ValueError:
-        return str(path)
+        return str(absolute)
 
 
 def next_steps(prog: str, output: Path, options: dict | None = None) -> str:

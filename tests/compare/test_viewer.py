@@ -44,7 +44,7 @@ def test_the_page_is_self_contained_and_bounded(page_dir):
 def test_the_viewer_filters_and_shows_texts_in_chromium(page_dir, comparison, scifact_subset):
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).exists(), "Chromium is needed (apt-get install chromium; .ci/run installs it)"
+    assert Path(CHROMIUM).exists(), "Chromium is needed: `bash .ci/browser` installs it (apt)"
     scifact = next(t for t in comparison.tasks if t.task == "SciFact")
     lost = sorted(c.item for c in scifact.lost())
     assert lost, "the perturbed model should lose at least one SciFact query"

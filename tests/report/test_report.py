@@ -111,7 +111,7 @@ def test_html_opens_in_headless_chromium(report_dir):
     does not overflow sideways at 1,400 or 1,000 px."""
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).exists(), "Chromium is needed (apt-get install chromium; .ci/run installs it)"
+    assert Path(CHROMIUM).exists(), "Chromium is needed: `bash .ci/browser` installs it (apt)"
     html = (report_dir / "index.html").read_text()
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html  # self-contained
     errors = []
