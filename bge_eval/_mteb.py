@@ -261,3 +261,21 @@ class CandidateSearch:
         if self._takes_timer:
             kwargs["timer"] = timer
         return self._wrapper.search(queries, **kwargs)
+
+
+def task_types() -> tuple[str, ...]:
+    """The task types mteb knows (its TaskType literal)."""
+    from typing import get_args
+
+    from mteb.abstasks.task_metadata import TaskType
+
+    return tuple(get_args(TaskType))
+
+
+def task_categories() -> tuple[str, ...]:
+    """The task categories mteb knows (its TaskCategory literal: t2t, t2c, i2t, ...)."""
+    from typing import get_args
+
+    from mteb.abstasks.task_metadata import TaskCategory
+
+    return tuple(get_args(TaskCategory))

@@ -150,15 +150,18 @@ class TaskDescriptions:
 
 def describe_tasks(model: str | None = None, tasks: Iterable[str] = (), *, benchmark: str | None = None,
                    model_path: str | Path | None = None, instruction_policy: InstructionPolicy = "bge",
-                   instruction: str | None = None, data_dir: str | Path | None = None) -> TaskDescriptions:
+                   instruction: str | None = None, data_dir: str | Path | None = None,
+                   task_types: Sequence[str] = (), languages: Sequence[str] = (), categories: Sequence[str] = (),
+                   eval_splits: Sequence[str] = ()) -> TaskDescriptions:
     """What a run would do on each task (type, splits, the benchmark's metric, local data) and,
     with a model, the recipe's query instruction and normalisation there. A BGE model needs only
-    its name (the BGE table); another model, its checkpoint."""
+    its name (the BGE table); another model, its checkpoint. task_types ... eval_splits: mteb's
+    filters, as a run takes them."""
     from ._mteb import registry_model_meta
     from .models import BGE_MODELS, mteb_meta, resolve_model
     from .models.recipe import Recipe
     from .tasks.listing import task_listing
-    from .tasks.selection import plan_tasks
+    from .tasks.selection import TaskFilter, plan_tasks
 
     recipe, language = None, "en"
     if model is not None:
@@ -170,7 +173,8 @@ def describe_tasks(model: str | None = None, tasks: Iterable[str] = (), *, bench
         config = make_config(model, instruction_policy=instruction_policy, instruction=instruction)
         recipe, language = Recipe.for_config(config, spec, meta), spec.language
     tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
-    plan = plan_tasks(tasks, benchmark, None, language)
+    selection = TaskFilter(tuple(task_types), tuple(languages), tuple(categories), tuple(eval_splits))
+    plan = plan_tasks(tasks, benchmark, None, language, selection)
     folder = Path(data_dir) if data_dir else None
     return TaskDescriptions(plan.benchmark, task_listing(plan, recipe, folder))
 

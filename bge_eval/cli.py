@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from ._util import atomic_write_text
-from .cli_options import add_bisect_parser, add_run_parser, run_options, single
+from .cli_options import add_bisect_parser, add_run_parser, filter_options, run_options, single
 from .cli_parsers import REPORT_FOLDER, add_other_parsers
 from .config import DEMO_MODEL, GATE_TOLERANCE
 from .errors import BgeEvalError, internal_error
@@ -36,11 +36,25 @@ def prog_name() -> str:
     return "bge-eval" if Path(sys.argv[0]).name == "bge-eval" else "python -m bge_eval"
 
 
+def versions() -> str:
+    """bge_eval's and mteb's versions, from the installed packages' metadata (nothing imported)."""
+    from importlib import metadata
+
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return f"bge_eval {version('bge_eval')} (mteb {version('mteb')})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog_name(), description=DESCRIPTION.format(prog=prog_name()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=versions())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     add_run_parser(commands)
@@ -317,7 +331,7 @@ def _tasks(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir) if args.data_dir else None
     listing = api.describe_tasks(args.model, args.tasks, benchmark=args.benchmark, model_path=args.model_path,
                                  instruction_policy=args.instruction_policy, instruction=args.instruction,
-                                 data_dir=data_dir)
+                                 data_dir=data_dir, **filter_options(args))
     if args.json:
         for row in listing.rows:
             print(json.dumps(row.to_json(), ensure_ascii=False))

@@ -80,6 +80,7 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--benchmark", metavar="NAME",
                      help='"MTEB(eng, v1)", "MTEB(cmn, v1)" (alias C-MTEB), any mteb benchmark, or "demo"; '
                      "default: the benchmark of the model's language (demo when --model is not given)")
+    add_task_filters(run)
     add_data_dir(run)
     run.add_argument("--output", type=Path, default=Path("results"), metavar="DIR",
                      help="results folder (default: results/)")
@@ -127,6 +128,25 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                      help="stop at the first task that fails (default: report it, finish the others, exit non-zero)")
     run.add_argument("-v", "--verbose", action="store_true",
                      help="log mteb's progress messages and show the libraries' own bars and warnings")
+
+
+def add_task_filters(parser: argparse.ArgumentParser) -> None:
+    """mteb's task filters, named as mteb's own command line names them."""
+    group = parser.add_argument_group("task filters (as mteb's CLI and mteb.get_tasks; over --benchmark, or alone "
+                                      "over mteb's registry)")
+    group.add_argument("--task-types", nargs="+", default=[], metavar="TYPE",
+                       help="Retrieval, STS, Classification, ... (not with --tasks)")
+    group.add_argument("--languages", nargs="+", default=[], metavar="LANG",
+                       help="ISO 639-3 codes (eng, cmn, ...); multilingual tasks keep those subsets")
+    group.add_argument("--categories", nargs="+", default=[], metavar="CAT", help="mteb's: t2t (text to text), "
+                       "t2c (text to category), ... (not with --tasks)")
+    group.add_argument("--eval-splits", nargs="+", default=[], metavar="SPLIT",
+                       help="evaluate only these splits (a task with none of them is left out)")
+
+
+def filter_options(args: argparse.Namespace) -> dict:
+    return dict(task_types=tuple(args.task_types), languages=tuple(args.languages),
+                categories=tuple(args.categories), eval_splits=tuple(args.eval_splits))
 
 
 def add_recipe_options(parser: argparse.ArgumentParser) -> None:
@@ -204,8 +224,8 @@ def run_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
         parser.error("--corpus-shards splits a corpus over Ray workers: give it with --ray")
     if args.reranker_path is not None and args.reranker is None:
         parser.error("--reranker-path needs --reranker NAME")
-    if args.suite is not None and (args.tasks or args.task_dir or args.benchmark):
-        parser.error("--suite names its own tasks: give it without --tasks, --task-dir or --benchmark")
+    if args.suite is not None and (args.tasks or args.task_dir or args.benchmark or any(filter_options(args).values())):
+        parser.error("--suite names its own tasks: give it without --tasks, --task-dir, --benchmark or task filters")
     return dict(
         model_path=single(args.model_path), revision=single(args.revision),
         data_dir=Path(args.data_dir) if args.data_dir else None,
@@ -215,7 +235,7 @@ def run_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
         embedding_cache=None if args.no_embedding_cache else (args.embedding_cache or default_cache_dir()),
         embedding_cache_max_bytes=args.embedding_cache_max,
         overwrite=args.overwrite, keep_results=args.keep_results, save_predictions=not args.no_predictions,
-        suite=args.suite, progress=not args.no_progress, fail_fast=args.fail_fast,
+        suite=args.suite, progress=not args.no_progress, fail_fast=args.fail_fast, **filter_options(args),
     )
 
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .cli_options import add_data_dir, add_recipe_options, byte_size, non_negative_float, positive_int, probability
+from .cli_options import (
+    add_data_dir,
+    add_recipe_options,
+    add_task_filters,
+    byte_size,
+    non_negative_float,
+    positive_int,
+    probability,
+)
 from .config import GATE_ALPHA, GATE_TOLERANCE, VIEWER_ITEMS
 from .tasks.types import GATE_METRICS
 
@@ -69,6 +77,7 @@ def add_other_parsers(commands: argparse._SubParsersAction) -> None:
                        help='benchmark to list (default: the model\'s language\'s, "MTEB(eng, v1)" without a model; '
                        "also C-MTEB, demo, ...)")
     tasks.add_argument("--tasks", nargs="+", default=[], metavar="T", help="only these tasks")
+    add_task_filters(tasks)
     add_recipe_options(tasks)
     tasks.add_argument("--json", action="store_true", help="one JSON object per task and line instead of a table")
     add_data_dir(tasks)

@@ -54,7 +54,10 @@ class RunConfig:
     revision: the identity's revision; default: mteb's registry revision or the cache's.
     tasks: task names; empty means the benchmark's tasks.
     benchmark: a benchmark name (mteb's, an alias such as C-MTEB, or "demo");
-        None means the default for the model's language.
+        None means the default for the model's language (or, with a filter alone, mteb's registry).
+    task_types, languages, categories, eval_splits: mteb's task filters (mteb.get_tasks, mteb's
+        CLI), over the benchmark's tasks or alone over mteb's; languages and eval_splits also narrow
+        named tasks (tasks/selection.py).
     data_dir: a folder of local task data (layout of shared/data, or hub mirrors).
     output: the results folder (mteb ResultCache layout under it).
     device: "cpu", "cuda", "cuda:1", ...; None picks CUDA when present.
@@ -91,6 +94,10 @@ class RunConfig:
     revision: str | None = None
     tasks: tuple[str, ...] = ()
     benchmark: str | None = None
+    task_types: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    eval_splits: tuple[str, ...] = ()
     data_dir: Path | None = field(default_factory=lambda: _env_path(DATA_DIR_ENV))
     output: Path = Path("results")
     device: str | None = None
@@ -119,7 +126,7 @@ class RunConfig:
         for name in _PATH_FIELDS:  # str accepted for a path, stored as Path
             if isinstance(getattr(self, name), str):
                 object.__setattr__(self, name, Path(getattr(self, name)))
-        for name in ("tasks", "devices"):
+        for name in ("tasks", "devices", *FILTER_FIELDS):
             value = getattr(self, name)
             if isinstance(value, str) or not isinstance(value, (tuple, list)):
                 _refuse(name, "expected a list of names", value)
@@ -156,6 +163,10 @@ class RunConfig:
             _refuse("data_dir", "not a folder", str(self.data_dir))
         if self.suite is not None and self.benchmark is not None:
             _refuse("suite", "names its own tasks: give it without benchmark", str(self.suite))
+        for name in FILTER_FIELDS:
+            if getattr(self, name) and self.suite is not None:
+                _refuse(name, "filters a benchmark's tasks or mteb's; a suite names its own", list(getattr(self, name)))
+
 
     def to_json(self) -> dict[str, Any]:
         """The config as plain JSON values (for the run manifest)."""
@@ -169,9 +180,16 @@ class RunConfig:
 
 
 
+FILTER_FIELDS = ("task_types", "languages", "categories", "eval_splits")  # mteb's task filters
+
+
 class RunOptions(TypedDict, total=False):
     """RunConfig's fields as keyword options of the Python API (a test keeps the two equal)."""
 
+    task_types: Sequence[str]
+    languages: Sequence[str]
+    categories: Sequence[str]
+    eval_splits: Sequence[str]
     model_path: str | Path | None
     revision: str | None
     data_dir: str | Path | None

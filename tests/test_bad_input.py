@@ -445,6 +445,14 @@ ARGPARSE_CASES = [
     ("options", "corpus-shards-zero", ["run", "--ray", "--corpus-shards", "0"], "--corpus-shards"),
     ("options", "corpus-shards-without-ray", ["run", "--corpus-shards", "4"],
      "--corpus-shards splits a corpus over Ray"),
+    ("options", "unknown-task-type", ["tasks", "--task-types", "Retreival"], "Did you mean 'Retrieval'"),
+    ("options", "unknown-category", ["run", "--benchmark", "demo", "--categories", "x2y"], "--categories 'x2y'"),
+    ("options", "task-types-with-tasks", ["run", "--tasks", "SciFact", "--task-types", "STS"],
+     "--task-types and --categories filter a benchmark's tasks"),
+    ("options", "filter-matches-nothing", ["tasks", "--benchmark", "demo", "--task-types", "Clustering"],
+     "no task matches the filters"),
+    ("options", "filter-with-suite", ["run", "--suite", "s.toml", "--languages", "eng"],
+     "--suite names its own tasks: give it without --tasks, --task-dir, --benchmark or task filters"),
 ]
 
 

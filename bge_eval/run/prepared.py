@@ -22,7 +22,7 @@ from ..results.files import read_result_file
 from ..results.layout import ResultsLayout
 from ..results.manifest import Manifest, TaskRecord, harness_git_revision, package_versions
 from ..tasks.registry import benchmark_metric
-from ..tasks.selection import PlannedTask, TaskPlan, plan_given_tasks, plan_tasks
+from ..tasks.selection import PlannedTask, TaskFilter, TaskPlan, plan_given_tasks, plan_tasks
 from .identity import reuse_decision, task_identity, weights_identity
 from .outcome import RunSummary, TaskOutcome, UnitFailure
 from .task_eval import TaskWork
@@ -126,7 +126,7 @@ def plan_run(config: RunConfig, target: ModelTarget, tasks: Sequence[Any] | None
     if tasks is not None:
         plan = plan_given_tasks(list(tasks))
     else:
-        plan = plan_tasks(config.tasks, config.benchmark, config.data_dir, target.language)
+        plan = plan_tasks(config.tasks, config.benchmark, config.data_dir, target.language, TaskFilter.of(config))
     if plan.skipped:
         log.warning("Skipped %d task(s) of %s with no local data in %s: %s",
                     len(plan.skipped), plan.benchmark, config.data_dir, ", ".join(plan.skipped))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import DEMO_BENCHMARK
-from ..errors import DataError, UnknownNameError, did_you_mean
+from ..errors import BgeEvalError, DataError, UnknownNameError, did_you_mean
 from .cards import card_task, is_card_path
 from .local_data import has_local_data, task_folder
 from .registry import CHINESE_BENCHMARK, ENGLISH_BENCHMARK, load_registry
@@ -29,6 +29,61 @@ class PlannedTask:
     languages: tuple[str, ...]
     task: Any  # mteb AbsTask
     data_source: str  # "local", "hub", "demo", "card" (a task card) or "task" (handed in)
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """mteb's task filters as its CLI and mteb.get_tasks take them (empty: no filter)."""
+
+    task_types: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    eval_splits: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, config: Any) -> TaskFilter:
+        return cls(tuple(config.task_types), tuple(config.languages), tuple(config.categories),
+                   tuple(config.eval_splits))
+
+    def __bool__(self) -> bool:
+        return bool(self.task_types or self.languages or self.categories or self.eval_splits)
+
+    def mteb_filters(self) -> dict[str, Any]:
+        """The keywords mteb.get_tasks and mteb.filter_tasks take for types, languages and categories."""
+        return {"task_types": list(self.task_types) or None, "languages": list(self.languages) or None,
+                "categories": list(self.categories) or None}
+
+
+def filtered(tasks: list[Any], selection: TaskFilter) -> list[Any]:
+    """mteb.filter_tasks over the tasks (types, languages, categories), each kept task narrowed to the
+    languages' subsets as mteb.get_tasks narrows its own, and to the splits asked for that it has
+    (mteb would keep a split the task lacks; such a task is left out here, as a run of it would fail)."""
+    import mteb
+
+    _refuse_unknown(selection)
+    kept = mteb.filter_tasks(tasks, **selection.mteb_filters())
+    out = []
+    for task in kept:
+        if selection.languages:
+            task.filter_languages(list(selection.languages))
+        if selection.eval_splits:
+            splits = [split for split in task.eval_splits if split in selection.eval_splits]
+            if not splits:
+                continue
+            task.filter_eval_splits(splits)
+        out.append(task)
+    return out
+
+
+def _refuse_unknown(selection: TaskFilter) -> None:
+    """A task type or category mteb does not know is a mistake, not an empty selection."""
+    from .._mteb import task_categories, task_types
+
+    for option, word, values, known in (("--task-types", "task type", selection.task_types, task_types()),
+                                        ("--categories", "category", selection.categories, task_categories())):
+        for value in values:
+            if value not in known:
+                raise UnknownNameError(f"{option} {value!r}: mteb has no such {word}.{did_you_mean(value, known)}")
 
 
 @dataclass(frozen=True)
@@ -125,6 +180,7 @@ def plan_tasks(
     benchmark: str | None,
     data_dir: Path | None,
     language: str = "en",
+    selection: TaskFilter | None = None,
 ) -> TaskPlan:
     """Resolve the tasks to run and where each one's data comes from.
 
@@ -132,13 +188,27 @@ def plan_tasks(
     listed); a task named with --tasks that has none is an error.
     """
     bench = canonical_benchmark(benchmark) if benchmark else None
+    selection = selection or TaskFilter()
+    if names and (selection.task_types or selection.categories):  # mteb would ignore them: said instead
+        raise BgeEvalError("--task-types and --categories filter a benchmark's tasks or mteb's: give them without "
+                           "--tasks (name the tasks you want), or with --benchmark.")
     if names:
         tasks = [card_task(Path(name)) if is_card_path(name) else _find_task(name, bench, language)
                  for name in dict.fromkeys(names)]
         _refuse_repeated_names(tasks)
+    elif bench is None and selection:  # a filter alone: over mteb's registry, as mteb's CLI
+        import mteb
+
+        tasks = [_benchmark_split(task) for task in mteb.get_tasks(**selection.mteb_filters())]  # fresh objects
     else:
         bench = bench or default_benchmark(language)
         tasks = benchmark_tasks(bench)
+    if selection:
+        tasks = filtered(tasks, selection)
+        if not tasks:
+            raise DataError("no task matches the filters (--task-types, --languages, --categories, --eval-splits)"
+                            + (f" in {bench}" if bench else "") + "; `python -m bge_eval tasks` with the same "
+                            "options lists what they pick.")
     planned, skipped = [], []
     for task in tasks:
         name = task.metadata.name
