@@ -12,7 +12,7 @@ from ..metrics.distributions import Distribution
 def histogram_png(dist: Distribution, title: str) -> bytes:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, 3.4), dpi=100)
+    fig = Figure(figsize=(5.2, 3.4), dpi=100)
     ax = fig.subplots()
     every = dist.positive + dist.negative
     low, high = (min(every), max(every)) if every else (0.0, 1.0)
@@ -25,10 +25,9 @@ def histogram_png(dist: Distribution, title: str) -> bytes:
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("cosine similarity")
     ax.set_ylabel("count")
-    ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # beside the bars, never on them
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
+    fig.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()
 
 

@@ -127,6 +127,8 @@ def test_html_opens_in_headless_chromium(report_dir):
             page.wait_for_load_state("load")
             assert page.evaluate("document.documentElement.scrollWidth") == width, width
             assert page.locator("table.leaderboard").count() >= 1
+            rule = page.locator("p.ranking-rule").first.inner_text()  # the ranking rule beside every table
+            assert "then by how many tasks they ran, then by average" in rule
             assert page.locator("table.tasks tr").count() > 5
             assert page.locator("table.ablation").count() == 1
             assert page.locator("img[alt='score per task and run']").count() == 1

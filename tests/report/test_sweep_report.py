@@ -54,3 +54,34 @@ def test_the_report_shows_the_sweep_and_refuses_an_unknown_base(sweep, tmp_path,
     assert main(["report", str(sweep), "--base", "nobody/x", "--output", str(tmp_path / "bad")]) == 2
     assert "--base nobody/x: no run of that name" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_better_and_worse_differ_in_colour_with_a_legend_in_chromium(sweep, tmp_path):
+    """The base comparison in a real browser: a significant drop is orange with a down arrow (a gain would
+    be blue with an up arrow), the legend says so, bold marks only the best score; screenshot in
+    test-artifacts/report-sweep.png."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.report.test_report import ARTIFACTS, CHROMIUM
+
+    out = tmp_path / "r"
+    assert main(["report", str(sweep), "--base", MINILM, "--output", str(out)]) == 0
+    cell = build_report([sweep], base=MINILM).sweep.cell(CLS, "SweepSTS", "test")
+    assert cell.p_value is not None and cell.p_value < 0.05 and cell.delta < 0
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto((out / "index.html").as_uri())
+        table = page.locator("table.sweep")
+        worse = table.locator("td.worse")
+        assert worse.count() == 1 and "\u25bc" in worse.inner_text() and table.locator("td.better").count() == 0
+        colours = page.evaluate("""() => ['.better-key', '.worse-key', 'table.sweep td.worse'].map(
+            s => getComputedStyle(document.querySelector(s)).backgroundColor)""")
+        assert colours[0] == "rgb(219, 233, 248)" and colours[1] == colours[2] == "rgb(253, 227, 200)"
+        legend = page.locator("p.legend").inner_text()
+        assert "better than the base" in legend and "worse than the base" in legend
+        assert table.locator("b").count() == 1 and page.locator("td.notable").count() == 0
+        page.locator("#sweep").scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "report-sweep.png"))
+        browser.close()
