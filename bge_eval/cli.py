@@ -150,11 +150,22 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _early_checks(args: argparse.Namespace, tasks: list[str], options: dict) -> None:
+    """What needs no model and no task data, before the heavy imports (mteb, torch: seconds): every
+    option as RunConfig checks it, and the names the installed mteb knows (tasks/names.py)."""
+    from .config import RunConfig
+    from .tasks.names import refuse_unknown_names
+
+    RunConfig(model=str(single(args.model) or DEMO_MODEL), tasks=tuple(tasks), benchmark=args.benchmark, **options)
+    refuse_unknown_names(tasks, args.benchmark, list(args.task_types), list(args.categories))
+
+
 def _run(args: argparse.Namespace, options: dict) -> int:
+    tasks = list(args.tasks) + [str(folder) for task_dir in args.task_dir for folder in _cards(task_dir)]
+    _early_checks(args, tasks, options)
     from . import api
     from .report.console import format_comparison, format_failures, format_run_summary, next_steps
 
-    tasks = list(args.tasks) + [str(folder) for task_dir in args.task_dir for folder in _cards(task_dir)]
     if args.models is not None or len(args.model) > 1 or args.ray is not None:
         return _sweep(args, tasks, options)
     summary = api.evaluate(single(args.model), tasks, benchmark=args.benchmark, **options)
@@ -254,14 +265,15 @@ def _gate(args: argparse.Namespace) -> int:
 
 
 def _bisect(args: argparse.Namespace, options: dict, parser: argparse.ArgumentParser) -> int:
-    from . import api
-    from .report.console import format_bisect
-    from .run.sweep import read_models_file
-
     if args.models is None or args.reranker or args.report:
         parser.error("bisect takes its checkpoints from --models FILE, in training order (no --model, --reranker "
                      "or --report)")
     tasks = list(args.tasks) + [str(folder) for task_dir in args.task_dir for folder in _cards(task_dir)]
+    _early_checks(args, tasks, options)
+    from . import api
+    from .report.console import format_bisect
+    from .run.sweep import read_models_file
+
     options = {k: v for k, v in options.items() if k not in ("model_path", "revision")}
     result = api.bisect(read_models_file(args.models), tasks, benchmark=args.benchmark, ray=_ray_options(args),
                         tolerance=args.max_drop, alpha=args.significance, **options)
@@ -323,11 +335,14 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _tasks(args: argparse.Namespace) -> int:
-    from . import api
-    from .report.console import format_task_listing
+    from .tasks.names import refuse_unknown_names
 
     if args.instruction is not None and args.instruction_policy != "bge":
         raise BgeEvalError("--instruction needs --instruction-policy bge (it follows the bge recipe).")
+    refuse_unknown_names(list(args.tasks), args.benchmark, list(args.task_types), list(args.categories))
+    from . import api
+    from .report.console import format_task_listing
+
     data_dir = Path(args.data_dir) if args.data_dir else None
     listing = api.describe_tasks(args.model, args.tasks, benchmark=args.benchmark, model_path=args.model_path,
                                  instruction_policy=args.instruction_policy, instruction=args.instruction,

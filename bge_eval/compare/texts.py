@@ -75,7 +75,8 @@ def _data_folder(side: Side, task: str, data_dir: Path | None) -> tuple[Path | N
         root = data_dir or config.get("data_dir")
         folder = Path(root) / task if root else None
     elif source == "card":
-        from ..tasks.cards import is_card_path, read_card
+        from ..tasks.cards import read_card
+        from ..tasks.names import is_card_path
 
         cards = [Path(entry) for entry in config.get("tasks") or [] if is_card_path(str(entry))]
         folder = next((card for card in cards if card.is_dir() and read_card(card).name == task), None)

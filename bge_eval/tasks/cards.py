@@ -28,10 +28,10 @@ from .. import _mteb
 from .._util import read_toml_as
 from ..errors import DataError
 from .local_data import attach_folder, read_jsonl
+from .names import CARD_FILE
 from .own_task import own_task_metadata
 from .types import CARD_TYPES, TASK_KINDS
 
-CARD_FILE = "task.toml"
 CardType = Literal["Retrieval", "Reranking", "STS", "PairClassification", "Classification", "Clustering"]
 # The writing system mteb's language codes carry, for the languages a card may name alone.
 SCRIPTS = {"eng": "Latn", "zho": "Hans", "cmn": "Hans", "yue": "Hant", "jpn": "Jpan", "kor": "Hang", "deu": "Latn",
@@ -90,11 +90,6 @@ class TaskCard(BaseModel):
     def default_instructed(self) -> bool:
         chinese = self.language.split("-")[0] in CHINESE
         return self.type == "Retrieval" or (chinese and self.type == "Reranking")
-
-
-def is_card_path(entry: str) -> bool:
-    """A --tasks entry naming a card folder (a path) rather than a registry task."""
-    return "/" in entry or "\\" in entry or entry.startswith(".") or (Path(entry) / CARD_FILE).is_file()
 
 
 def find_cards(task_dir: Path) -> list[Path]:

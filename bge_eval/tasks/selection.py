@@ -14,8 +14,9 @@ from typing import Any
 
 from ..config import DEMO_BENCHMARK
 from ..errors import BgeEvalError, DataError, UnknownNameError, did_you_mean
-from .cards import card_task, is_card_path
+from .cards import card_task
 from .local_data import has_local_data, task_folder
+from .names import is_card_path
 from .registry import CHINESE_BENCHMARK, ENGLISH_BENCHMARK, load_registry
 
 

@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .._util import read_toml_as
 from ..errors import DataError
-from .cards import NAME_PATTERN, is_card_path, read_card
+from .cards import NAME_PATTERN, read_card
+from .names import is_card_path
 
 
 class SuiteTask(BaseModel):

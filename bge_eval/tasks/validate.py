@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cards import TaskCard, card_task, is_card_path, read_card
+from .cards import TaskCard, card_task, read_card
+from .names import is_card_path
 from .selection import plan_tasks
 from .suites import read_suite
 
