@@ -202,13 +202,18 @@ def load_results(*folders: str | Path, models: Sequence[str] | None = None,
 
 
 def build_report(*folders: str | Path, output: str | Path | None = None,
-                 models: Sequence[str] | None = None, base: str | None = None) -> ReportData:
+                 models: Sequence[str] | None = None, base: str | None = None, task_types: Sequence[str] = (),
+                 languages: Sequence[str] = (), categories: Sequence[str] = (),
+                 eval_splits: Sequence[str] = ()) -> ReportData:
     """What a report shows, from saved results only (no model, no data); with `output`, also
-    written there as index.html (self-contained) and README.md."""
+    written there as index.html (self-contained) and README.md. task_types ... eval_splits: mteb's
+    filters choosing the tasks reported, as a run's."""
     from .report.data import build_report as build
     from .report.render import render
+    from .tasks.selection import TaskFilter
 
-    data = build([Path(f) for f in folders or ("results",)], list(models) if models else None, base)
+    selection = TaskFilter(tuple(task_types), tuple(languages), tuple(categories), tuple(eval_splits))
+    data = build([Path(f) for f in folders or ("results",)], list(models) if models else None, base, selection)
     if output is not None:
         sweep = data.sweep
         if sweep is not None and sweep.base is not None:  # each run's comparison page with the base

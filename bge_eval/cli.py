@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             return _gate(args)
         if args.command == "report":
             return _report(list(args.results) + list(args.baseline),
-                           args.output or args.results[0] / REPORT_FOLDER, args.models, args.base)
+                           args.output or args.results[0] / REPORT_FOLDER, args.models, args.base,
+                           filter_options(args))
         if args.command == "validate":
             return _validate(args)
         if args.command == "cache":
@@ -218,13 +219,14 @@ def _cards(task_dir: Path) -> list[Path]:
     return find_cards(task_dir)
 
 
-def _report(folders: list[Path], output: Path, models: list[str] | None, base: str | None = None) -> int:
+def _report(folders: list[Path], output: Path, models: list[str] | None, base: str | None = None,
+            selection: dict | None = None) -> int:
     from . import api
 
     for folder in folders:
         if not Path(folder).is_dir():
             raise BgeEvalError(f"{folder}: not a folder of results.")
-    api.build_report(*folders, output=output, models=models, base=base)
+    api.build_report(*folders, output=output, models=models, base=base, **(selection or {}))
     print(f"report: {Path(output) / 'index.html'} and {Path(output) / 'README.md'}")
     return 0
 

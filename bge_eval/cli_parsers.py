@@ -37,6 +37,7 @@ def add_other_parsers(commands: argparse._SubParsersAction) -> None:
                         "base checkpoint): deltas per task with the gate's paired test, and a chart")
     report.add_argument("--baseline", nargs="+", type=Path, default=[], metavar="RESULTS_DIR",
                         help="more results folders to compare against (shown side by side)")
+    add_task_filters(report)
 
     gate = commands.add_parser(
         "gate", help="fail CI when a task's score regresses against a baseline (every task type is gated)",

@@ -364,15 +364,25 @@ def comparison(runs: list[Run], rows: list[TaskRow]) -> str | None:
     return base64.b64encode(png).decode("ascii")
 
 
-def build_report(folders: list[Path], models: list[str] | None = None, base: str | None = None) -> ReportData:
-    """base: a run's label or model name, that every other run is compared with (the sweep table)."""
+def build_report(folders: list[Path], models: list[str] | None = None, base: str | None = None,
+                 selection: Any = None) -> ReportData:
+    """base: a run's label or model name, that every other run is compared with (the sweep table);
+    selection: a tasks.selection.TaskFilter (mteb's filters) choosing the tasks reported."""
     from ..errors import DataError
+    from .selection import selected_rows
 
     runs = find_runs(folders, models)
     if not runs:
         raise DataError(f"no results under {', '.join(map(str, folders))} (looked for */model_meta.json"
                         + (f" of {', '.join(models)}" if models else "") + ").")
-    rows = in_table_order([row for run in runs for row in task_rows(run)], runs)
+    rows, notes = selected_rows([row for run in runs for row in task_rows(run)], runs, selection)
+    if selection and not rows:
+        raise DataError("report: no reported task matches the filters (--task-types, --languages, --categories, "
+                        "--eval-splits)" + (f"; {'; '.join(notes)}" if notes else "") + ".")
+    if selection:  # the run facts' time table too: the chosen tasks only
+        chosen = {row.task for row in rows}
+        runs = [Run(**{**run.__dict__, "time": [t for t in run.time if t.task in chosen]}) for run in runs]
+    rows = in_table_order(rows, runs)
     real, demo = [r for r in rows if not r.demo], [r for r in rows if r.demo]
     figs = [figure for run in runs for figure in figures(run)]
     return ReportData(

@@ -85,3 +85,21 @@ def test_better_and_worse_differ_in_colour_with_a_legend_in_chromium(sweep, tmp_
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "report-sweep.png"))
         browser.close()
+
+
+def test_the_report_takes_mteb_s_filters(sweep, tmp_path, capsys):
+    """The card (STS, eng) and the demo's retrieval task: --task-types keeps one, --languages none."""
+    from bge_eval import api
+    from bge_eval.errors import DataError
+
+    every = api.build_report(sweep)
+    assert {row.task for row in every.task_rows + every.demo_rows} == {"SweepSTS", "BgeEvalDemoRetrieval"}
+    sts = api.build_report(sweep, task_types=["STS"])
+    assert {row.task for row in sts.task_rows + sts.demo_rows} == {"SweepSTS"}
+    assert {t.task for run in sts.runs for t in run.time} == {"SweepSTS"}
+    retrieval = api.build_report(sweep, languages=["eng"], task_types=["Retrieval"])
+    assert {row.task for row in retrieval.task_rows + retrieval.demo_rows} == {"BgeEvalDemoRetrieval"}
+    with pytest.raises(DataError, match="no reported task matches the filters"):
+        api.build_report(sweep, languages=["cmn"])
+    assert main(["report", str(sweep), "--task-types", "STS", "--output", str(tmp_path / "r")]) == 0
+    assert "BgeEvalDemoRetrieval" not in (tmp_path / "r" / "README.md").read_text()
