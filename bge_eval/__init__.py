@@ -5,7 +5,8 @@ The public API (imported on first use, so `import bge_eval` loads neither torch 
 - evaluate(model, tasks, *, benchmark=None, **options) -> RunSummary: the CLI's runner.
 - get_encoder(model, **options) -> BgeEncoder: the fast BGE encoder as an mteb model;
   demo_tasks(): the bundled demo suite as mteb tasks.
-- rerank(summary, reranker, **options) -> RerankSummary: the second stage.
+- rerank(summary, reranker, **options) -> RerankSummary: the second stage; index_variants(summary,
+  ["int8", "hnsw:32"], **options): the retrieval tasks through quantized / approximate indexes.
 - sweep(models, tasks, *, ray=None, **options) -> SweepSummary: several models, here or on Ray
   (ModelEntry, RayOptions).
 - load_results(*folders) -> pandas.DataFrame of tidy rows.
@@ -33,7 +34,7 @@ except metadata.PackageNotFoundError:  # a source tree that was never installed
 _LAZY = {
     "evaluate": "api", "get_encoder": "api", "rerank": "api", "load_results": "api", "build_report": "api",
     "gate": "api", "compare": "api", "write_baseline": "api", "make_config": "api", "demo_tasks": "api",
-    "describe_tasks": "api", "bisect": "api",
+    "describe_tasks": "api", "bisect": "api", "index_variants": "api",
     "RunSummary": "run.outcome", "TaskOutcome": "run.outcome", "BgeEncoder": "encoding.mteb_encoder",
     "GateReport": "gating", "ReportData": "report.data", "ModelSpec": "models", "BGE_MODELS": "models",
     "resolve_model": "models", "sweep": "api", "ModelEntry": "run.sweep", "SweepSummary": "run.sweep",
@@ -44,8 +45,8 @@ __all__ = [
     "BGE_MODELS", "BgeEncoder", "BgeEvalError", "ConfigError", "DataError", "GateReport", "ModelEntry",
     "ModelNotFoundError", "ModelSpec", "RayOptions", "ReportData", "RunConfig", "RunSummary", "SweepSummary",
     "TaskOutcome", "UnitFailure", "UnknownNameError", "__version__", "build_report", "demo_tasks", "describe_tasks",
-    "bisect", "compare", "evaluate", "gate", "get_encoder", "load_results", "make_config", "rerank", "resolve_model",
-    "sweep", "write_baseline",
+    "bisect", "compare", "evaluate", "gate", "get_encoder", "index_variants", "load_results", "make_config", "rerank",
+    "resolve_model", "sweep", "write_baseline",
 ]
 
 if TYPE_CHECKING:

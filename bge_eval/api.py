@@ -130,6 +130,19 @@ def rerank(summary: RunSummary, reranker: str, *, reranker_path: str | Path | No
     return run_reranker(config, summary, reranker, Path(reranker_path) if reranker_path else None, top_k)
 
 
+def index_variants(summary: RunSummary, variants: Sequence[str], *, encoder: Any = None,
+                   **options: Unpack[RunOptions]) -> list[Any]:
+    """The run's full-corpus retrieval tasks searched through index variants ("int8", "hnsw:32", ...;
+    exact is always included), each saved as revision REV+index-VARIANT beside the run's results
+    (run/index_stage.py). options: the run's (the embedding cache gives back its vectors)."""
+    from .index.variants import parse_index
+    from .run.index_stage import run_index_variants
+
+    specs = list({spec.name: spec for spec in map(parse_index, ["exact", *variants])}.values())
+    config = make_config(summary.model, [o.entry for o in summary.outcomes], **options)
+    return run_index_variants(config, summary, specs, encoder)
+
+
 def get_encoder(model: str, **options: Unpack[RunOptions]) -> BgeEncoder:
     """The harness's fast encoder for `model`, as an mteb model: usable with mteb.evaluate
     directly (with BGE's instruction routing) or with evaluate(encoder, ...).

@@ -159,6 +159,11 @@ def _early_checks(args: argparse.Namespace, tasks: list[str], options: dict) -> 
 
     RunConfig(model=str(single(args.model) or DEMO_MODEL), tasks=tuple(tasks), benchmark=args.benchmark, **options)
     refuse_unknown_names(tasks, args.benchmark, list(args.task_types), list(args.categories))
+    if getattr(args, "index", None):
+        from .index.variants import parse_index
+
+        for variant in args.index:
+            parse_index(variant)
 
 
 def _run(args: argparse.Namespace, options: dict) -> int:
@@ -175,6 +180,10 @@ def _run(args: argparse.Namespace, options: dict) -> int:
     if summary.failures:
         print(format_failures(summary.failures, len(summary.outcomes)), file=sys.stderr)
         return summary.exit_code
+    if args.index:
+        from .report.console import format_index_variants
+
+        print(format_index_variants(api.index_variants(summary, args.index, **options)))
     if args.reranker:
         reranked = api.rerank(summary, args.reranker, reranker_path=args.reranker_path, top_k=args.rerank_top_k,
                               **options)

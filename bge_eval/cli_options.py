@@ -121,6 +121,10 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--reranker-path", type=Path, metavar="DIR", help="local checkpoint of the reranker")
     run.add_argument("--rerank-top-k", type=positive_int, default=RERANK_TOP_K, metavar="K",
                      help=f"first-stage candidates per query for reranking (default {RERANK_TOP_K})")
+    run.add_argument("--index", action="append", default=[], metavar="VARIANT",
+                     help="also search each retrieval task through this index (repeatable): fp16, int8, binary, "
+                     "binary-rescore:R, dims:D, hnsw:M[:EF], ivf-flat:NLIST[:NPROBE], ivf-pq:NLIST:M[:NPROBE]; "
+                     "results as revision REV+index-VARIANT (docs/index-variants.md)")
     run.add_argument("--report", type=Path, metavar="DIR",
                      help="also write a report (index.html, README.md) of this run's results to DIR")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -14,6 +16,47 @@ MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 def write_jsonl(path, rows):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def sts_and_intent_cards(root: Path, shared_data: Path, prefix: str) -> tuple[str, str]:
+    """Two task cards from real data: PREFIXSTS (STSBenchmark's first 300 test pairs) and
+    PREFIXIntents (ten Banking77 intents, 16 training and 20 test examples each)."""
+    sts = root / f"{prefix}STS"
+    write_jsonl(sts / "test.jsonl", read_jsonl(shared_data / "STSBenchmark" / "test.jsonl")[:300])
+    (sts / "task.toml").write_text(f'name = "{prefix}STS"\ntype = "STS"\nlanguage = "eng"\nscore_range = [0, 5]\n')
+    intents = root / f"{prefix}Intents"
+    banking = shared_data / "Banking77Classification"
+    for split, per in (("train", 16), ("test", 20)):
+        taken: defaultdict[int, int] = defaultdict(int)
+        rows = []
+        for row in read_jsonl(banking / f"{split}.jsonl"):
+            if row["label"] in range(10) and taken[row["label"]] < per:
+                taken[row["label"]] += 1
+                rows.append({"text": row["text"], "label": row["label"]})
+        write_jsonl(intents / f"{split}.jsonl", rows)
+    (intents / "task.toml").write_text(f'name = "{prefix}Intents"\ntype = "Classification"\nlanguage = "eng"\n')
+    return str(sts), str(intents)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def launch_chromium(playwright, errors: list[str] | None = None):
+    """Headless Chromium with nothing of its own reaching out (no updates, sync or background traffic)."""
+    assert Path(CHROMIUM).exists(), "Chromium is needed: `bash .ci/browser` installs it (apt)"
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"])
+
+
+def record_errors(page, errors: list[str]) -> None:
+    """The page's console errors and uncaught exceptions, appended to `errors`."""
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
 
 
 def beir(folder, corpus, queries, qrels, split="test"):

@@ -451,6 +451,8 @@ ARGPARSE_CASES = [
      "--task-types and --categories filter a benchmark's tasks"),
     ("options", "filter-matches-nothing", ["tasks", "--benchmark", "demo", "--task-types", "Clustering"],
      "no task matches the filters"),
+    ("options", "unknown-index", ["run", "--index", "hnws:32"], "--index 'hnws:32': unknown variant"),
+    ("options", "index-bad-parameter", ["run", "--index", "dims:0"], "dims must be a whole number of 1 or more"),
     ("options", "filter-with-suite", ["run", "--suite", "s.toml", "--languages", "eng"],
      "--suite names its own tasks: give it without --tasks, --task-dir, --benchmark or task filters"),
 ]

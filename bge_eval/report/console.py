@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from ..encoding.cache_upkeep import SpaceReport
 from ..gating.baseline import BaselineWrite
@@ -221,3 +222,16 @@ def format_bisect(result: BisectResult) -> str:
         lines.append(f"first regressed checkpoint: #{first} {result.checkpoints[first]} (the last that holds: "
                      f"#{last} {result.checkpoints[last or 0]}); {counted}.")
     return "\n".join(lines)
+
+
+def format_index_variants(results: list[Any]) -> str:
+    """Each retrieval task through each index variant (run/index_stage.VariantResult): what it keeps and costs."""
+    rows = []
+    for r in results:
+        f = r.figures
+        rows.append([r.task, r.variant, "" if r.ndcg_at_10 is None else f"{r.ndcg_at_10:.5f}",
+                     f"{f.get('recall_at_10_vs_exact', float('nan')):.3f}", f"{f.get('bytes_per_vector', 0):.0f}",
+                     f"{f['build_s']:.2f}" if "build_s" in f else "", f"{f['latency_p50_ms']:.2f}" if
+                     "latency_p50_ms" in f else "", "computed" if r.computed else "cached"])
+    return "index variants (results as REV+index-VARIANT beside the run's):\n" + _table(
+        ["task", "variant", "ndcg_at_10", "recall@10 vs exact", "bytes/vector", "build s", "p50 ms", "status"], rows)

@@ -106,10 +106,12 @@ def best_first(index: np.ndarray, scores: np.ndarray, k: int | None = None) -> t
 def ranking_dict(query_ids: list[str], corpus: Any, index: np.ndarray, scores: np.ndarray) -> dict[str, dict[str,
                                                                                                          float]]:
     """mteb's rankings, {query id: {document id: score}}, from rows of corpus row indices and scores;
-    only the ids of ranked documents are read."""
-    ranked = np.unique(index).tolist()
+    only the ids of ranked documents are read; a negative index (an approximate index's unfilled
+    place) is no document."""
+    ranked = np.unique(index[index >= 0]).tolist()
     doc_ids = dict(zip(ranked, corpus.select(ranked)["id"][:], strict=True))
-    return {query_id: dict(zip((doc_ids[doc] for doc in index[row].tolist()), scores[row].tolist(), strict=True))
+    return {query_id: {doc_ids[doc]: score for doc, score in zip(index[row].tolist(), scores[row].tolist(),
+                                                                 strict=True) if doc >= 0}
             for row, query_id in enumerate(query_ids)}
 
 

@@ -11,22 +11,12 @@ import pytest
 from bge_eval.compare import compare_sides, pick_side
 from bge_eval.config import RunConfig
 from bge_eval.run.runner import run
-from tests.gating.test_gate_types import per_label, read_jsonl
-from tests.helpers import MINILM, write_jsonl
+from tests.helpers import MINILM, sts_and_intent_cards
 
 
 @pytest.fixture(scope="module")
 def cards(shared_data, tmp_path_factory):
-    root = tmp_path_factory.mktemp("compare-cards")
-    sts = root / "CompareSTS"
-    write_jsonl(sts / "test.jsonl", read_jsonl(shared_data / "STSBenchmark" / "test.jsonl")[:300])
-    (sts / "task.toml").write_text('name = "CompareSTS"\ntype = "STS"\nlanguage = "eng"\nscore_range = [0, 5]\n')
-    intents = root / "CompareIntents"
-    banking = shared_data / "Banking77Classification"
-    write_jsonl(intents / "train.jsonl", per_label(read_jsonl(banking / "train.jsonl"), set(range(10)), 16))
-    write_jsonl(intents / "test.jsonl", per_label(read_jsonl(banking / "test.jsonl"), set(range(10)), 20))
-    (intents / "task.toml").write_text('name = "CompareIntents"\ntype = "Classification"\nlanguage = "eng"\n')
-    return (str(sts), str(intents))
+    return sts_and_intent_cards(tmp_path_factory.mktemp("compare-cards"), shared_data, "Compare")
 
 
 @pytest.fixture(scope="module")

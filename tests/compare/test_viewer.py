@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from bge_eval.cli import main
+from tests.helpers import launch_chromium, record_errors
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,6 @@ def test_the_page_is_self_contained_and_bounded(page_dir):
 def test_the_viewer_filters_and_shows_texts_in_chromium(page_dir, comparison, scifact_subset):
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).exists(), "Chromium is needed: `bash .ci/browser` installs it (apt)"
     scifact = next(t for t in comparison.tasks if t.task == "SciFact")
     lost = sorted(c.item for c in scifact.lost())
     assert lost, "the perturbed model should lose at least one SciFact query"
@@ -53,13 +52,10 @@ def test_the_viewer_filters_and_shows_texts_in_chromium(page_dir, comparison, sc
     index = next(i for i, t in enumerate(comparison.tasks) if t.task == "SciFact")
     errors, requests = [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(p)
         for width in (1400, 1000):
             page = browser.new_page(viewport={"width": width, "height": 900})
-            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            record_errors(page, errors)
             page.on("request", lambda request: requests.append(request.url))
             page.goto((page_dir / "index.html").as_uri())
             page.wait_for_load_state("load")

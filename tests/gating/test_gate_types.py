@@ -3,7 +3,6 @@ task (sign-flip test over examples), as task cards built from real data (STSBenc
 300 pairs; ten Banking77 intents), MiniLM against a broken MiniLM (CLS pooling)."""
 
 import json
-from collections import defaultdict
 from dataclasses import replace
 
 import pytest
@@ -12,39 +11,14 @@ from bge_eval.cli import main
 from bge_eval.config import RunConfig
 from bge_eval.models import resolve_model
 from bge_eval.run.runner import run
-from tests.helpers import MINILM, write_jsonl
+from tests.helpers import MINILM, sts_and_intent_cards
 
 TASKS = ("GateSTS", "GateIntents")
 
 
-def read_jsonl(path):
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def per_label(rows, labels, n):
-    taken = defaultdict(int)
-    out = []
-    for row in rows:
-        if row["label"] in labels and taken[row["label"]] < n:
-            taken[row["label"]] += 1
-            out.append({"text": row["text"], "label": row["label"]})
-    return out
-
-
 @pytest.fixture(scope="module")
 def cards(shared_data, tmp_path_factory):
-    root = tmp_path_factory.mktemp("cards")
-    sts = root / "GateSTS"
-    write_jsonl(sts / "test.jsonl", read_jsonl(shared_data / "STSBenchmark" / "test.jsonl")[:300])
-    (sts / "task.toml").write_text('name = "GateSTS"\ntype = "STS"\nlanguage = "eng"\nscore_range = [0, 5]\n')
-    intents = root / "GateIntents"
-    labels = set(range(10))
-    write_jsonl(intents / "train.jsonl", per_label(read_jsonl(shared_data / "Banking77Classification" / "train.jsonl"),
-                                                   labels, 16))
-    write_jsonl(intents / "test.jsonl", per_label(read_jsonl(shared_data / "Banking77Classification" / "test.jsonl"),
-                                                  labels, 20))
-    (intents / "task.toml").write_text('name = "GateIntents"\ntype = "Classification"\nlanguage = "eng"\n')
-    return (str(sts), str(intents))
+    return sts_and_intent_cards(tmp_path_factory.mktemp("cards"), shared_data, "Gate")
 
 
 def evaluate(cards, out, resolved=None):

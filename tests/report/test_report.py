@@ -3,8 +3,6 @@ and the HTML opens in a real headless Chromium with no console errors and decoda
 
 import json
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -12,9 +10,8 @@ from bge_eval.cli import main
 from bge_eval.config import RunConfig
 from bge_eval.report.data import build_report
 from bge_eval.run.runner import run
-from tests.helpers import MINILM, REPO
+from tests.helpers import MINILM, REPO, launch_chromium, record_errors
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts"
 
 
@@ -111,18 +108,14 @@ def test_html_opens_in_headless_chromium(report_dir):
     does not overflow sideways at 1,400 or 1,000 px."""
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).exists(), "Chromium is needed: `bash .ci/browser` installs it (apt)"
     html = (report_dir / "index.html").read_text()
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html  # self-contained
     errors = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(p)
         for width in (1400, 1000):
             page = browser.new_page(viewport={"width": width, "height": 900})
-            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            record_errors(page, errors)
             page.goto((report_dir / "index.html").as_uri())
             page.wait_for_load_state("load")
             assert page.evaluate("document.documentElement.scrollWidth") == width, width

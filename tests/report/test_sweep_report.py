@@ -62,14 +62,15 @@ def test_better_and_worse_differ_in_colour_with_a_legend_in_chromium(sweep, tmp_
     test-artifacts/report-sweep.png."""
     from playwright.sync_api import sync_playwright
 
-    from tests.report.test_report import ARTIFACTS, CHROMIUM
+    from tests.helpers import launch_chromium
+    from tests.report.test_report import ARTIFACTS
 
     out = tmp_path / "r"
     assert main(["report", str(sweep), "--base", MINILM, "--output", str(out)]) == 0
     cell = build_report([sweep], base=MINILM).sweep.cell(CLS, "SweepSTS", "test")
     assert cell.p_value is not None and cell.p_value < 0.05 and cell.delta < 0
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto((out / "index.html").as_uri())
         table = page.locator("table.sweep")

@@ -1,0 +1,74 @@
+"""Index variants of a real run (SciFact cut to 60 queries, all-MiniLM-L6-v2): the exact variant is
+the run's own result bit for bit, every variant is an ordinary result of revision REV+index-VARIANT
+made from the run's cached embeddings (nothing encoded again) and reused on rerun, and the gate and
+compare read it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bge_eval.cli import main
+from tests.helpers import MINILM
+
+VARIANTS = ["int8", "binary-rescore:100", "ivf-flat:16:16", "dims:128"]
+
+
+def scores_of(folder):
+    return json.loads((folder / "SciFact.json").read_text())["scores"]
+
+
+@pytest.fixture(scope="module")
+def indexed(scifact_subset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("indexed")
+    argv = ["run", "--tasks", "SciFact", "--data-dir", str(scifact_subset), "--output", str(out / "results-root"),
+            "--embedding-cache", str(out / "cache"), "--device", "cpu", "--no-progress"]
+    for variant in VARIANTS:
+        argv += ["--index", variant]
+    assert main(argv) == 0
+    root = out / "results-root"
+    (first,) = [p for p in root.glob("results/*/*") if "+index-" not in p.name]
+    return root, first, argv
+
+
+def test_exact_is_the_run_bit_for_bit_and_variants_are_results_of_their_own(indexed):
+    root, first, _ = indexed
+    exact = first.with_name(first.name + "+index-exact")
+    assert scores_of(exact)["test"][0]["ndcg_at_10"] == scores_of(first)["test"][0]["ndcg_at_10"]
+    predictions = [json.loads(next((root / "predictions").glob(f"*/{folder.name}/SciFact_predictions.json"))
+                              .read_text())["default"] for folder in (first, exact)]
+    assert predictions[0] == predictions[1]
+    for variant in VARIANTS:
+        folder = first.with_name(first.name + "+index-" + variant.replace(":", "-"))
+        meta = json.loads((folder / "model_meta.json").read_text())
+        assert meta["revision"] == folder.name
+        manifest = json.loads((folder / "bge_eval_manifest.json").read_text())
+        record = manifest["tasks"]["SciFact"]
+        assert record["identity"]["settings"]["index"] == variant
+        assert record["texts"]["encoded"] == 0  # the run's cached embeddings, nothing encoded again
+        figures = json.loads(next((root / "predictions").glob(f"*/{folder.name}/SciFact_index.json")).read_text())
+        assert 0 < figures["recall_at_10_vs_exact"] <= 1 and figures["bytes_per_vector"] > 0
+    binary = json.loads(next((root / "predictions").glob("*/*+index-ivf-flat-16-16/SciFact_index.json")).read_text())
+    assert binary["recall_at_10_vs_exact"] == 1.0  # every list probed: exhaustive
+
+
+def test_a_rerun_reuses_every_variant(indexed, capsys):
+    _, _, argv = indexed
+    capsys.readouterr()
+    assert main(argv) == 0
+    table = capsys.readouterr().out.split("index variants")[1]
+    assert "computed" not in table and table.count("cached") == len(VARIANTS) + 1
+
+
+def test_the_gate_and_compare_read_a_variant(indexed, tmp_path, capsys):
+    root, first, _ = indexed
+    int8 = first.name + "+index-int8"
+    baseline = tmp_path / "b.json"
+    assert main(["gate", "--results", str(root), "--baseline", str(baseline), "--write-baseline",
+                 "--revision", first.name]) == 0
+    assert main(["gate", "--results", str(root), "--baseline", str(baseline), "--revision", int8]) in (0, 1)
+    assert "SciFact (test, ndcg_at_10)" in capsys.readouterr().out
+    assert main(["compare", str(root), "--base-model", f"{MINILM}@{first.name}",
+                 "--new-model", f"{MINILM}@{first.name}+index-binary-rescore-100"]) == 0
+    assert "SciFact" in capsys.readouterr().out
