@@ -68,7 +68,7 @@ def test_the_readmes_offline_commands_work_as_written(shared_data, tmp_path, mon
     text = (REPO / "README.md").read_text(encoding="utf-8")
     block = text.split("## Command line", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
     commands = [shlex.split(line.split("  #")[0]) for line in block.strip().splitlines()]
-    assert len(commands) == 5 and all(c[:3] == ["python", "-m", "bge_eval"] for c in commands)
+    assert len(commands) == 6 and all(c[:3] == ["python", "-m", "bge_eval"] for c in commands)
     (tmp_path / "shared").symlink_to(shared_data.parent)
     (tmp_path / "clone").mkdir()
     monkeypatch.chdir(tmp_path / "clone")
