@@ -52,6 +52,7 @@ def test_multilingual_tasks_keep_the_languages_subsets():
     assert planned.task.hf_subsets == sts22.hf_subsets
 
 
+@pytest.mark.world  # the demo suite's run needs the bundled model's weights
 def test_a_run_takes_only_what_the_filters_pick(tmp_path, capsys):
     assert main(["run", "--benchmark", "demo", "--task-types", "STS", "--output", str(tmp_path / "out"),
                  "--no-embedding-cache", "--no-progress"]) == 0
