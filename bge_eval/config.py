@@ -163,6 +163,7 @@ class RunConfig:
             _refuse("data_dir", "not a folder", str(self.data_dir))
         if self.suite is not None and self.benchmark is not None:
             _refuse("suite", "names its own tasks: give it without benchmark", str(self.suite))
+        refuse_filters_with_tasks(self.tasks, self.task_types, self.categories)
         for name in FILTER_FIELDS:
             if getattr(self, name) and self.suite is not None:
                 _refuse(name, "filters a benchmark's tasks or mteb's; a suite names its own", list(getattr(self, name)))
@@ -181,6 +182,15 @@ class RunConfig:
 
 
 FILTER_FIELDS = ("task_types", "languages", "categories", "eval_splits")  # mteb's task filters
+
+
+def refuse_filters_with_tasks(tasks: Sequence[str], task_types: Sequence[str], categories: Sequence[str]) -> None:
+    """Types and categories filter a benchmark's tasks or mteb's; with named tasks mteb would ignore
+    them silently: refused here instead."""
+    for name, values in (("task_types", task_types), ("categories", categories)):
+        if values and tasks:
+            _refuse(name, "filters a benchmark's tasks or mteb's: give it without tasks (name the tasks you want), "
+                    "or with a benchmark", list(values))
 
 
 class RunOptions(TypedDict, total=False):

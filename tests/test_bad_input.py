@@ -448,7 +448,7 @@ ARGPARSE_CASES = [
     ("options", "unknown-task-type", ["tasks", "--task-types", "Retreival"], "Did you mean 'Retrieval'"),
     ("options", "unknown-category", ["run", "--benchmark", "demo", "--categories", "x2y"], "--categories 'x2y'"),
     ("options", "task-types-with-tasks", ["run", "--tasks", "SciFact", "--task-types", "STS"],
-     "--task-types and --categories filter a benchmark's tasks"),
+     "task_types (--task-types): filters a benchmark's tasks or mteb's"),
     ("options", "filter-matches-nothing", ["tasks", "--benchmark", "demo", "--task-types", "Clustering"],
      "no task matches the filters"),
     ("options", "unknown-index", ["run", "--index", "hnws:32"], "--index 'hnws:32': unknown variant"),

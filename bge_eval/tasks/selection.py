@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import DEMO_BENCHMARK
-from ..errors import BgeEvalError, DataError, UnknownNameError, did_you_mean
+from ..config import DEMO_BENCHMARK, refuse_filters_with_tasks
+from ..errors import DataError, UnknownNameError, did_you_mean
 from .cards import card_task
 from .local_data import has_local_data, task_folder
 from .names import is_card_path
@@ -190,9 +190,7 @@ def plan_tasks(
     """
     bench = canonical_benchmark(benchmark) if benchmark else None
     selection = selection or TaskFilter()
-    if names and (selection.task_types or selection.categories):  # mteb would ignore them: said instead
-        raise BgeEvalError("--task-types and --categories filter a benchmark's tasks or mteb's: give them without "
-                           "--tasks (name the tasks you want), or with --benchmark.")
+    refuse_filters_with_tasks(names, selection.task_types, selection.categories)
     if names:
         tasks = [card_task(Path(name)) if is_card_path(name) else _find_task(name, bench, language)
                  for name in dict.fromkeys(names)]
