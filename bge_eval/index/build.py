@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from ..errors import BgeEvalError
-from ..search.dense import exact_top, exact_topk
+from ..search.dense import exact_topk, top_k_rows
 from .variants import DEFAULT_EF_SEARCH, DEFAULT_NPROBE, IndexSpec
 
 QUERY_BLOCK = 1_024  # queries scored at once by the numpy variants (fewer on large corpora)
@@ -56,10 +55,9 @@ def _ranked(score: Callable[[np.ndarray], np.ndarray], docs: int) -> Callable[[n
     def search(queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         rows, scores = [], []
         for start in range(0, len(queries), step):
-            block = torch.from_numpy(np.ascontiguousarray(score(queries[start:start + step]), dtype=np.float32))
-            top_scores, top_rows = exact_top(block, k, torch.topk)
-            rows.append(top_rows.numpy())
-            scores.append(top_scores.numpy())
+            top_rows, top_scores = top_k_rows(score(queries[start:start + step]), k)
+            rows.append(top_rows)
+            scores.append(top_scores)
         return np.concatenate(rows), np.concatenate(scores)
     return search
 

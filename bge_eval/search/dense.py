@@ -91,6 +91,14 @@ def exact_top(candidates: torch.Tensor, k: int, select: TopN, rows_of: torch.Ten
     return scores, positions
 
 
+def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """exact_top over a numpy block of scores (queries x documents): each row's k best (columns,
+    scores), best first, equal scores by lower column."""
+    top_scores, top_columns = exact_top(torch.from_numpy(np.ascontiguousarray(scores, dtype=np.float32)), k,
+                                        torch.topk)
+    return top_columns.numpy(), top_scores.numpy()
+
+
 def _settle_ties(block: torch.Tensor, scores: torch.Tensor, positions: torch.Tensor,
                  rows_of: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """exact_top for rows whose k-th score continues past the cut: the scores above it (all in the
