@@ -58,6 +58,16 @@ def measure(built: BuiltIndex, queries: np.ndarray, query_ids: list[str], doc_id
     """The variant's figures and its top-k rows (exact_rows None: it is the exact reference)."""
     rows, scores = built.search(queries, TOP_K)
     ndcg, recall = ranking_quality(rows, scores, query_ids, doc_ids, qrels)
+    speed = speed_figures(built, queries)
+    found = 1.0 if exact_rows is None else overlap_at_10(rows, exact_rows)
+    figures = VariantFigures(built.spec.name, ndcg, recall, found, built.bytes_per_vector, built.size_bytes,
+                             built.build_s, speed["latency_p50_ms"], speed["latency_p95_ms"], speed["queries_per_s"])
+    return figures, rows
+
+
+def speed_figures(built: BuiltIndex, queries: np.ndarray) -> dict[str, float]:
+    """Size, build time, latency at batch 1 (p50, p95 over LATENCY_QUERIES) and queries/s at a batch of
+    THROUGHPUT_BATCH, each search asking for the top 10."""
     timings = []
     for i in range(min(LATENCY_QUERIES, len(queries))):
         started = time.perf_counter()
@@ -66,9 +76,6 @@ def measure(built: BuiltIndex, queries: np.ndarray, query_ids: list[str], doc_id
     batch = queries[:THROUGHPUT_BATCH]
     started = time.perf_counter()
     built.search(batch, 10)
-    per_s = len(batch) / max(time.perf_counter() - started, 1e-9)
-    found = 1.0 if exact_rows is None else overlap_at_10(rows, exact_rows)
-    figures = VariantFigures(built.spec.name, ndcg, recall, found, built.bytes_per_vector, built.size_bytes,
-                             built.build_s, float(np.percentile(timings, 50)), float(np.percentile(timings, 95)),
-                             per_s)
-    return figures, rows
+    return {"bytes_per_vector": built.bytes_per_vector, "size_bytes": float(built.size_bytes), "build_s": built.build_s,
+            "latency_p50_ms": float(np.percentile(timings, 50)), "latency_p95_ms": float(np.percentile(timings, 95)),
+            "queries_per_s": len(batch) / max(time.perf_counter() - started, 1e-9)}

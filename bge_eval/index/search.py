@@ -4,7 +4,6 @@ then put in the variant and searched by it. `exact` is CorpusSearch's search its
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -12,11 +11,10 @@ import numpy as np
 from .._mteb import PromptType, TimingStack
 from ..search.corpus_search import CorpusSearch
 from ..tasks.corpus_file import release_pages
-from .build import BuiltIndex, build
+from .build import build
+from .measure import speed_figures
 from .variants import IndexSpec, check_against
 
-LATENCY_QUERIES = 200  # queries searched one at a time for the latency figures
-THROUGHPUT_BATCH = 1_024
 NDCG_DEPTH = 10  # the top a variant must at least fill (nDCG@10)
 
 
@@ -53,19 +51,6 @@ class IndexedSearch(CorpusSearch):
         check_against(self.spec, len(docs), docs.shape[1], NDCG_DEPTH)
         built = build(self.spec, docs)
         index, scores = built.search(query_vectors, min(top_k, len(docs)))
-        self.figures = _speed(built, query_vectors)
+        self.figures = speed_figures(built, query_vectors)
         return index, scores
 
-
-def _speed(built: BuiltIndex, queries: np.ndarray) -> dict[str, float]:
-    timings = []
-    for i in range(min(LATENCY_QUERIES, len(queries))):
-        started = time.perf_counter()
-        built.search(queries[i:i + 1], NDCG_DEPTH)
-        timings.append((time.perf_counter() - started) * 1000)
-    batch = queries[:THROUGHPUT_BATCH]
-    started = time.perf_counter()
-    built.search(batch, NDCG_DEPTH)
-    return {"bytes_per_vector": built.bytes_per_vector, "size_bytes": float(built.size_bytes), "build_s": built.build_s,
-            "latency_p50_ms": float(np.percentile(timings, 50)), "latency_p95_ms": float(np.percentile(timings, 95)),
-            "queries_per_s": len(batch) / max(time.perf_counter() - started, 1e-9)}
