@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from ..errors import ConfigError
 
 APPROXIMATE = ("hnsw", "ivf-flat", "ivf-pq")
+REVISION_MARK = "+index-"  # a variant's results are revision REV+index-VARIANT of the run's model
 DEFAULT_EF_SEARCH = 64
 DEFAULT_NPROBE = 8
 FORMS = {  # kind: (the parameters it takes, how many of them are required)
@@ -48,6 +49,22 @@ class IndexSpec:
 
     def param(self, name: str, default: int) -> int:
         return self.params.get(name, default)
+
+
+def variant_revision(revision: str, spec: IndexSpec) -> str:
+    return f"{revision}{REVISION_MARK}{spec.name.replace(':', '-')}"
+
+
+def run_revision(revision: str) -> str | None:
+    """The run's revision a variant's revision belongs to; None when `revision` is not a variant's."""
+    base, mark, _ = revision.rpartition(REVISION_MARK)
+    return base if mark else None
+
+
+def revision_variant(revision: str) -> str | None:
+    """The variant part of a variant's revision ("int8", "hnsw-32"); None when it is not a variant's."""
+    _, mark, variant = revision.rpartition(REVISION_MARK)
+    return variant if mark else None
 
 
 def parse_index(text: str) -> IndexSpec:

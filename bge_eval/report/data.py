@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import DataError
 from ..gating.baseline import gate_metric
+from ..index.variants import revision_variant
 from ..metrics.distributions import Distribution, distribution
 from ..models.recipe import RECIPE_PRECISION
 from ..models.resolve import is_local_revision
@@ -34,6 +35,7 @@ from ..tasks.registry import (
     task_type_of,
 )
 from ..tasks.types import task_kind
+from .index_section import VariantTask, index_section, is_variant
 from .leaderboard import CMTEB_COLUMNS, MTEB_COLUMNS, Cell, delta, is_notable, leaderboard, suite_leaderboard
 from .sweep import SweepTable, sweep_table
 
@@ -143,6 +145,7 @@ class ReportData:
     demo_figures: list[Figure] = field(default_factory=list)
     comparison_png: str | None = None  # with two or more runs: each run's score per task, as bars
     sweep: SweepTable | None = None  # with two or more runs: tasks x runs, best, deltas against a base
+    index_variants: list[VariantTask] = field(default_factory=list)  # runs' index variants (index_section)
     generated: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
@@ -168,8 +171,10 @@ def find_runs(folders: list[Path], models: list[str] | None = None) -> list[Run]
             facts["precision_note"] = (f"not the recipe's {RECIPE_PRECISION}: scores may differ slightly from "
                                        "published ones" if precision and precision != RECIPE_PRECISION else None)
             facts["recipe_notes"] = list(instruction.get("notes") or [])
+            variant = revision_variant(meta.get("revision", ""))
             runs.append(Run(
-                label=meta["name"] + (LOCAL_WEIGHTS_MARK if is_local_revision(meta.get("revision"))
+                label=meta["name"] + (f" [index {variant}]" if variant else LOCAL_WEIGHTS_MARK
+                                      if is_local_revision(meta.get("revision"))
                                       and has_published_scores(meta["name"]) else ""),
                 model=meta["name"], revision=meta.get("revision", ""),
                 results_dir=revision_dir, predictions_dir=layout.predictions_dir,
@@ -371,7 +376,8 @@ def build_report(folders: list[Path], models: list[str] | None = None, base: str
     from ..errors import DataError
     from .selection import selected_rows
 
-    runs = find_runs(folders, models)
+    found = find_runs(folders, models)
+    runs, variant_runs = [r for r in found if not is_variant(r)] or found, [r for r in found if is_variant(r)]
     if not runs:
         raise DataError(f"no results under {', '.join(map(str, folders))} (looked for */model_meta.json"
                         + (f" of {', '.join(models)}" if models else "") + ").")
@@ -390,4 +396,5 @@ def build_report(folders: list[Path], models: list[str] | None = None, base: str
         figures=figures_in_order(figs, real, runs), ablation=ablation(runs, rows), demo_rows=demo,
         demo_figures=figures_in_order(figs, demo, runs), comparison_png=comparison(runs, real or demo),
         sweep=sweep_table(runs, real or demo, base),
+        index_variants=index_section(runs, variant_runs, rows + [r for run in variant_runs for r in task_rows(run)]),
     )

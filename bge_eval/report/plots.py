@@ -5,6 +5,7 @@ as it was)."""
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from ..metrics.distributions import Distribution
 
@@ -67,6 +68,40 @@ def _grouped_bars(runs: list[str], tasks: list[str], values: dict[tuple[str, str
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3 if len(tasks) > 4 else -0.12),
               ncol=min(2, len(runs)), frameon=False)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def pareto_png(points: list[Any], title: str) -> bytes:
+    """Two panels, score (0-100) against bytes per vector and against p50 latency (log scales);
+    points: report.index_section.VariantPoint values. Frontier points are blue and joined by a step
+    line, the others grey."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter
+
+    fig = Figure(figsize=(10.4, 3.8), dpi=100)
+    axes = fig.subplots(1, 2, sharey=True)
+    panels = ((axes[0], "bytes_per_vector", "frontier_bytes", "bytes per vector"),
+              (axes[1], "latency_p50_ms", "frontier_latency", "p50 latency per query (ms)"))
+    for ax, cost, flag, label in panels:
+        shown = [(p.variant, 100 * p.score, float(getattr(p, cost)), bool(getattr(p, flag))) for p in points
+                 if (getattr(p, cost) or 0) > 0]
+        front = sorted((p for p in shown if p[3]), key=lambda p: p[2])
+        rest = [p for p in shown if not p[3]]
+        ax.scatter([p[2] for p in rest], [p[1] for p in rest], color="#9a9a9a", zorder=2, label="dominated")
+        ax.scatter([p[2] for p in front], [p[1] for p in front], color="#1f5fbf", zorder=3, label="Pareto frontier")
+        ax.step([p[2] for p in front], [p[1] for p in front], where="post", color="#1f5fbf", linewidth=1)
+        for name, score, x, _ in shown:
+            ax.annotate(name, (x, score), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # labelled decades only: minor labels collide
+        ax.margins(x=0.15, y=0.12)
+        ax.set_xlabel(label, fontsize=8)
+        ax.grid(True, which="major", linewidth=0.3)
+    axes[0].set_ylabel("score (0-100)", fontsize=8)
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.suptitle(title, fontsize=10)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()

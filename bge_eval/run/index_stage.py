@@ -18,7 +18,7 @@ from .._util import atomic_write_json, output_lock
 from ..config import DEFAULT_DATALOADER_BATCH_SIZE, RunConfig
 from ..errors import BgeEvalError
 from ..index.search import IndexedSearch
-from ..index.variants import IndexSpec
+from ..index.variants import IndexSpec, variant_revision
 from ..results.files import load_json, read_result_file
 from ..results.layout import ResultsLayout, remove_staging, staging_folder
 from ..results.manifest import Manifest, TaskRecord, harness_git_revision, package_versions
@@ -38,10 +38,6 @@ class VariantResult:
     ndcg_at_10: float | None
     figures: dict[str, float]
     computed: bool
-
-
-def variant_revision(revision: str, spec: IndexSpec) -> str:
-    return f"{revision}+index-{spec.name.replace(':', '-')}"
 
 
 def run_index_variants(config: RunConfig, first: RunSummary, specs: list[IndexSpec], encoder: Any = None) -> list[

@@ -7,29 +7,13 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from bge_eval.cli import main
 from tests.helpers import MINILM
-
-VARIANTS = ["int8", "binary-rescore:100", "ivf-flat:16:16", "dims:128"]
+from tests.index.conftest import VARIANTS
 
 
 def scores_of(folder):
     return json.loads((folder / "SciFact.json").read_text())["scores"]
-
-
-@pytest.fixture(scope="module")
-def indexed(scifact_subset, tmp_path_factory):
-    out = tmp_path_factory.mktemp("indexed")
-    argv = ["run", "--tasks", "SciFact", "--data-dir", str(scifact_subset), "--output", str(out / "results-root"),
-            "--embedding-cache", str(out / "cache"), "--device", "cpu", "--no-progress"]
-    for variant in VARIANTS:
-        argv += ["--index", variant]
-    assert main(argv) == 0
-    root = out / "results-root"
-    (first,) = [p for p in root.glob("results/*/*") if "+index-" not in p.name]
-    return root, first, argv
 
 
 def test_exact_is_the_run_bit_for_bit_and_variants_are_results_of_their_own(indexed):
