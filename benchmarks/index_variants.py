@@ -32,7 +32,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bge_eval.index import build, check_against, measure, parse_index  # noqa: E402
+from bge_eval.index.build import build  # noqa: E402
+from bge_eval.index.measure import measure  # noqa: E402
+from bge_eval.index.variants import check_against, parse_index  # noqa: E402
 
 VARIANTS = ("exact", "fp16", "int8", "binary", "binary-rescore:100", "dims:192", "dims:128", "hnsw:32",
             "ivf-flat:{nlist}:8", "ivf-pq:{nlist}:48:8")

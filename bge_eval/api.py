@@ -143,6 +143,17 @@ def index_variants(summary: RunSummary, variants: Sequence[str], *, encoder: Any
     return run_index_variants(config, summary, specs, encoder)
 
 
+def rerank_variants(summary: RunSummary, variants: Sequence[Any], reranker: str, *,
+                    reranker_path: str | Path | None = None, top_k: int = RERANK_TOP_K,
+                    **options: Unpack[RunOptions]) -> list[RerankSummary]:
+    """The second stage over each index variant's candidates (index_variants' results; exact's are the
+    run's own, reranked by `rerank`): results under OUTPUT/rerank/<org__model>+index-<variant>/."""
+    from .run.index_stage import variant_summaries
+
+    return [rerank(first, reranker, reranker_path=reranker_path, top_k=top_k, **options)
+            for first in variant_summaries(summary, list(variants))]
+
+
 def get_encoder(model: str, **options: Unpack[RunOptions]) -> BgeEncoder:
     """The harness's fast encoder for `model`, as an mteb model: usable with mteb.evaluate
     directly (with BGE's instruction routing) or with evaluate(encoder, ...).

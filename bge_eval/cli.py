@@ -180,14 +180,19 @@ def _run(args: argparse.Namespace, options: dict) -> int:
     if summary.failures:
         print(format_failures(summary.failures, len(summary.outcomes)), file=sys.stderr)
         return summary.exit_code
+    variants = []
     if args.index:
         from .report.console import format_index_variants
 
-        print(format_index_variants(api.index_variants(summary, args.index, **options)))
+        variants = api.index_variants(summary, args.index, **options)
+        print(format_index_variants(variants))
     if args.reranker:
         reranked = api.rerank(summary, args.reranker, reranker_path=args.reranker_path, top_k=args.rerank_top_k,
                               **options)
         print(format_comparison(reranked))
+        for second in api.rerank_variants(summary, variants, args.reranker, reranker_path=args.reranker_path,
+                                          top_k=args.rerank_top_k, **options):
+            print(format_comparison(second))
     if args.report is not None:
         return _report([args.output], args.report, [summary.model])
     print(next_steps(prog_name(), args.output, options))

@@ -124,7 +124,8 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--index", action="append", default=[], metavar="VARIANT",
                      help="also search each retrieval task through this index (repeatable): fp16, int8, binary, "
                      "binary-rescore:R, dims:D, hnsw:M[:EF], ivf-flat:NLIST[:NPROBE], ivf-pq:NLIST:M[:NPROBE]; "
-                     "results as revision REV+index-VARIANT (docs/index-variants.md)")
+                     "results as revision REV+index-VARIANT (docs/index-variants.md); with --reranker each "
+                     "variant's candidates are reranked too")
     run.add_argument("--report", type=Path, metavar="DIR",
                      help="also write a report (index.html, README.md) of this run's results to DIR")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")

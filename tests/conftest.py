@@ -43,7 +43,7 @@ BGE_BASE_CONFIG = dict(
 
 # A test needs the world beyond this checkout when it uses one of these fixtures, or its module
 # names the shared data, the weights, the default (weights-bearing) model or a browser directly.
-WORLD_FIXTURES = {"shared_data", "minilm_path", "tiny_bge", "bge_base_random", "scifact_subset"}
+WORLD_FIXTURES = {"shared_data", "minilm_path", "tiny_bge", "bge_base_random", "scifact_subset", "tiny_cross_encoder"}
 WORLD_WORDS = ("SHARED_DATA", "MINILM", "minilm", "MiniLM", "DEMO_MODEL", "chromium", "playwright", "peers")
 
 
@@ -162,3 +162,19 @@ def scifact_subset(shared_data, tmp_path_factory) -> Path:
         "\n".join([header] + ["\t".join(r) for r in kept_rows]) + "\n", encoding="utf-8"
     )
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_cross_encoder(tmp_path_factory, minilm_path):
+    """A small randomly initialised cross-encoder (no reranker weights exist offline): plumbing, not scores."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-reranker")
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=1)
+    BertForSequenceClassification(config).eval().save_pretrained(folder)
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(minilm_path / name, folder / name)
+    return folder

@@ -1,8 +1,4 @@
 """What deployment loses: index variants (quantized, truncated, approximate) built from one set of
-embeddings, searched and measured beside exact search."""
-
-from .build import BuiltIndex, build
-from .measure import VariantFigures, measure
-from .variants import IndexSpec, check_against, parse_index
-
-__all__ = ["BuiltIndex", "IndexSpec", "VariantFigures", "build", "check_against", "measure", "parse_index"]
+embeddings, searched and measured beside exact search. variants.py is plain values (the report and
+the results layout read it); build.py, measure.py and search.py hold the numerics (numpy, torch,
+faiss) and are imported where they are used."""

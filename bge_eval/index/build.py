@@ -69,9 +69,9 @@ def _exact(spec: IndexSpec, corpus: np.ndarray) -> tuple[Callable, int]:
 
 
 def _fp16(spec: IndexSpec, corpus: np.ndarray) -> tuple[Callable, int]:
-    stored = unit(corpus).astype(np.float16)
-    widened = stored.astype(np.float32)  # the fp16 values, multiplied in fp32
-    return _ranked(lambda q: unit(q) @ widened.T, len(corpus)), stored.nbytes
+    query_form, document_form = vector_forms(spec)
+    stored = document_form(corpus)  # the fp16 values, multiplied in fp32
+    return _ranked(lambda q: query_form(q) @ stored.T, len(corpus)), corpus.size * 2
 
 
 def int8_codes(corpus: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,9 +84,9 @@ def int8_codes(corpus: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _int8(spec: IndexSpec, corpus: np.ndarray) -> tuple[Callable, int]:
-    codes, low, step = int8_codes(corpus)
-    decoded = (codes.astype(np.float32) + 128) * step + low
-    return _ranked(lambda q: unit(q) @ decoded.T, len(corpus)), codes.nbytes + low.nbytes + step.nbytes
+    query_form, document_form = vector_forms(spec)
+    decoded = document_form(corpus)
+    return _ranked(lambda q: query_form(q) @ decoded.T, len(corpus)), corpus.size + 2 * corpus.shape[1] * 4
 
 
 def _hamming_scores(bits: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -121,9 +121,33 @@ def _binary_rescore(spec: IndexSpec, corpus: np.ndarray) -> tuple[Callable, int]
 
 
 def _dims(spec: IndexSpec, corpus: np.ndarray) -> tuple[Callable, int]:
-    width = spec.params["dims"]
-    stored = unit(corpus[:, :width])
-    return _ranked(lambda q: unit(q[:, :width]) @ stored.T, len(corpus)), stored.nbytes
+    query_form, document_form = vector_forms(spec)
+    stored = document_form(corpus)
+    return _ranked(lambda q: query_form(q) @ stored.T, len(corpus)), stored.nbytes
+
+
+def vector_forms(spec: IndexSpec) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """(query form, document form) whose dot product is the variant's score, for the variants that
+    are a way of storing vectors (exact, fp16, int8, binary, dims); documents: the whole corpus at
+    once (int8 takes its ranges from it). Binary: signs as +-1, whose dot product is the width minus
+    twice the Hamming distance (the same order). Rescoring and approximate search are no such form."""
+    if spec.kind in ("exact", "fp16", "int8"):
+        def document_form(corpus: np.ndarray) -> np.ndarray:
+            if spec.kind == "exact":
+                return unit(corpus)
+            if spec.kind == "fp16":
+                return unit(corpus).astype(np.float16).astype(np.float32)
+            codes, low, step = int8_codes(corpus)
+            return (codes.astype(np.float32) + 128) * step + low
+        return unit, document_form
+    if spec.kind == "binary":
+        def signs(vectors: np.ndarray) -> np.ndarray:
+            return np.where(np.asarray(vectors) > 0, 1.0, -1.0).astype(np.float32)
+        return signs, signs
+    if spec.kind == "dims":
+        width = spec.params["dims"]
+        return (lambda q: unit(np.asarray(q)[:, :width])), (lambda d: unit(np.asarray(d)[:, :width]))
+    raise BgeEvalError(f"--index {spec.name}: not a way of storing vectors (rescoring or approximate search).")
 
 
 def _faiss() -> Any:

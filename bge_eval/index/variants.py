@@ -47,6 +47,11 @@ class IndexSpec:
     def approximate(self) -> bool:
         return self.kind in APPROXIMATE
 
+    @property
+    def stored_form(self) -> bool:
+        """A way of storing vectors (scored by one dot product), not rescoring or approximate search."""
+        return self.kind in ("exact", "fp16", "int8", "binary", "dims")
+
     def param(self, name: str, default: int) -> int:
         return self.params.get(name, default)
 

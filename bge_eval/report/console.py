@@ -225,13 +225,18 @@ def format_bisect(result: BisectResult) -> str:
 
 
 def format_index_variants(results: list[Any]) -> str:
-    """Each retrieval task through each index variant (run/index_stage.VariantResult): what it keeps and costs."""
-    rows = []
+    """Each retrieval and reranking task through each index variant (run/index_stage.VariantResult):
+    what it keeps and costs, or why it was not run."""
+    rows, notes = [], []
     for r in results:
         f = r.figures
-        rows.append([r.task, r.variant, "" if r.ndcg_at_10 is None else f"{r.ndcg_at_10:.5f}",
+        if r.note:
+            notes.append(f"{r.task}, {r.variant}: {r.note}.")
+            continue
+        rows.append([r.task, r.variant, "" if r.score is None else f"{r.score:.5f}",
                      f"{f.get('recall_at_10_vs_exact', float('nan')):.3f}", f"{f.get('bytes_per_vector', 0):.0f}",
                      f"{f['build_s']:.2f}" if "build_s" in f else "", f"{f['latency_p50_ms']:.2f}" if
                      "latency_p50_ms" in f else "", "computed" if r.computed else "cached"])
-    return "index variants (results as REV+index-VARIANT beside the run's):\n" + _table(
-        ["task", "variant", "ndcg_at_10", "recall@10 vs exact", "bytes/vector", "build s", "p50 ms", "status"], rows)
+    return "\n".join(["index variants (results as REV+index-VARIANT beside the run's):", _table(
+        ["task", "variant", "main score", "recall@10 vs exact", "bytes/vector", "build s", "p50 ms", "status"], rows),
+        *notes])

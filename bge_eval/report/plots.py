@@ -87,6 +87,10 @@ def pareto_png(points: list[Any], title: str) -> bytes:
     for ax, cost, flag, label in panels:
         shown = [(p.variant, 100 * p.score, float(getattr(p, cost)), bool(getattr(p, flag))) for p in points
                  if (getattr(p, cost) or 0) > 0]
+        if not shown:  # nothing timed (a reranking task scores candidate lists whole)
+            ax.text(0.5, 0.5, f"no {label} measured", ha="center", va="center", fontsize=8, transform=ax.transAxes)
+            ax.set_xticks([])
+            continue
         front = sorted((p for p in shown if p[3]), key=lambda p: p[2])
         rest = [p for p in shown if not p[3]]
         ax.scatter([p[2] for p in rest], [p[1] for p in rest], color="#9a9a9a", zorder=2, label="dominated")

@@ -87,8 +87,13 @@ class ResultsLayout:
         return self.predictions_dir / f"{task}_similarities.json"
 
     def second_stage(self, reranker_meta: Any) -> ResultsLayout:
-        """Where a reranker's results over this model's first stage go: OUTPUT/rerank/<org__model>/..."""
-        return ResultsLayout.for_model(self.output / "rerank" / self.model_folder.parent.name, reranker_meta)
+        """Where a reranker's results over this model's first stage go: OUTPUT/rerank/<org__model>/...;
+        over an index variant's candidates OUTPUT/rerank/<org__model>+index-<variant>/..."""
+        from ..index.variants import REVISION_MARK, revision_variant
+
+        variant = revision_variant(self.model_folder.name)
+        first = self.model_folder.parent.name + (f"{REVISION_MARK}{variant}" if variant else "")
+        return ResultsLayout.for_model(self.output / "rerank" / first, reranker_meta)
 
     def staged(self, staging: Path) -> ResultsLayout:
         """The same identity's layout inside a staging folder (where mteb writes)."""

@@ -29,15 +29,20 @@ from .task_eval import evaluate_task
 
 log = logging.getLogger(__name__)
 
+INDEXED_TYPES = ("Retrieval", "Reranking")
+CANDIDATES_ONLY = ("not run: a reranking task scores each query's given candidates whole, so there is no "
+                   "candidate cut to rescore and no search to approximate")
+
 
 @dataclass(frozen=True)
 class VariantResult:
     variant: str
     task: str
     results_dir: Path
-    ndcg_at_10: float | None
+    score: float | None  # the task's main score (nDCG@10 for retrieval, MAP for C-MTEB's reranking)
     figures: dict[str, float]
     computed: bool
+    note: str | None = None  # why the task was not run through this variant
 
 
 def run_index_variants(config: RunConfig, first: RunSummary, specs: list[IndexSpec], encoder: Any = None) -> list[
@@ -47,10 +52,9 @@ def run_index_variants(config: RunConfig, first: RunSummary, specs: list[IndexSp
 
     first_layout = ResultsLayout.of_results_dir(first.results_dir)
     first_manifest = Manifest.read(first_layout.manifest_file)
-    names = tuple(o.entry for o in first.outcomes if o.type == "Retrieval" and o.status != "failed")
+    names = tuple(o.entry for o in first.outcomes if o.type in INDEXED_TYPES and o.status != "failed")
     if not names or first_manifest is None:
-        raise BgeEvalError("--index: the run has no retrieval task to put in an index (index variants search a "
-                           "full corpus).")
+        raise BgeEvalError("--index: the run has no retrieval or reranking task to put in an index.")
     plan = plan_tasks(names, config.benchmark, config.data_dir)
     encoder = encoder or BgeEncoder.from_config(config)
     out: list[VariantResult] = []
@@ -71,6 +75,10 @@ def run_index_variants(config: RunConfig, first: RunSummary, specs: list[IndexSp
             staging = staging_folder(layout.output)
             try:
                 for planned in plan.tasks:
+                    if planned.type == "Reranking" and not spec.stored_form:
+                        out.append(VariantResult(spec.name, planned.name, layout.results_dir, None, {}, False,
+                                                 CANDIDATES_ONLY))
+                        continue
                     out.append(_variant_task(config, planned, spec, search, layout, first_layout, first_manifest,
                                              manifest, staging))
             finally:
@@ -78,6 +86,18 @@ def run_index_variants(config: RunConfig, first: RunSummary, specs: list[IndexSp
                 manifest.finish_run()
                 if layout.results_dir.is_dir():
                     manifest.write(layout.manifest_file)
+    return out
+
+
+def variant_summaries(first: RunSummary, results: list[VariantResult]) -> list[RunSummary]:
+    """Each variant other than exact (whose rankings are the run's) as a first stage of its own, its
+    retrieval tasks only: what a second stage reranks."""
+    out = []
+    for results_dir in dict.fromkeys(r.results_dir for r in results if r.variant != "exact" and r.note is None):
+        tasks = {r.task for r in results if r.results_dir == results_dir and r.note is None}
+        layout = ResultsLayout.of_results_dir(results_dir)
+        out.append(RunSummary(first.model, results_dir.name, results_dir, layout.predictions_dir,
+                              [o for o in first.outcomes if o.name in tasks and o.type == "Retrieval"]))
     return out
 
 
@@ -103,9 +123,8 @@ def _variant_task(config: RunConfig, planned: Any, spec: IndexSpec, search: Inde
         manifest.write(layout.manifest_file)
     figures = load_json(figures_file, "rerun with --overwrite") if figures_file.is_file() else {}
     scores = read_result_file(layout.result_file(planned.name))["scores"]
-    split = planned.splits[0]
-    ndcg = scores.get(split, [{}])[0].get("ndcg_at_10")
-    return VariantResult(spec.name, planned.name, layout.results_dir, ndcg,
+    score = scores.get(planned.splits[0], [{}])[0].get("main_score")
+    return VariantResult(spec.name, planned.name, layout.results_dir, score,
                          {k: v for k, v in figures.items() if k != "variant"}, compute)
 
 

@@ -56,3 +56,32 @@ def test_the_gate_and_compare_read_a_variant(indexed, tmp_path, capsys):
     assert main(["compare", str(root), "--base-model", f"{MINILM}@{first.name}",
                  "--new-model", f"{MINILM}@{first.name}+index-binary-rescore-100"]) == 0
     assert "SciFact" in capsys.readouterr().out
+
+
+def test_a_reranker_reranks_each_variants_own_candidates(indexed, tiny_cross_encoder, capsys):
+    """--reranker with --index: the run's candidates as before, and each variant's under
+    rerank/<org__model>+index-<variant>/: its top k reordered, the variant's own order below them."""
+    root, first, argv = indexed
+    k = 10
+    assert main([*argv, "--reranker", "someone/tiny-reranker", "--reranker-path", str(tiny_cross_encoder),
+                 "--rerank-top-k", str(k)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("reranker: someone/tiny-reranker") == len(VARIANTS) + 1  # the run, then each variant
+    model_folder = first.parent.name
+    assert (root / "rerank" / model_folder / "results").is_dir()
+    for variant in VARIANTS:
+        name = variant.replace(":", "-")
+        variant_ranked = json.loads(next((root / "predictions").glob(f"*/{first.name}+index-{name}/"
+                                                                      "SciFact_predictions.json")).read_text())
+        (second_file,) = (root / "rerank" / f"{model_folder}+index-{name}").rglob("SciFact_predictions.json")
+        second = json.loads(second_file.read_text())["default"]["test"]
+        for query, scores in variant_ranked["default"]["test"].items():
+            mine = sorted(scores, key=lambda d: (-scores[d], d))
+            theirs = sorted(second[query], key=lambda d: (-second[query][d], d))
+            assert set(theirs[:k]) == set(mine[:k]) and theirs[k:] == mine[k:]
+    exact_top = json.loads(next((root / "predictions").glob(f"*/{first.name}/SciFact_predictions.json")).read_text())
+    dims_top = json.loads(next((root / "predictions").glob(f"*/{first.name}+index-dims-128/"
+                                                            "SciFact_predictions.json")).read_text())
+    assert any(set(sorted(s, key=s.get)[-k:]) != set(sorted(dims_top["default"]["test"][q],
+                                                          key=dims_top["default"]["test"][q].get)[-k:])
+               for q, s in exact_top["default"]["test"].items())  # the variants' candidates are their own

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from bge_eval.errors import BgeEvalError, ConfigError
-from bge_eval.index import build, check_against, measure, parse_index
-from bge_eval.index.measure import overlap_at_10
+from bge_eval.index.build import build
+from bge_eval.index.measure import measure, overlap_at_10
+from bge_eval.index.variants import check_against, parse_index
 from bge_eval.search.dense import exact_topk
 
 DOCS, WIDTH = 2_000, 384

@@ -3,7 +3,6 @@ small randomly initialised cross-encoder built here (no reranker weights exist o
 these tests check plumbing and invariants, not scores."""
 
 import json
-import shutil
 
 import pytest
 
@@ -13,21 +12,6 @@ from bge_eval.models import mteb_meta, resolve_model
 from bge_eval.run.runner import run
 from bge_eval.run.second_stage import run_reranker
 from tests.helpers import MINILM, write_jsonl
-
-
-@pytest.fixture(scope="module")
-def tiny_cross_encoder(tmp_path_factory, minilm_path):
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny-reranker")
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, num_labels=1)
-    BertForSequenceClassification(config).eval().save_pretrained(folder)
-    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        shutil.copy(minilm_path / name, folder / name)
-    return folder
 
 
 def test_scores_follow_pair_order_and_batching(tiny_cross_encoder):
