@@ -15,9 +15,10 @@ from pathlib import Path
 from types import FrameType
 
 from ._util import atomic_write_text
-from .cli_options import add_bisect_parser, add_run_parser, filter_options, run_options, single
+from .cli_options import add_bisect_parser, add_run_parser, filter_options, run_options
 from .cli_parsers import REPORT_FOLDER, add_other_parsers
-from .config import DEMO_MODEL, GATE_TOLERANCE
+from .cli_run import cards_in, early_checks, prog_name, ray_options, run_command, write_report
+from .config import GATE_TOLERANCE
 from .errors import BgeEvalError, internal_error
 
 DESCRIPTION = """\
@@ -29,11 +30,6 @@ Evaluate BGE (and other sentence-embedding) models on MTEB / C-MTEB tasks with m
                                    # BGE weights: from the hub, or --model-path DIR
   {prog} tasks --benchmark C-MTEB --data-dir ../shared/data
 """
-
-
-def prog_name() -> str:
-    """How the tool was called: the console script or the module."""
-    return "bge-eval" if Path(sys.argv[0]).name == "bge-eval" else "python -m bge_eval"
 
 
 def versions() -> str:
@@ -83,11 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries(getattr(args, "verbose", False))
     try:
         if args.command == "run":
-            return _run(args, run_options(args, parser))
+            return run_command(args, run_options(args, parser))
         if args.command == "gate":
             return _gate(args)
         if args.command == "report":
-            return _report(list(args.results) + list(args.baseline),
+            return write_report(list(args.results) + list(args.baseline),
                            args.output or args.results[0] / REPORT_FOLDER, args.models, args.base,
                            filter_options(args))
         if args.command == "validate":
@@ -151,100 +147,6 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _early_checks(args: argparse.Namespace, tasks: list[str], options: dict) -> None:
-    """What needs no model and no task data, before the heavy imports (mteb, torch: seconds): every
-    option as RunConfig checks it, and the names the installed mteb knows (tasks/names.py)."""
-    from .config import RunConfig
-    from .tasks.names import refuse_unknown_names
-
-    RunConfig(model=str(single(args.model) or DEMO_MODEL), tasks=tuple(tasks), benchmark=args.benchmark, **options)
-    refuse_unknown_names(tasks, args.benchmark, list(args.task_types), list(args.categories))
-    if getattr(args, "index", None):
-        from .index.variants import parse_index
-
-        for variant in args.index:
-            parse_index(variant)
-
-
-def _run(args: argparse.Namespace, options: dict) -> int:
-    tasks = list(args.tasks) + [str(folder) for task_dir in args.task_dir for folder in _cards(task_dir)]
-    _early_checks(args, tasks, options)
-    from . import api
-    from .report.console import format_comparison, format_failures, format_run_summary, next_steps
-
-    if args.models is not None or len(args.model) > 1 or args.ray is not None:
-        return _sweep(args, tasks, options)
-    summary = api.evaluate(single(args.model), tasks, benchmark=args.benchmark, **options)
-    if any(o.status != "failed" for o in summary.outcomes):
-        print(format_run_summary(summary, args.output))
-    if summary.failures:
-        print(format_failures(summary.failures, len(summary.outcomes)), file=sys.stderr)
-        return summary.exit_code
-    variants = []
-    if args.index:
-        from .report.console import format_index_variants
-
-        variants = api.index_variants(summary, args.index, **options)
-        print(format_index_variants(variants))
-    if args.reranker:
-        reranked = api.rerank(summary, args.reranker, reranker_path=args.reranker_path, top_k=args.rerank_top_k,
-                              **options)
-        print(format_comparison(reranked))
-        for second in api.rerank_variants(summary, variants, args.reranker, reranker_path=args.reranker_path,
-                                          top_k=args.rerank_top_k, **options):
-            print(format_comparison(second))
-    if args.report is not None:
-        return _report([args.output], args.report, [summary.model])
-    print(next_steps(prog_name(), args.output, options))
-    return 0
-
-
-def _sweep(args: argparse.Namespace, tasks: list[str], options: dict) -> int:
-    """Several models (or one, on Ray): each into its own folder under --output."""
-    from . import api
-    from .report.console import format_run_summary, format_sweep, next_steps
-    from .run.sweep import entries_from_options, read_models_file
-
-    if args.models is not None:
-        entries = read_models_file(args.models)
-    else:
-        entries = entries_from_options(args.model or [DEMO_MODEL], args.model_path, args.revision)
-    options = {k: v for k, v in options.items() if k not in ("model_path", "revision")}
-    sweep = api.sweep(entries, tasks, benchmark=args.benchmark, ray=_ray_options(args), **options)
-    for summary in sweep.runs:
-        print(format_run_summary(summary, args.output))
-    print(format_sweep(sweep))
-    print(next_steps(prog_name(), args.output, options))
-    return sweep.exit_code
-
-
-def _ray_options(args: argparse.Namespace) -> object:
-    if args.ray is None:
-        return None
-    from .run.ray_executor import RayOptions
-
-    return RayOptions(args.ray or None, args.ray_gpus_per_task, args.ray_cpus_per_task, args.ray_retries,
-                      args.corpus_shards)
-
-
-def _cards(task_dir: Path) -> list[Path]:
-    from .tasks.cards import find_cards
-
-    return find_cards(task_dir)
-
-
-def _report(folders: list[Path], output: Path, models: list[str] | None, base: str | None = None,
-            selection: dict | None = None) -> int:
-    from . import api
-
-    for folder in folders:
-        if not Path(folder).is_dir():
-            raise BgeEvalError(f"{folder}: not a folder of results.")
-    api.build_report(*folders, output=output, models=models, base=base, **(selection or {}))
-    print(f"report: {Path(output) / 'index.html'} and {Path(output) / 'README.md'}")
-    return 0
-
-
 def _gate(args: argparse.Namespace) -> int:
     from . import api
     from .gating import sidecar
@@ -284,14 +186,14 @@ def _bisect(args: argparse.Namespace, options: dict, parser: argparse.ArgumentPa
     if args.models is None or args.reranker or args.report:
         parser.error("bisect takes its checkpoints from --models FILE, in training order (no --model, --reranker "
                      "or --report)")
-    tasks = list(args.tasks) + [str(folder) for task_dir in args.task_dir for folder in _cards(task_dir)]
-    _early_checks(args, tasks, options)
+    tasks = list(args.tasks) + [str(folder) for task_dir in args.task_dir for folder in cards_in(task_dir)]
+    early_checks(args, tasks, options)
     from . import api
     from .report.console import format_bisect
     from .run.sweep import read_models_file
 
     options = {k: v for k, v in options.items() if k not in ("model_path", "revision")}
-    result = api.bisect(read_models_file(args.models), tasks, benchmark=args.benchmark, ray=_ray_options(args),
+    result = api.bisect(read_models_file(args.models), tasks, benchmark=args.benchmark, ray=ray_options(args),
                         tolerance=args.max_drop, alpha=args.significance, **options)
     print(format_bisect(result))
     return result.exit_code

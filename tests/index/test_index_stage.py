@@ -85,3 +85,16 @@ def test_a_reranker_reranks_each_variants_own_candidates(indexed, tiny_cross_enc
     assert any(set(sorted(s, key=s.get)[-k:]) != set(sorted(dims_top["default"]["test"][q],
                                                           key=dims_top["default"]["test"][q].get)[-k:])
                for q, s in exact_top["default"]["test"].items())  # the variants' candidates are their own
+
+
+def test_a_sweep_of_two_models_gets_each_models_variants(scifact_subset, tiny_bge, minilm_path, tmp_path, capsys):
+    """--index (and --report) with several models: each model's run gets its variants, the report its section."""
+    out = tmp_path / "out"
+    assert main(["run", "--model", "local/tiny-bge", "--model-path", str(tiny_bge), "--model", MINILM,
+                 "--model-path", str(minilm_path), "--tasks", "SciFact", "--data-dir", str(scifact_subset),
+                 "--output", str(out), "--embedding-cache", str(tmp_path / "cache"), "--device", "cpu",
+                 "--no-progress", "--index", "binary", "--report", str(tmp_path / "report")]) == 0
+    assert capsys.readouterr().out.count("index variants (results as REV+index-VARIANT") == 2
+    for model in ("local__tiny-bge", MINILM.replace("/", "__")):
+        assert {p.name.split("+")[-1] for p in (out / "results" / model).iterdir()} >= {"index-exact", "index-binary"}
+    assert (tmp_path / "report" / "README.md").read_text().count("\n### SciFact (test), ") == 2

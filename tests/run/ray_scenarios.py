@@ -102,11 +102,12 @@ facts["resumed"] = {"rc": again.returncode, "out": again.stdout, "err": again.st
                     "before": before, "after": after}
 
 # 4. SciFact's cut over 4 corpus shards (5 chunks of 64 documents), one shard worker killed once
-# it has run a second: Ray runs that shard again; the test compares with a one-process run.
+# it has run a second: Ray runs that shard again; the test compares with a one-process run. With an
+# index variant, made in the driver once the shards are merged.
 name, path = MODELS[0]
 argv = [sys.executable, "-m", "bge_eval", "run", "--ray", ADDRESS, "--tasks", "SciFact", "--data-dir", SUBSET,
         "--output", str(WORK / "sharded"), "--no-embedding-cache", "--no-progress", "--model", name,
-        "--model-path", path, "--corpus-shards", "4", "--corpus-chunk", "64"]
+        "--model-path", path, "--corpus-shards", "4", "--corpus-chunk", "64", "--index", "int8"]
 started = time.monotonic()
 sharded = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 killed, seen = None, {}

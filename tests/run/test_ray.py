@@ -100,7 +100,8 @@ def test_a_killed_driver_rerun_computes_only_the_missing_units(cluster_facts):
 
 def test_four_corpus_shards_on_ray_give_the_one_process_rankings_and_ndcg(cluster_facts, models, scifact_subset,
                                                                           tmp_path):
-    """One shard's worker killed mid-shard: Ray runs that shard again, the rankings are unchanged."""
+    """One shard's worker killed mid-shard: Ray runs that shard again, the rankings are unchanged; the
+    int8 index variant asked for beside it equals a one-process run's."""
     facts = cluster_facts["sharded"]
     assert facts["killed_pid"], "no shard worker was seen running to kill"
     assert facts["rc"] == 0, facts["err"]
@@ -109,12 +110,15 @@ def test_four_corpus_shards_on_ray_give_the_one_process_rankings_and_ndcg(cluste
     local = tmp_path / "local"
     assert main(["run", "--model", name, "--model-path", str(path), "--tasks", "SciFact", "--data-dir",
                  str(scifact_subset), "--output", str(local), "--no-embedding-cache", "--no-progress",
-                 "--corpus-chunk", "64"]) == 0
+                 "--corpus-chunk", "64", "--index", "int8"]) == 0
     on_ray = Path(cluster_facts["work"]) / "sharded"
-    assert scores(on_ray) == scores(local)  # nDCG@10 and every other metric
-    [ranked] = local.glob("predictions/*/*/SciFact_predictions.json")
+    assert scores(on_ray) == scores(local)  # nDCG@10 and every other metric, the run's and its variants'
+    assert len(scores(local)) == 3  # the run, exact and int8
+    [variant] = local.glob("predictions/*/*+index-int8/SciFact_predictions.json")
+    assert json.loads((on_ray / variant.relative_to(local)).read_text()) == json.loads(variant.read_text())
+    [ranked] = [p for p in local.glob("predictions/*/*/SciFact_predictions.json") if "+index-" not in str(p)]
     assert json.loads((on_ray / ranked.relative_to(local)).read_text()) == json.loads(ranked.read_text())
-    [manifest] = on_ray.glob("results/*/*/bge_eval_manifest.json")
+    [manifest] = [p for p in on_ray.glob("results/*/*/bge_eval_manifest.json") if "+index-" not in str(p)]
     assert json.loads(manifest.read_text())["tasks"]["SciFact"]["shards"]["count"] == 4
     assert not (on_ray / ".shards").exists()
 
