@@ -90,14 +90,28 @@ def _int8(spec: IndexSpec, corpus: np.ndarray) -> tuple[Callable, int]:
 
 
 def _hamming_scores(bits: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """Scores = minus the Hamming distance between the queries' sign bits and the documents'."""
+    """Scores = minus the Hamming distance between the queries' sign bits and the documents', over
+    64-bit words (numpy's bitwise_count) or bytes (a lookup table, numpy before 2.0)."""
+    words = _as_words(bits)
+
     def score(queries: np.ndarray) -> np.ndarray:
-        query_bits = np.packbits(queries > 0, axis=1)
-        distance = np.zeros((len(queries), len(bits)), dtype=np.int32)
-        for byte in range(bits.shape[1]):
-            distance += POPCOUNT[np.bitwise_xor(query_bits[:, byte, None], bits[None, :, byte])]
+        query_words = _as_words(np.packbits(queries > 0, axis=1))
+        distance = np.zeros((len(queries), len(words)), dtype=np.int32)
+        for word in range(words.shape[1]):
+            differ = np.bitwise_xor(query_words[:, word, None], words[None, :, word])
+            distance += np.bitwise_count(differ) if hasattr(np, "bitwise_count") else POPCOUNT[differ]
         return -distance.astype(np.float32)
     return score
+
+
+def _as_words(bits: np.ndarray) -> np.ndarray:
+    """Packed bits as 64-bit words (zero bytes appended to a whole word), or bytes where numpy has no
+    bitwise_count."""
+    if not hasattr(np, "bitwise_count"):
+        return bits
+    padded = np.zeros((len(bits), -(-bits.shape[1] // 8) * 8), dtype=np.uint8)
+    padded[:, :bits.shape[1]] = bits
+    return padded.view(np.uint64)
 
 
 def _binary(spec: IndexSpec, corpus: np.ndarray) -> tuple[Callable, int]:
