@@ -34,7 +34,7 @@ except metadata.PackageNotFoundError:  # a source tree that was never installed
 _LAZY = {
     "evaluate": "api", "get_encoder": "api", "rerank": "api", "load_results": "api", "build_report": "api",
     "gate": "api", "compare": "api", "write_baseline": "api", "make_config": "api", "demo_tasks": "api",
-    "describe_tasks": "api", "bisect": "api", "index_variants": "api", "rerank_variants": "api",
+    "describe_tasks": "api", "bisect": "api", "index_variants": "api", "rerank_variants": "api", "audit": "api",
     "RunSummary": "run.outcome", "TaskOutcome": "run.outcome", "BgeEncoder": "encoding.mteb_encoder",
     "GateReport": "gating", "ReportData": "report.data", "ModelSpec": "models", "BGE_MODELS": "models",
     "resolve_model": "models", "sweep": "api", "ModelEntry": "run.sweep", "SweepSummary": "run.sweep",
@@ -42,7 +42,7 @@ _LAZY = {
 }
 
 __all__ = [
-    "BGE_MODELS", "BgeEncoder", "BgeEvalError", "ConfigError", "DataError", "GateReport", "ModelEntry",
+    "BGE_MODELS", "audit", "BgeEncoder", "BgeEvalError", "ConfigError", "DataError", "GateReport", "ModelEntry",
     "ModelNotFoundError", "ModelSpec", "RayOptions", "ReportData", "RunConfig", "RunSummary", "SweepSummary",
     "TaskOutcome", "UnitFailure", "UnknownNameError", "__version__", "build_report", "demo_tasks", "describe_tasks",
     "bisect", "compare", "evaluate", "gate", "get_encoder", "index_variants", "load_results", "make_config", "rerank",

@@ -106,6 +106,12 @@ def retrieval_inputs(task: Any, splits: Any) -> Iterator[tuple[str, str, Any, An
             yield subset, split, data["corpus"], queries, data.get("top_ranked")
 
 
+def task_subsets(task: Any) -> dict[str, Any]:
+    """A loaded task's data as {subset: {split: data}} (a monolingual task's splits under "default")."""
+    data = task.dataset
+    return data if "default" in data or task.metadata.is_multilingual else {"default": data}
+
+
 def retrieval_top_k(task: Any) -> int:
     """How many documents mteb ranks per query on a retrieval task (its largest k)."""
     return int(task._top_k)

@@ -228,16 +228,18 @@ def load_results(*folders: str | Path, models: Sequence[str] | None = None,
 def build_report(*folders: str | Path, output: str | Path | None = None,
                  models: Sequence[str] | None = None, base: str | None = None, task_types: Sequence[str] = (),
                  languages: Sequence[str] = (), categories: Sequence[str] = (),
-                 eval_splits: Sequence[str] = ()) -> ReportData:
+                 eval_splits: Sequence[str] = (), audit: str | Path | None = None) -> ReportData:
     """What a report shows, from saved results only (no model, no data); with `output`, also
     written there as index.html (self-contained) and README.md. task_types ... eval_splits: mteb's
-    filters choosing the tasks reported, as a run's."""
+    filters choosing the tasks reported, as a run's; audit: an audit.json whose clean items are
+    scored beside the full scores (default: an audit.json in a results folder)."""
     from .report.data import build_report as build
     from .report.render import render
     from .tasks.selection import TaskFilter
 
     selection = TaskFilter(tuple(task_types), tuple(languages), tuple(categories), tuple(eval_splits))
-    data = build([Path(f) for f in folders or ("results",)], list(models) if models else None, base, selection)
+    data = build([Path(f) for f in folders or ("results",)], list(models) if models else None, base, selection,
+                 Path(audit) if audit is not None else None)
     if output is not None:
         sweep = data.sweep
         if sweep is not None and sweep.base is not None:  # each run's comparison page with the base
@@ -253,9 +255,12 @@ def build_report(*folders: str | Path, output: str | Path | None = None,
 
 
 def compare(base: str | Path, new: str | Path | None = None, *, base_model: str | None = None,
-            new_model: str | None = None, tasks: Sequence[str] | None = None, metric: str | None = None) -> Comparison:
+            new_model: str | None = None, tasks: Sequence[str] | None = None, metric: str | None = None,
+            audit: str | Path | None = None) -> Comparison:
     """Two model identities' saved results compared item by item (bge_eval.compare): `base` and `new`
-    results folders (new None: both in `base`, told apart by base_model and new_model, NAME or NAME@REV)."""
+    results folders (new None: both in `base`, told apart by base_model and new_model, NAME or NAME@REV);
+    audit: an audit.json, whose tasks are also compared on the items it found clean."""
+    from .audit.clean import read_audit
     from .compare import compare_sides, pick_side
 
     if new is None and (base_model is None or new_model is None):
@@ -265,20 +270,25 @@ def compare(base: str | Path, new: str | Path | None = None, *, base_model: str 
     if base_side.results_dir.resolve() == new_side.results_dir.resolve():
         raise BgeEvalError(f"compare: base and new are the same results ({base_side.results_dir}); name two models "
                            "or give two folders.")
-    return compare_sides(base_side, new_side, list(tasks) if tasks else None, metric)
+    return compare_sides(base_side, new_side, list(tasks) if tasks else None, metric,
+                         read_audit(Path(audit)) if audit is not None else None)
 
 
 def gate(results: str | Path, baseline: str | Path, *, tasks: Sequence[str] | None = None,
          metric: str | None = None, max_drop: float | None = None, alpha: float = GATE_ALPHA,
-         require_significance: bool = False, revision: str | None = None) -> GateReport:
+         require_significance: bool = False, revision: str | None = None,
+         audit: str | Path | None = None) -> GateReport:
     """The regression gate: saved results against a baseline file; .passed, .exit_code,
     .verdicts, .markdown(), .junit(). revision: gate the model's results of this revision (needed
-    when the results hold several of the baseline's model)."""
+    when the results hold several of the baseline's model); audit: an audit.json whose tasks are
+    gated on the items it found clean."""
+    from .audit.clean import read_audit
     from .gating import GateReport, run_gate
 
+    audited = read_audit(Path(audit)) if audit is not None else None
     return GateReport(run_gate(Path(results), Path(baseline), tasks=list(tasks) if tasks else None, metric=metric,
                                max_drop=max_drop, alpha=alpha, require_significance=require_significance,
-                               revision=revision))
+                               revision=revision, audit=audited))
 
 
 def write_baseline(baseline: str | Path, results: str | Path, *, tasks: Sequence[str] | None = None,
@@ -290,3 +300,36 @@ def write_baseline(baseline: str | Path, results: str | Path, *, tasks: Sequence
 
     return write(Path(baseline), Path(results), list(tasks) if tasks else None, metric, tolerance,
                  revision=revision)
+
+
+def audit(train: Sequence[str | Path], tasks: Iterable[str] = (), *, benchmark: str | None = None,
+          suite: str | Path | None = None, data_dir: str | Path | None = None, threshold: float | None = None,
+          output: str | Path | None = None) -> Any:
+    """The contamination audit (docs/audit.md): every training file's texts against the texts the
+    tasks evaluate (found as run finds them), exact and near copies per task; written to
+    OUTPUT/audit.json when `output` is given. Returns an audit.findings.AuditResult."""
+    from .audit.evaluated import task_items
+    from .audit.findings import audit as run_audit
+    from .audit.matching import DEFAULT_THRESHOLD, minhash_lsh
+    from .tasks.selection import plan_tasks
+
+    minhash_lsh()  # datasketch present, before any data is read
+    names = tuple([tasks] if isinstance(tasks, str) else tasks)
+    if suite is not None:
+        from .tasks.suites import read_suite
+
+        if names or benchmark:
+            raise BgeEvalError("--suite names its own tasks: give it without --tasks or --benchmark.")
+        names = tuple(read_suite(Path(suite)).entries)
+    if not names and benchmark is None:
+        raise BgeEvalError("audit: say which tasks to audit: --tasks, --benchmark or --suite.")
+    for path in map(Path, train):
+        if not path.is_file():
+            raise BgeEvalError(f"--train {path}: no such file.")
+    data = Path(data_dir) if data_dir is not None else None
+    plan = plan_tasks(names, benchmark, data)
+    evaluated = [items for planned in plan.tasks for items in task_items(planned, data)]
+    result = run_audit(evaluated, [Path(p) for p in train], DEFAULT_THRESHOLD if threshold is None else threshold)
+    if output is not None:
+        result.write(Path(output))
+    return result

@@ -84,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             return _gate(args)
         if args.command == "report":
             return write_report(list(args.results) + list(args.baseline),
-                           args.output or args.results[0] / REPORT_FOLDER, args.models, args.base,
-                           filter_options(args))
+                                args.output or args.results[0] / REPORT_FOLDER, args.models, args.base,
+                                filter_options(args), args.audit)
         if args.command == "validate":
             return _validate(args)
         if args.command == "cache":
@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(args)
         if args.command == "bisect":
             return _bisect(args, run_options(args, parser), parser)
+        if args.command == "audit":
+            return _audit(args)
         return _tasks(args)
     except BgeEvalError as exc:
         print(f"bge_eval: error: {exc}", file=sys.stderr)
@@ -171,7 +173,7 @@ def _gate(args: argparse.Namespace) -> int:
         return 0
     report = api.gate(args.results, args.baseline, tasks=args.tasks, metric=args.metric, max_drop=args.max_drop,
                       alpha=args.significance, require_significance=args.require_significance,
-                      revision=args.revision)
+                      revision=args.revision, audit=args.audit)
     for verdict in report.verdicts:
         print(f"[{verdict.status}] {verdict.message}")
     if args.summary:
@@ -199,13 +201,28 @@ def _bisect(args: argparse.Namespace, options: dict, parser: argparse.ArgumentPa
     return result.exit_code
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from . import api
+    from .report.console import format_audit
+
+    result = api.audit(args.train, args.tasks, benchmark=args.benchmark, suite=args.suite, data_dir=args.data_dir,
+                       threshold=args.threshold, output=args.output)
+    print(format_audit(result, args.output))
+    above = result.above(args.fail_above) if args.fail_above is not None else []
+    if above:
+        print(f"audit: above {args.fail_above:.2%} of items seen in training: "
+              + ", ".join(f"{t.key} {t.share:.2%}" for t in above), file=sys.stderr)
+        return 1
+    return 0
+
+
 def _compare(args: argparse.Namespace) -> int:
     from . import api
     from .compare.outputs import format_comparison, write_comparison
     from .compare.viewer import viewer_html
 
     comparison = api.compare(args.base, args.new, base_model=args.base_model, new_model=args.new_model,
-                             tasks=args.tasks, metric=args.metric)
+                             tasks=args.tasks, metric=args.metric, audit=args.audit)
     print(format_comparison(comparison))
     if args.output is not None:
         page = viewer_html(comparison, args.data_dir, args.items)

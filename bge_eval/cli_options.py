@@ -205,6 +205,13 @@ def byte_size(text: str) -> int:
     return int(value * _SIZE_UNITS[unit])
 
 
+def fraction(text: str) -> float:
+    value = non_negative_float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {value}")
+    return value
+
+
 def probability(text: str) -> float:
     value = non_negative_float(text)
     if not 0 < value < 1:

@@ -11,6 +11,7 @@ from .cli_options import (
     add_recipe_options,
     add_task_filters,
     byte_size,
+    fraction,
     non_negative_float,
     positive_int,
     probability,
@@ -35,6 +36,9 @@ def add_other_parsers(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--models", nargs="+", default=None, metavar="NAME", help="only these models")
     report.add_argument("--base", metavar="NAME", help="compare every other model with this one (a sweep's "
                         "base checkpoint): deltas per task with the gate's paired test, and a chart")
+    report.add_argument("--audit", type=Path, default=None, metavar="FILE",
+                        help="an audit.json (python -m bge_eval audit): each task's score on the items it found "
+                        "clean beside the full score (default: an audit.json in a RESULTS_DIR)")
     report.add_argument("--baseline", nargs="+", type=Path, default=[], metavar="RESULTS_DIR",
                         help="more results folders to compare against (shown side by side)")
     add_task_filters(report)
@@ -61,6 +65,9 @@ def add_other_parsers(commands: argparse._SubParsersAction) -> None:
                       help="fail only on drops that are beyond tolerance AND significant")
     gate.add_argument("--revision", metavar="REV",
                       help="gate (or baseline) the model's results of this revision, where --results holds several")
+    gate.add_argument("--audit", type=Path, metavar="FILE",
+                      help="an audit.json: gate its tasks on the items it found clean, both sides (the baseline's "
+                      "per-item sidecar is needed)")
     gate.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML (one test case per task)")
     gate.add_argument("--summary", type=Path, metavar="FILE",
                       help="write a Markdown summary (for CI job summaries and PR comments)")
@@ -105,6 +112,31 @@ def add_other_parsers(commands: argparse._SubParsersAction) -> None:
     validate.add_argument("--model", metavar="NAME", help="also count tokens with this model's tokenizer")
     validate.add_argument("--model-path", type=Path, metavar="DIR", help="the model's local checkpoint")
     add_compare_parser(commands)
+    add_audit_parser(commands)
+
+
+def add_audit_parser(commands: argparse._SubParsersAction) -> None:
+    audit = commands.add_parser(
+        "audit", help="is the score honest? evaluated texts searched in your training data",
+        description="Every training text against every text the tasks evaluate: exact copies (after NFKC, case, "
+        "punctuation and whitespace folding) and near copies (MinHash LSH over shingles, confirmed by their "
+        "Jaccard similarity); per task the queries, relevant documents, pairs and examples seen in training and "
+        "the worst case, a query with its relevant document as one (query, pos) line. Writes OUTPUT/audit.json; "
+        "report, compare and gate then show the clean items' scores (docs/audit.md).")
+    audit.add_argument("--train", type=Path, nargs="+", required=True, metavar="PATH",
+                       help="training files: FlagEmbedding's fine-tuning JSON Lines (query, pos, neg), JSON Lines "
+                       "with a text field, or plain text lines; .gz too")
+    audit.add_argument("--tasks", nargs="+", default=[], metavar="T", help="task names or card folders")
+    audit.add_argument("--benchmark", metavar="NAME", help="a benchmark's tasks (those with local data under "
+                       "--data-dir)")
+    audit.add_argument("--suite", type=Path, metavar="FILE", help="a suite file's tasks")
+    audit.add_argument("--output", type=Path, default=Path("results"), metavar="DIR",
+                       help="where audit.json goes (default: results, beside a run's results)")
+    audit.add_argument("--threshold", type=fraction, default=None, metavar="J",
+                       help="Jaccard similarity of shingles at or above which texts are near copies (default 0.6)")
+    audit.add_argument("--fail-above", type=fraction, default=None, metavar="SHARE",
+                       help="exit 1 when a task's share of items seen in training is above SHARE (CI)")
+    add_data_dir(audit)
 
 
 def _gate_defaults() -> str:
@@ -130,6 +162,8 @@ def add_compare_parser(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--output", type=Path, default=None, metavar="DIR",
                          help="also write DIR/index.html (the viewer: items, filters, texts), DIR/compare.json "
                          "(every item) and DIR/compare.md")
+    compare.add_argument("--audit", type=Path, default=None, metavar="FILE",
+                         help="an audit.json: each audited task also compared on the items it found clean")
     compare.add_argument("--items", type=positive_int, default=VIEWER_ITEMS, metavar="N",
                          help=f"items per task on the viewer's page: the lost ones, then the most changed "
                          f"(default {VIEWER_ITEMS})")

@@ -116,12 +116,12 @@ def cards_in(task_dir: Path) -> list[Path]:
 
 
 def write_report(folders: list[Path], output: Path, models: list[str] | None, base: str | None = None,
-            selection: dict | None = None) -> int:
+                 selection: dict | None = None, audit: Path | None = None) -> int:
     from . import api
 
     for folder in folders:
         if not Path(folder).is_dir():
             raise BgeEvalError(f"{folder}: not a folder of results.")
-    api.build_report(*folders, output=output, models=models, base=base, **(selection or {}))
+    api.build_report(*folders, output=output, models=models, base=base, audit=audit, **(selection or {}))
     print(f"report: {Path(output) / 'index.html'} and {Path(output) / 'README.md'}")
     return 0

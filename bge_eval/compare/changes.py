@@ -14,12 +14,38 @@ from ..errors import BgeEvalError, DataError
 from ..gating.baseline import gate_metric, is_number, recorded_facts
 from ..metrics.significance import PairedTest
 from ..results.files import read_result_file
-from ..results.per_item import FROM_CHANGES, PER_QUERY_NAMES, detectable_change, paired_items, read_per_item
+from ..results.per_item import (
+    FROM_CHANGES,
+    PER_QUERY_NAMES,
+    ItemValues,
+    clean_items,
+    detectable_change,
+    paired_items,
+    read_per_item,
+    recompute,
+)
 from ..tasks.types import EXAMPLE_TYPES, PAIR_TYPES, RANKING_TYPES
 from .items import ItemChange, ItemSet, example_changes, pair_changes, query_changes
 from .sides import Side
 
 MOVERS = 10  # the largest movers each way listed per task
+
+
+@dataclass(frozen=True)
+class CleanComparison:
+    """Both sides on the items an audit found clean: scores, the paired test, how many were left out."""
+
+    items: int
+    left_out: int
+    base_score: float
+    new_score: float
+    test: PairedTest | None
+    no_test: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"items": self.items, "left_out": self.left_out, "base": self.base_score, "new": self.new_score,
+                "delta": self.new_score - self.base_score,
+                "p_value": None if self.test is None else self.test.p_value, "no_test": self.no_test}
 
 
 @dataclass(frozen=True)
@@ -36,6 +62,7 @@ class TaskComparison:
     no_test: str  # why there is no test ("" when there is one)
     detectable: float  # the smallest change of `metric` the gate's test finds (alpha, 80% power); NaN: unknown
     detectable_from: str = FROM_CHANGES
+    clean: CleanComparison | None = None  # on the items an audit found clean (compare --audit)
 
     @property
     def delta(self) -> float:
@@ -73,7 +100,7 @@ class TaskComparison:
                                                     "items": self.test.n_items},
             "no_test": self.no_test, "detectable_change": None if math.isnan(self.detectable) else self.detectable,
             "detectable_from": self.detectable_from,
-            "notes": self.items.notes}
+            "notes": self.items.notes, "clean": None if self.clean is None else self.clean.to_json()}
         if with_items:
             out["items"] = [change.to_json() for change in self.items.changes]
         return out
@@ -95,8 +122,10 @@ def _side_json(side: Side) -> dict[str, str]:
     return {"model": side.model, "revision": side.revision, "results": str(side.results_dir)}
 
 
-def compare_sides(base: Side, new: Side, tasks: list[str] | None = None, metric: str | None = None) -> Comparison:
-    """Every task both sides hold (or `tasks`), each split and subset both hold."""
+def compare_sides(base: Side, new: Side, tasks: list[str] | None = None, metric: str | None = None,
+                  audit: Any = None) -> Comparison:
+    """Every task both sides hold (or `tasks`), each split and subset both hold; audit (audit.clean.Audit):
+    its tasks also compared on the items it found clean."""
     held = [set(side.tasks()) for side in (base, new)]
     wanted = tasks or sorted(held[0] | held[1])
     compared, left_out = [], []
@@ -106,7 +135,7 @@ def compare_sides(base: Side, new: Side, tasks: list[str] | None = None, metric:
             left_out.append(f"{task}: no result of {' or '.join(missing)}")
             continue
         try:
-            compared += compare_task(base, new, task, metric)
+            compared += compare_task(base, new, task, metric, audit)
         except DataError as exc:
             left_out.append(f"{task}: {exc}")
     if not compared:
@@ -114,7 +143,7 @@ def compare_sides(base: Side, new: Side, tasks: list[str] | None = None, metric:
     return Comparison(base, new, compared, left_out)
 
 
-def compare_task(base: Side, new: Side, task: str, metric: str | None) -> list[TaskComparison]:
+def compare_task(base: Side, new: Side, task: str, metric: str | None, audit: Any = None) -> list[TaskComparison]:
     files = [side.result_file(task) for side in (base, new)]
     results = [read_result_file(path) for path in files]
     (task_type, data_before), (_, data_after) = (recorded_facts(path, task) for path in files)
@@ -131,13 +160,15 @@ def compare_task(base: Side, new: Side, task: str, metric: str | None) -> list[T
             subset = score.get("hf_subset", "default")
             if subset in after:
                 chosen = metric or gate_metric(task_type, score)
+                audited = audit.task(task, subset, split) if audit is not None else None
                 out.append(_compare_split(base, new, task, task_type, split, subset, chosen, files,
-                                          (score, after[subset])))
+                                          (score, after[subset]), audited.contaminated if audited else None))
     return out
 
 
 def _compare_split(base: Side, new: Side, task: str, task_type: str, split: str, subset: str, metric: str,
-                   files: list[Path], scores: tuple[dict, dict]) -> TaskComparison:
+                   files: list[Path], scores: tuple[dict, dict],
+                   contaminated: frozenset[str] | None = None) -> TaskComparison:
     values = [score.get(metric) for score in scores]
     if not all(is_number(v) and math.isfinite(float(v or 0)) for v in values):
         raise DataError(f"{split}: no finite {metric} on both sides; pick another with --metric")
@@ -157,5 +188,13 @@ def _compare_split(base: Side, new: Side, task: str, task_type: str, split: str,
     else:
         test, no_test = paired_items(metric, first, second)
         detectable, basis = detectable_change(metric, first, second)
+    clean = None
+    if contaminated is not None and first is not None and second is not None:
+        kept = [clean_items(side, contaminated) for side in (first, second)]
+        clean_test, clean_no_test = paired_items(metric, kept[0], kept[1])
+        count = len(kept[0].values) if isinstance(kept[0], ItemValues) else len(kept[0].scores)
+        total = len(first.values) if isinstance(first, ItemValues) else len(first.scores)
+        clean = CleanComparison(count, total - count, recompute(kept[0], metric), recompute(kept[1], metric),
+                                clean_test, clean_no_test)
     return TaskComparison(task, task_type, split, subset, metric, before, after, items, test, no_test, detectable,
-                          basis)
+                          basis, clean)

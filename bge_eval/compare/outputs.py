@@ -61,6 +61,8 @@ def format_comparison(comparison: Comparison) -> str:
     lines.append("")
     for t in comparison.tasks:
         lines.append(detectable_sentence(t))
+        if t.clean is not None:
+            lines.append(f"  {clean_sentence(t)}")
         lost = t.lost()
         if lost:
             lines.append(f"  lost since the base ({len(lost)} {t.items.unit}):")
@@ -85,6 +87,8 @@ def comparison_markdown(comparison: Comparison) -> str:
                      f"{counts['worse']} | {counts['unchanged']} | {len(t.lost())} |")
     for t in comparison.tasks:
         lines += ["", f"## {t.name}", "", detectable_sentence(t), "", f"Each item's value: {t.items.value}.", ""]
+        if t.clean is not None:
+            lines += [clean_sentence(t) + ".", ""]
         for status in ("worse", "improved"):
             movers = t.movers(status)
             if movers:
@@ -114,3 +118,13 @@ def write_comparison(comparison: Comparison, output: Path, page: str | None = No
         written.append(output / "index.html")
         atomic_write_text(written[2], page)
     return written
+
+
+def clean_sentence(t: TaskComparison) -> str:
+    """Both sides on the items the audit found clean (compare --audit)."""
+    c = t.clean
+    assert c is not None
+    test = f"p={c.test.p_value:.3f}" if c.test is not None else f"no test: {c.no_test}"
+    return (f"clean items (the audit left out {c.left_out} of {c.items + c.left_out} {t.items.unit}): "
+            f"{c.base_score:.5f} -> {c.new_score:.5f} ({c.new_score - c.base_score:+.5f}, {test}); all items "
+            f"{t.delta:+.5f}")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import _mteb
 from ..errors import BgeEvalError
 from ..fingerprints import data_files, fingerprint_files
 from ..results.layout import MANIFEST_NAME
@@ -112,12 +113,7 @@ def _load_hub(task: str, recorded: str | None) -> Any:
         raise BgeEvalError(f"the run read {recorded.removeprefix('hub:')}, mteb now names "
                            f"{dataset.get('path')}@{dataset.get('revision')}")
     load_task_data(planned, None)
-    return _subsets(planned.task)
-
-
-def _subsets(task_object: Any) -> Any:
-    dataset = task_object.dataset
-    return dataset if "default" in dataset or task_object.metadata.is_multilingual else {"default": dataset}
+    return _mteb.task_subsets(planned.task)
 
 
 def _load(task: str, folder: Path | None, source: str) -> Any:
@@ -136,7 +132,7 @@ def _load(task: str, folder: Path | None, source: str) -> Any:
             attach_folder(task_object, folder)
         else:
             task_object.load_data()
-    return _subsets(task_object)
+    return _mteb.task_subsets(task_object)
 
 
 def _documents(corpus: Any, wanted: set[str]) -> dict[str, str]:

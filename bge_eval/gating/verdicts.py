@@ -8,8 +8,9 @@ unusable (missing results or metric, another model or dataset revision, a bad ba
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from ..config import GATE_ALPHA
 from ..errors import DataError
@@ -19,11 +20,13 @@ from ..results.per_item import (
     ItemValues,
     PairScores,
     PerItem,
+    clean_items,
     detectable_change,
     disagreement,
     from_json,
     item_unit,
     read_per_item,
+    recompute,
     refuse_non_finite,
 )
 from .baseline import (
@@ -137,9 +140,11 @@ def drop_items(metric: str, baseline: PerItem, new: PerItem, tolerance: float,
 
 # --- verdicts ----------------------------------------------------------------------
 def judge(entry: BaselineEntry, results: Path, baseline_per_item: PerItem | None,
-          max_drop: float | None, alpha: float, require_significance: bool, revision: str | None = None) -> Verdict:
+          max_drop: float | None, alpha: float, require_significance: bool, revision: str | None = None,
+          contaminated: frozenset[str] | None = None) -> Verdict:
+    """contaminated: items an audit found in training; both sides are then gated on the other items."""
     found = find_result(results, entry)
-    where = f"{entry.task} ({entry.split}, {entry.metric})"
+    where = f"{entry.task} ({entry.split}, {entry.metric}{', clean items' if contaminated is not None else ''})"
     if not found:
         return Verdict(entry, "unusable", f"{where}: no result for this task under {results}.")
     result = choose(entry, found, results, revision)
@@ -147,6 +152,12 @@ def judge(entry: BaselineEntry, results: Path, baseline_per_item: PerItem | None
         return Verdict(entry, "unusable", f"{where}: {result}")
     if result.damaged:
         return Verdict(entry, "unusable", f"{where}: {result.damaged}")
+    if contaminated is not None:
+        if result.per_item is None:
+            return Verdict(entry, "unusable", f"{where}: the audit's clean items need the result's per-item "
+                           f"results: {result.no_per_item}.")
+        kept = clean_items(result.per_item, contaminated)
+        result = replace(result, per_item=kept, value=recompute(kept, entry.metric))
     if result.value is None:
         return Verdict(entry, "unusable", f"{where}: the result file has no {entry.metric} for this split.")
     if not math.isfinite(result.value):
@@ -190,7 +201,8 @@ def judge(entry: BaselineEntry, results: Path, baseline_per_item: PerItem | None
 
 def run_gate(results: Path, baseline: Path, *, tasks: list[str] | None = None, metric: str | None = None,
              max_drop: float | None = None, alpha: float = GATE_ALPHA, require_significance: bool = False,
-             revision: str | None = None) -> list[Verdict]:
+             revision: str | None = None, audit: Any = None) -> list[Verdict]:
+    """audit: an audit.clean.Audit; its tasks are gated on the items it found clean, both sides."""
     every = read_baseline(baseline)
     entries = [e for e in every if (not tasks or e.task in tasks) and (metric is None or e.metric == metric)]
     if not entries:
@@ -202,10 +214,19 @@ def run_gate(results: Path, baseline: Path, *, tasks: list[str] | None = None, m
     for entry in entries:
         stored = from_json(per_item.get(entry_key(entry)), item_unit(entry.type or ""))
         problem = baseline_per_item_problem(entry, stored, sidecar(baseline))
+        audited = audit.task(entry.task, entry.subset, entry.split) if audit is not None else None
+        if not problem and audited is not None:
+            if stored is None:
+                problem = ("the audit's clean items need the baseline's per-item results (its .per_query.json "
+                           "sidecar); write the baseline again with --write-baseline")
+            else:
+                stored = clean_items(stored, audited.contaminated)
+                entry = replace(entry, value=recompute(stored, entry.metric))
         if problem:
             verdicts.append(Verdict(entry, "unusable", f"{entry.task} ({entry.split}, {entry.metric}): {problem}"))
         else:
-            verdicts.append(judge(entry, results, stored, max_drop, alpha, require_significance, revision))
+            verdicts.append(judge(entry, results, stored, max_drop, alpha, require_significance, revision,
+                                  audited.contaminated if audited is not None else None))
     return verdicts
 
 

@@ -240,3 +240,27 @@ def format_index_variants(results: list[Any]) -> str:
     return "\n".join(["index variants (results as REV+index-VARIANT beside the run's):", _table(
         ["task", "variant", "main score", "recall@10 vs exact", "bytes/vector", "build s", "p50 ms", "status"], rows),
         *notes])
+
+
+def format_audit(result: Any, output: Path | None) -> str:
+    """The audit per task (audit.findings.AuditResult): items seen in training, what was seen, examples."""
+    lines = [f"audit: {sum(t['lines'] for t in result.training):,} training lines ("
+             + ", ".join(f"{t['file']}: {t['lines']:,}" for t in result.training)
+             + f") against {len(result.tasks)} task split(s); near copies at Jaccard >= {result.threshold}"]
+    for task in result.tasks:
+        c = task.counts
+        if task.unit == "queries":
+            seen = (f"{c['queries_seen']} queries ({c['queries_seen_exact']} exact), {c['relevant_documents_seen']} of "
+                    f"{c['relevant_documents']} relevant documents ({c['relevant_documents_seen_exact']} exact), "
+                    f"{c['pairs_together']} (query, relevant document) pairs together as (query, pos)")
+        else:
+            seen = f"{c[task.unit + '_seen_exact']} exact copies"
+        lines.append(f"  {task.key}: {len(task.contaminated)} of {task.items} {task.unit} seen in training "
+                     f"({task.share:.2%}): {seen}")
+        for example in task.examples[:3]:
+            lines.append(f"      {example['finding']}: {example['item']} {example['kind']}"
+                         f"{'' if example['kind'] == 'exact' else ' ' + format(example['similarity'], '.2f')}"
+                         f" at {example['training']} ({example['training_role']}): {example['text'][:80]!r}")
+    if output is not None:
+        lines.append(f"written: {Path(output) / 'audit.json'}")
+    return "\n".join(lines)

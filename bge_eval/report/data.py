@@ -35,8 +35,10 @@ from ..tasks.registry import (
     task_type_of,
 )
 from ..tasks.types import task_kind
+from .audit_section import AuditSection, audit_section, find_audit
 from .index_section import VariantTask, index_section, is_variant
 from .leaderboard import CMTEB_COLUMNS, MTEB_COLUMNS, Cell, delta, is_notable, leaderboard, suite_leaderboard
+from .plots import comparison
 from .sweep import SweepTable, sweep_table
 
 BENCHMARKS = ((ENGLISH_BENCHMARK, "MTEB", MTEB_COLUMNS), (CHINESE_BENCHMARK, "C-MTEB", CMTEB_COLUMNS))
@@ -146,6 +148,7 @@ class ReportData:
     comparison_png: str | None = None  # with two or more runs: each run's score per task, as bars
     sweep: SweepTable | None = None  # with two or more runs: tasks x runs, best, deltas against a base
     index_variants: list[VariantTask] = field(default_factory=list)  # runs' index variants (index_section)
+    audit: AuditSection | None = None  # the contamination audit beside the results (audit_section)
     generated: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
@@ -357,22 +360,11 @@ def figures_in_order(figs: list[Figure], rows: list[TaskRow], runs: list[Run]) -
                   key=lambda f: (order[(f.task, f.split, f.run)], position[f.run]))
 
 
-def comparison(runs: list[Run], rows: list[TaskRow]) -> str | None:
-    """With two or more runs: a bar chart of each run's score per task (real tasks, else the demo's)."""
-    from .plots import comparison_png
-
-    if len(runs) < 2 or not rows:
-        return None
-    tasks = list(dict.fromkeys(f"{r.task}" + ("" if r.split == "test" else f" ({r.split})") for r in rows))
-    scores = {(r.run, r.task + ("" if r.split == "test" else f" ({r.split})")): r.score for r in rows}
-    png = comparison_png([r.label for r in runs], tasks, scores)
-    return base64.b64encode(png).decode("ascii")
-
-
 def build_report(folders: list[Path], models: list[str] | None = None, base: str | None = None,
-                 selection: Any = None) -> ReportData:
+                 selection: Any = None, audit: Path | None = None) -> ReportData:
     """base: a run's label or model name, that every other run is compared with (the sweep table);
-    selection: a tasks.selection.TaskFilter (mteb's filters) choosing the tasks reported."""
+    selection: a tasks.selection.TaskFilter (mteb's filters) choosing the tasks reported; audit: an
+    audit.json (default: one in a results folder) whose clean items are scored."""
     from ..errors import DataError
     from .selection import selected_rows
 
@@ -397,4 +389,5 @@ def build_report(folders: list[Path], models: list[str] | None = None, base: str
         demo_figures=figures_in_order(figs, demo, runs), comparison_png=comparison(runs, real or demo),
         sweep=sweep_table(runs, real or demo, base),
         index_variants=index_section(runs, variant_runs, rows + [r for run in variant_runs for r in task_rows(run)]),
+        audit=audit_section(find_audit(folders, audit), runs, real or demo),
     )

@@ -4,6 +4,7 @@ as it was)."""
 
 from __future__ import annotations
 
+import base64
 import io
 from typing import Any
 
@@ -30,6 +31,15 @@ def histogram_png(dist: Distribution, title: str) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()
+
+
+def comparison(runs: list[Any], rows: list[Any]) -> str | None:
+    """With two or more runs (report.data's): a bar chart of each run's score per task, base64 PNG."""
+    if len(runs) < 2 or not rows:
+        return None
+    tasks = list(dict.fromkeys(f"{r.task}" + ("" if r.split == "test" else f" ({r.split})") for r in rows))
+    scores = {(r.run, r.task + ("" if r.split == "test" else f" ({r.split})")): r.score for r in rows}
+    return base64.b64encode(comparison_png([r.label for r in runs], tasks, scores)).decode("ascii")
 
 
 def comparison_png(runs: list[str], tasks: list[str], scores: dict[tuple[str, str], float]) -> bytes:

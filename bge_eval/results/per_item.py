@@ -98,6 +98,14 @@ def read_per_item(result_file: Path, task: str, task_type: str, split: str, metr
     return (None, f"the per-item results {problem}, the result file {reported:.5f}") if problem else (found, "")
 
 
+def clean_items(found: PerItem, contaminated: frozenset[str]) -> PerItem:
+    """The per-item results without the items an audit found in training (pairs by their number)."""
+    if isinstance(found, ItemValues):
+        return ItemValues({k: v for k, v in found.values.items() if k not in contaminated}, found.unit)
+    keep = [i for i in range(len(found.scores)) if str(i) not in contaminated]
+    return PairScores([found.scores[i] for i in keep], [found.gold[i] for i in keep], found.unit)
+
+
 def refuse_non_finite(found: PerItem, where: str, fix: str) -> None:
     """A per-item file holding NaN or an infinity is damaged: a DataError naming it, never used."""
     values = found.values.values() if isinstance(found, ItemValues) else [*found.scores, *found.gold]

@@ -82,7 +82,7 @@ def per_example(task: Any, predictions: dict) -> dict[str, dict[str, Any]]:
     examples is mteb's accuracy (the mean over experiments on the same test examples)."""
     out: dict[str, dict[str, Any]] = {}
     label = _mteb.classification_label_column(task)
-    for subset, splits in _subsets(task).items():
+    for subset, splits in _mteb.task_subsets(task).items():
         for split, data in splits.items():
             experiments = predictions.get(subset, {}).get(split)
             if split not in task.eval_splits or not experiments:
@@ -95,7 +95,7 @@ def per_example(task: Any, predictions: dict) -> dict[str, dict[str, Any]]:
 
 def similarities(task: Any, predictions: dict) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for subset, splits in _subsets(task).items():
+    for subset, splits in _mteb.task_subsets(task).items():
         for split, data in splits.items():
             if split not in task.eval_splits or split not in predictions.get(subset, {}):
                 continue
@@ -104,13 +104,6 @@ def similarities(task: Any, predictions: dict) -> dict[str, dict[str, Any]]:
                 saved, data["relevant_docs"])
             out.setdefault(subset, {})[split] = entry
     return out
-
-
-def _subsets(task: Any) -> dict[str, Any]:
-    data = task.dataset
-    if "default" not in data and not task.metadata.is_multilingual:
-        return {"default": data}
-    return data
 
 
 def _pairs(task: Any, data: Any, saved: dict) -> dict[str, Any]:

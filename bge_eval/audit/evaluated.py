@@ -1,0 +1,96 @@
+"""The texts a task evaluates, by item, read as a run reads the task's data: retrieval and reranking
+queries and their relevant documents (by query id, as the per-query files key them), STS and pair
+sentences (by pair number), classification test texts (by example number), clustering sentences
+(set.sentence; clustering has no per-item scores). A large corpus is scanned in batches for the
+relevant documents only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import _mteb
+from ..run.task_eval import load_task_data
+from ..tasks.selection import PlannedTask
+from ..tasks.types import EXAMPLE_TYPES, PAIR_TYPES, RANKING_TYPES
+
+BATCH_ROWS = 100_000  # corpus rows scanned at a time
+
+
+@dataclass
+class TaskItems:
+    """One (task, subset, split): its items and the texts each stands on."""
+
+    task: str
+    type: str
+    subset: str
+    split: str
+    unit: str  # "queries", "pairs", "examples" or "sentences"
+    items: list[str] = field(default_factory=list)
+    texts: list[tuple[str, str, str]] = field(default_factory=list)  # (role, item or document id, text)
+    relevant: dict[str, list[str]] = field(default_factory=dict)  # query -> its relevant documents
+
+    @property
+    def key(self) -> str:
+        return f"{self.task} ({self.split}{'' if self.subset == 'default' else ', ' + self.subset})"
+
+
+def task_items(planned: PlannedTask, data_dir: Path | None) -> Iterator[TaskItems]:
+    load_task_data(planned, data_dir)
+    try:
+        if planned.type in RANKING_TYPES:
+            for subset, split, corpus, queries, _ in _mteb.retrieval_inputs(planned.task, planned.splits):
+                relevant_docs = _mteb.task_subsets(planned.task)[subset][split]["relevant_docs"]
+                yield _ranking_items(planned, subset, split, corpus, queries, relevant_docs)
+            return
+        for subset, splits in _mteb.task_subsets(planned.task).items():
+            for split in planned.splits:
+                if split in splits:
+                    yield _other_items(planned, subset, split, splits[split])
+    finally:
+        _mteb.unload_task_data(planned.task)
+
+
+def _ranking_items(planned: PlannedTask, subset: str, split: str, corpus: Any, queries: Any,
+                   relevant_docs: dict) -> TaskItems:
+    found = TaskItems(planned.name, planned.type, subset, split, "queries")
+    for query, text in zip(queries["id"], queries["text"], strict=True):
+        query = str(query)
+        found.items.append(query)
+        found.texts.append(("query", query, text if isinstance(text, str) else " ".join(map(str, text))))
+        found.relevant[query] = [str(d) for d, gain in relevant_docs.get(query, {}).items() if gain > 0]
+    wanted = {d for docs in found.relevant.values() for d in docs}
+    has_title = "title" in corpus.column_names
+    ids = corpus.select_columns(["id"])
+    for start in range(0, len(corpus), BATCH_ROWS):
+        for offset, doc in enumerate(ids[start:start + BATCH_ROWS]["id"]):
+            if str(doc) in wanted:
+                row = corpus[start + offset]
+                title = (row.get("title") or "").strip() if has_title else ""
+                found.texts.append(("document", str(doc), f"{title} {row['text']}".strip()))
+    return found
+
+
+def _other_items(planned: PlannedTask, subset: str, split: str, data: Any) -> TaskItems:
+    columns = _mteb.column_names(planned.task)
+    if planned.type in PAIR_TYPES:
+        found = TaskItems(planned.name, planned.type, subset, split, "pairs")
+        first, second = columns["sentence1"], columns["sentence2"]
+        rows = data[0] if len(data) == 1 and isinstance(data[0].get(first), list) else data  # v1 single-row layout
+        for i, (left, right) in enumerate(zip(rows[first], rows[second], strict=True)):
+            found.items.append(str(i))
+            found.texts += [("sentence1", str(i), str(left)), ("sentence2", str(i), str(right))]
+    elif planned.type in EXAMPLE_TYPES:
+        found = TaskItems(planned.name, planned.type, subset, split, "examples")
+        for i, text in enumerate(data[columns["text"]]):
+            found.items.append(str(i))
+            found.texts.append(("text", str(i), str(text)))
+    else:  # clustering: every sentence of every set
+        found = TaskItems(planned.name, planned.type, subset, split, "sentences")
+        for row, sentences in enumerate(data["sentences"]):
+            for i, text in enumerate(sentences if isinstance(sentences, list) else [sentences]):
+                found.items.append(f"{row}.{i}")
+                found.texts.append(("sentence", f"{row}.{i}", str(text)))
+    return found
