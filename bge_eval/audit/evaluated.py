@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _mteb
+from ..errors import DataError
 from ..run.task_eval import load_task_data
 from ..tasks.selection import PlannedTask
 from ..tasks.types import EXAMPLE_TYPES, PAIR_TYPES, RANKING_TYPES
@@ -87,10 +88,19 @@ def _other_items(planned: PlannedTask, subset: str, split: str, data: Any) -> Ta
         for i, text in enumerate(data[columns["text"]]):
             found.items.append(str(i))
             found.texts.append(("text", str(i), str(text)))
-    else:  # clustering: every sentence of every set
+    elif planned.type == "Summarization":  # every human and machine summary, by row.summary
+        found = TaskItems(planned.name, planned.type, subset, split, "summaries")
+        for row, (human, machine) in enumerate(zip(data["human_summaries"], data["machine_summaries"], strict=True)):
+            for i, text in enumerate([*human, *machine]):
+                found.items.append(f"{row}.{i}")
+                found.texts.append(("summary", f"{row}.{i}", str(text)))
+    elif "sentences" in getattr(data, "column_names", ()):  # clustering: every sentence of every set
         found = TaskItems(planned.name, planned.type, subset, split, "sentences")
         for row, sentences in enumerate(data["sentences"]):
             for i, text in enumerate(sentences if isinstance(sentences, list) else [sentences]):
                 found.items.append(f"{row}.{i}")
                 found.texts.append(("sentence", f"{row}.{i}", str(text)))
+    else:
+        raise DataError(f"{planned.name}: the audit does not read {planned.type} tasks (it reads retrieval, "
+                        "reranking, STS, pair classification, classification, clustering and summarization).")
     return found

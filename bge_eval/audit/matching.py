@@ -5,12 +5,13 @@ not the sketch's estimate). The evaluated texts are indexed; the training data s
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BgeEvalError
-from .text import jaccard, normalise, shingles
+from .text import exact_key, jaccard, normalise, shingles
 from .training import TrainingLine
 
 DEFAULT_THRESHOLD = 0.6  # Jaccard of shingle sets at or above which two texts are near copies
@@ -43,6 +44,9 @@ class Matcher:
         """texts: the evaluated texts (an index into them identifies each)."""
         datasketch = minhash_lsh()
         self._minhash = datasketch.MinHash
+        # one set of permutations for every sketch (drawn once, not per text), shingles hashed by CRC-32
+        template = datasketch.MinHash(num_perm=NUM_PERM, hashfunc=zlib.crc32)
+        self._permutations, self._scheme = template.permutations, template.scheme
         self.threshold = threshold
         self.texts = texts
         self.exact: dict[str, list[int]] = {}
@@ -52,14 +56,15 @@ class Matcher:
             normalised = normalise(text)
             if not normalised:
                 continue
-            self.exact.setdefault(normalised, []).append(i)
+            self.exact.setdefault(exact_key(normalised), []).append(i)
             units = shingles(normalised)
             if len(units) >= MIN_SHINGLES:
                 self.shingles[i] = units
                 self.lsh.insert(i, self._sketch(units), check_duplication=False)
 
     def _sketch(self, units: set[str]) -> Any:
-        sketch = self._minhash(num_perm=NUM_PERM)
+        sketch = self._minhash(num_perm=NUM_PERM, hashfunc=zlib.crc32, permutations=self._permutations,
+                               scheme=self._scheme)
         sketch.update_batch([unit.encode("utf-8") for unit in units])
         return sketch
 
@@ -69,7 +74,7 @@ class Matcher:
             normalised = normalise(text)
             if not normalised:
                 continue
-            exact = self.exact.get(normalised, [])
+            exact = self.exact.get(exact_key(normalised), [])
             hits += [Hit(i, "exact", 1.0, line.file, line.line, role) for i in exact]
             units = shingles(normalised)
             if len(units) < MIN_SHINGLES or not self.shingles:
