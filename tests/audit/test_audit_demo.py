@@ -108,3 +108,13 @@ def test_a_missing_file_or_no_tasks_is_refused(tmp_path, capsys):
     (tmp_path / "t.txt").write_text("x\n")
     assert main(["audit", "--train", str(tmp_path / "t.txt")]) == 2
     assert "say which tasks to audit" in capsys.readouterr().err
+
+
+def test_missing_datasketch_is_one_line_naming_the_extra(planted, tmp_path, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "datasketch", None)
+    assert main(["audit", "--train", str(planted[0]), "--tasks", *TASKS, "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert 'pip install "bge_eval[audit]"' in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
