@@ -127,3 +127,23 @@ class TrigramEncoder:
         from bge_eval import _mteb
 
         return _mteb.AbsEncoder.similarity_pairwise(self, a, b)
+
+
+def run_readme_block(section: str, work: Path) -> None:
+    """The first bash block under README.md's `## {section}`, line by line through main(), in `work`
+    (each line a `python -m bge_eval ...` command; continuation lines joined)."""
+    import shlex
+
+    from bge_eval.cli import main
+
+    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    block = text.split(f"## {section}", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    cwd = Path.cwd()
+    os.chdir(work)
+    try:
+        for line in block.replace("\\\n", " ").strip().splitlines():
+            words = shlex.split(line, comments=True)
+            assert words[:3] == ["python", "-m", "bge_eval"], line
+            assert main(words[3:]) == 0, line
+    finally:
+        os.chdir(cwd)

@@ -4,16 +4,11 @@ data and my-train.jsonl a training file holding ten STSBenchmark sentences among
 from __future__ import annotations
 
 import json
-import shlex
-from pathlib import Path
 
-from bge_eval.cli import main
-from tests.helpers import read_jsonl
+from tests.helpers import read_jsonl, run_readme_block
 
 
-def test_readme_is_my_score_honest_runs_as_written(shared_data, minilm_path, tmp_path, monkeypatch, capsys):
-    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    block = text.split("## Is my score honest?", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+def test_readme_is_my_score_honest_runs_as_written(shared_data, minilm_path, tmp_path, capsys):
     work = tmp_path / "work"
     work.mkdir()
     (tmp_path / "shared").symlink_to(shared_data.parent)
@@ -21,11 +16,7 @@ def test_readme_is_my_score_honest_runs_as_written(shared_data, minilm_path, tmp
     lines = [{"query": s, "pos": ["a passage about something else entirely"]} for s in sentences]
     lines += [{"query": f"question {i} about gardening", "pos": [f"tomatoes {i} need sun"]} for i in range(50)]
     (work / "my-train.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
-    monkeypatch.chdir(work)
-    for line in block.replace("\\\n", " ").strip().splitlines():
-        words = shlex.split(line, comments=True)
-        assert words[:3] == ["python", "-m", "bge_eval"]
-        assert main(words[3:]) == 0, line
+    run_readme_block("Is my score honest?", work)
     printed = capsys.readouterr().out
     assert "STSBenchmark (test): " in printed and "pairs seen in training" in printed
     report = (work / "runs" / "base" / "report" / "README.md").read_text()

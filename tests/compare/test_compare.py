@@ -6,9 +6,7 @@ the result files' scores, and what it calls lost must follow from the saved rank
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +16,7 @@ from bge_eval import api
 from bge_eval.cli import main
 from bge_eval.metrics.detectable import detectable_mean_change
 from bge_eval.metrics.ranking import ranking
+from tests.helpers import run_readme_block
 
 
 def by_task(comparison, task):
@@ -137,18 +136,11 @@ def test_readme_why_did_my_checkpoint_change_runs_as_written(shared_data, pertur
                                                              capsys):
     """The README's block, line by line, in a folder where ../shared/data is the real data and
     ./my-checkpoint a changed MiniLM."""
-    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    section = text.split("## Why did my checkpoint change?", 1)[1]
-    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
     work = tmp_path / "work"
     work.mkdir()
     (tmp_path / "shared").symlink_to(shared_data.parent)
     shutil.copytree(perturbed_minilm, work / "my-checkpoint")
-    monkeypatch.chdir(work)
-    for line in block.replace("\\\n", " ").strip().splitlines():
-        words = shlex.split(line, comments=True)
-        assert words[:3] == ["python", "-m", "bge_eval"]
-        assert main(words[3:]) == 0, line
+    run_readme_block("Why did my checkpoint change?", work)
     printed = capsys.readouterr().out
     assert "STSBenchmark" in printed and "not detectable with its 1379 pairs" in printed
     assert (work / "runs" / "compare" / "compare.md").is_file()
