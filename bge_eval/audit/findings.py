@@ -97,12 +97,10 @@ class _Tally:
                             "relevant_documents_seen_exact": _exact(documents), "pairs_together": len(self.together)}
             kinds = [("query seen", queries), ("relevant document seen", documents)]
         else:
-            roles = by_role
-            bad = {key for hits in roles.values() for key in hits}
-            found.counts = {f"{items.unit}_seen": len(bad),
-                            f"{items.unit}_seen_exact": len({k for hits in roles.values() for k, h in hits.items()
-                                                             if h.kind == "exact"})}
-            kinds = [(f"{role} seen", hits) for role, hits in sorted(roles.items())]
+            bad = {key for hits in by_role.values() for key in hits}
+            exact = {key for hits in by_role.values() for key, hit in hits.items() if hit.kind == "exact"}
+            found.counts = {f"{items.unit}_seen": len(bad), f"{items.unit}_seen_exact": len(exact)}
+            kinds = [(f"{role} seen", hits) for role, hits in sorted(by_role.items())]
         found.contaminated = [item for item in items.items if item in bad]
         for label, hits in kinds:
             for key, hit in list(hits.items())[:EXAMPLES]:
