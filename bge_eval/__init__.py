@@ -6,14 +6,16 @@ The public API (imported on first use, so `import bge_eval` loads neither torch 
 - get_encoder(model, **options) -> BgeEncoder: the fast BGE encoder as an mteb model;
   demo_tasks(): the bundled demo suite as mteb tasks.
 - rerank(summary, reranker, **options) -> RerankSummary: the second stage; index_variants(summary,
-  ["int8", "hnsw:32"], **options): the retrieval tasks through quantized / approximate indexes.
+  ["int8", "hnsw:32"], **options): the retrieval tasks through quantized / approximate indexes;
+  rerank_variants(summary, variants, reranker): the second stage over each variant's candidates.
 - sweep(models, tasks, *, ray=None, **options) -> SweepSummary: several models, here or on Ray
   (ModelEntry, RayOptions).
 - load_results(*folders) -> pandas.DataFrame of tidy rows.
 - build_report(*folders, output=None) -> ReportData (and index.html / README.md when output is given).
 - gate(results, baseline, ...) -> GateReport; write_baseline(baseline, results, ...).
 - compare(base, new, ...) -> Comparison: two results compared item by item; bisect(models, tasks,
-  ...) -> BisectResult: the first checkpoint whose score dropped.
+  ...) -> BisectResult: the first checkpoint whose score dropped; audit(train, tasks, ...) ->
+  AuditResult: the evaluated texts searched in one's training data (docs/audit.md).
 - RunConfig (every option of a run, with its default, checked where it is built: ConfigError) and
   the errors (BgeEvalError and kin); a run's failed tasks are RunSummary.failures (UnitFailure).
 """
@@ -51,15 +53,20 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .api import (
+        audit,
+        bisect,
         build_report,
+        compare,
         demo_tasks,
         describe_tasks,
         evaluate,
         gate,
         get_encoder,
+        index_variants,
         load_results,
         make_config,
         rerank,
+        rerank_variants,
         sweep,
         write_baseline,
     )
