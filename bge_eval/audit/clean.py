@@ -22,6 +22,14 @@ class AuditedTask:
     items: int
     contaminated: frozenset[str]
     counts: dict[str, int]
+    data: str = ""  # the fingerprint of the data audited
+
+    def other_data(self, recorded: str | None) -> str:
+        """Why the audit's item ids cannot be used on a result made from `recorded` data ("" when they can)."""
+        if self.data and recorded and recorded != self.data:
+            return (f"the audit read other data than the result (data {self.data[:18]} audited, {recorded[:18]} "
+                    "scored): audit again")
+        return ""
 
 
 @dataclass(frozen=True)
@@ -62,10 +70,9 @@ def read_audit(path: Path) -> Audit:
     if not isinstance(data, dict) or data.get("bge_eval_audit") != FORMAT or not isinstance(data.get("tasks"), list):
         raise DataError(f"--audit {path}: not an audit file of this version; {fix}.")
     try:
-        tasks = {(t["task"], t["subset"], t["split"]): AuditedTask(t["unit"], int(t["items"]),
-                                                                    frozenset(map(str, t["contaminated"])),
-                                                                    dict(t.get("counts") or {}))
-                 for t in data["tasks"]}
+        tasks = {(t["task"], t["subset"], t["split"]): AuditedTask(
+            t["unit"], int(t["items"]), frozenset(map(str, t["contaminated"])), dict(t.get("counts") or {}),
+            str(t.get("data") or "")) for t in data["tasks"]}
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"--audit {path}: a task entry lacks {exc}; {fix}.") from None
     return Audit(path, float(data.get("threshold", math.nan)), tasks)

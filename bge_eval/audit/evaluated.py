@@ -7,12 +7,13 @@ relevant documents only."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .. import _mteb
 from ..errors import DataError
+from ..run.identity import data_fingerprint
 from ..run.task_eval import load_task_data
 from ..tasks.selection import PlannedTask
 from ..tasks.types import EXAMPLE_TYPES, PAIR_TYPES, RANKING_TYPES
@@ -32,6 +33,7 @@ class TaskItems:
     items: list[str] = field(default_factory=list)
     texts: list[tuple[str, str, str]] = field(default_factory=list)  # (role, item or document id, text)
     relevant: dict[str, list[str]] = field(default_factory=dict)  # query -> its relevant documents
+    data: str = ""  # the fingerprint of the data read, as a run records it (run/identity.data_fingerprint)
 
     @property
     def key(self) -> str:
@@ -39,17 +41,18 @@ class TaskItems:
 
 
 def task_items(planned: PlannedTask, data_dir: Path | None) -> Iterator[TaskItems]:
+    data, _ = data_fingerprint(planned, data_dir, None)
     load_task_data(planned, data_dir)
     try:
         if planned.type in RANKING_TYPES:
             for subset, split, corpus, queries, _ in _mteb.retrieval_inputs(planned.task, planned.splits):
                 relevant_docs = _mteb.task_subsets(planned.task)[subset][split]["relevant_docs"]
-                yield _ranking_items(planned, subset, split, corpus, queries, relevant_docs)
+                yield replace(_ranking_items(planned, subset, split, corpus, queries, relevant_docs), data=data)
             return
         for subset, splits in _mteb.task_subsets(planned.task).items():
             for split in planned.splits:
                 if split in splits:
-                    yield _other_items(planned, subset, split, splits[split])
+                    yield replace(_other_items(planned, subset, split, splits[split]), data=data)
     finally:
         _mteb.unload_task_data(planned.task)
 

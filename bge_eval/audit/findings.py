@@ -35,6 +35,7 @@ class TaskFindings:
     contaminated: list[str] = field(default_factory=list)  # item ids (query ids, pair or example numbers)
     counts: dict[str, int] = field(default_factory=dict)
     examples: list[dict[str, Any]] = field(default_factory=list)
+    data: str = ""  # the fingerprint of the task data audited (a run's result identity's "data")
 
     @property
     def share(self) -> float:
@@ -84,7 +85,8 @@ class _Tally:
 
     def findings(self, texts: list[str]) -> TaskFindings:
         items = self.items
-        found = TaskFindings(items.task, items.type, items.subset, items.split, items.unit, len(items.items))
+        found = TaskFindings(items.task, items.type, items.subset, items.split, items.unit, len(items.items),
+                             data=items.data)
         by_role: dict[str, dict[str, Hit]] = {}
         for (role, key), hit in self.seen.items():
             by_role.setdefault(role, {})[key] = hit

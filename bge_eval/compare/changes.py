@@ -161,14 +161,15 @@ def compare_task(base: Side, new: Side, task: str, metric: str | None, audit: An
             if subset in after:
                 chosen = metric or gate_metric(task_type, score)
                 audited = audit.task(task, subset, split) if audit is not None else None
+                other = audited.other_data(data_before or data_after) if audited else ""
                 out.append(_compare_split(base, new, task, task_type, split, subset, chosen, files,
-                                          (score, after[subset]), audited.contaminated if audited else None))
+                                          (score, after[subset]), audited.contaminated if audited else None, other))
     return out
 
 
 def _compare_split(base: Side, new: Side, task: str, task_type: str, split: str, subset: str, metric: str,
-                   files: list[Path], scores: tuple[dict, dict],
-                   contaminated: frozenset[str] | None = None) -> TaskComparison:
+                   files: list[Path], scores: tuple[dict, dict], contaminated: frozenset[str] | None = None,
+                   other_data: str = "") -> TaskComparison:
     values = [score.get(metric) for score in scores]
     if not all(is_number(v) and math.isfinite(float(v or 0)) for v in values):
         raise DataError(f"{split}: no finite {metric} on both sides; pick another with --metric")
@@ -189,7 +190,9 @@ def _compare_split(base: Side, new: Side, task: str, task_type: str, split: str,
         test, no_test = paired_items(metric, first, second)
         detectable, basis = detectable_change(metric, first, second)
     clean = None
-    if contaminated is not None and first is not None and second is not None:
+    if contaminated is not None and other_data:
+        clean = CleanComparison(0, 0, math.nan, math.nan, None, other_data)
+    elif contaminated is not None and first is not None and second is not None:
         kept = [clean_items(side, contaminated) for side in (first, second)]
         clean_test, clean_no_test = paired_items(metric, kept[0], kept[1])
         count = len(kept[0].values) if isinstance(kept[0], ItemValues) else len(kept[0].scores)

@@ -124,6 +124,8 @@ def clean_sentence(t: TaskComparison) -> str:
     """Both sides on the items the audit found clean (compare --audit)."""
     c = t.clean
     assert c is not None
+    if math.isnan(c.base_score):
+        return f"clean items: not scored: {c.no_test}"
     test = f"p={c.test.p_value:.3f}" if c.test is not None else f"no test: {c.no_test}"
     return (f"clean items (the audit left out {c.left_out} of {c.items + c.left_out} {t.items.unit}): "
             f"{c.base_score:.5f} -> {c.new_score:.5f} ({c.new_score - c.base_score:+.5f}, {test}); all items "

@@ -216,10 +216,10 @@ def run_gate(results: Path, baseline: Path, *, tasks: list[str] | None = None, m
         problem = baseline_per_item_problem(entry, stored, sidecar(baseline))
         audited = audit.task(entry.task, entry.subset, entry.split) if audit is not None else None
         if not problem and audited is not None:
-            if stored is None:
-                problem = ("the audit's clean items need the baseline's per-item results (its .per_query.json "
-                           "sidecar); write the baseline again with --write-baseline")
-            else:
+            problem = audited.other_data(entry.data) or ("" if stored is not None else (
+                "the audit's clean items need the baseline's per-item results (its .per_query.json sidecar); "
+                "write the baseline again with --write-baseline"))
+            if not problem and stored is not None:
                 stored = clean_items(stored, audited.contaminated)
                 entry = replace(entry, value=recompute(stored, entry.metric))
         if problem:

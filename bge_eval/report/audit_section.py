@@ -12,7 +12,7 @@ from typing import Any
 
 from ..audit.clean import AUDIT_FILE, Audit, clean_score, read_audit
 from ..errors import DataError
-from ..gating.baseline import gate_metric
+from ..gating.baseline import gate_metric, recorded_facts
 from ..results.files import read_result_file
 from ..results.per_item import read_per_item
 
@@ -86,6 +86,9 @@ def _clean_row(audit: Audit, run: Any, row: Any) -> CleanRow:
     entries = read_result_file(path)["scores"].get(row.split, [])
     metric = gate_metric(row.type, entries[0] if entries else {})
     base = CleanRow(row.run, row.task, row.split, metric)
+    other = audited.other_data(recorded_facts(path, row.task)[1])
+    if other:
+        return CleanRow(**{**base.__dict__, "note": other})
     value = entries[0].get(metric) if len(entries) == 1 else None
     if not isinstance(value, int | float) or not math.isfinite(value):
         return CleanRow(**{**base.__dict__, "note": f"no single finite {metric} to recompute"})

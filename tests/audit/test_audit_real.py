@@ -143,3 +143,29 @@ def test_exact_copies_are_all_found_and_unrelated_texts_find_nothing(scifact_sub
     unrelated += [row["text"] for row in read_jsonl(shared_data / "Banking77Classification" / "train.jsonl")[:2000]]
     found = [text for number, text in enumerate(unrelated) if matcher.match(TrainingLine("u", number, text=text))]
     assert found == []
+
+
+def test_an_audit_of_other_data_is_not_used_on_these_results(audited, tmp_path, capsys):
+    """The audit records the data fingerprint each task was read from; on results scored from other
+    data (an edited copy, another version) its item ids mean other items: said, never used."""
+    out, _, _, _ = audited
+    (run,) = [p for p in out.glob("results/*/*") if "+index-" not in p.name]
+    manifest = json.loads((run / "bge_eval_manifest.json").read_text())
+    written = json.loads((out / "audit.json").read_text())
+    for task in written["tasks"]:
+        assert task["data"] == manifest["tasks"][task["task"]]["identity"]["data"]
+        task["data"] = "files:" + "0" * 64
+    other = tmp_path / "other-audit.json"
+    other.write_text(json.dumps(written))
+    rows = {r.task: r for r in build_report(out, audit=other).audit.rows if r.run == MINILM}
+    assert rows["SciFact"].clean is None and "the audit read other data" in rows["SciFact"].note
+    (task,) = compare(out, base_model=f"{MINILM}@{run.name}", new_model=f"{MINILM}@{run.name}+index-int8",
+                      tasks=["SciFact"], audit=other).tasks
+    assert task.clean is not None and "the audit read other data" in task.clean.no_test
+    baseline = tmp_path / "baseline.json"
+    assert main(["gate", "--results", str(out), "--baseline", str(baseline), "--write-baseline", "--revision",
+                 run.name, "--tasks", "SciFact"]) == 0
+    capsys.readouterr()
+    assert main(["gate", "--results", str(out), "--baseline", str(baseline), "--revision", run.name,
+                 "--audit", str(other)]) == 2
+    assert "the audit read other data" in capsys.readouterr().out
