@@ -15,10 +15,9 @@ from .. import _mteb
 from ..errors import DataError
 from ..run.identity import data_fingerprint
 from ..run.task_eval import load_task_data
+from ..tasks.corpus_file import documents_by_id
 from ..tasks.selection import PlannedTask
 from ..tasks.types import EXAMPLE_TYPES, PAIR_TYPES, RANKING_TYPES
-
-BATCH_ROWS = 100_000  # corpus rows scanned at a time
 
 
 @dataclass
@@ -66,14 +65,7 @@ def _ranking_items(planned: PlannedTask, subset: str, split: str, corpus: Any, q
         found.texts.append(("query", query, text if isinstance(text, str) else " ".join(map(str, text))))
         found.relevant[query] = [str(d) for d, gain in relevant_docs.get(query, {}).items() if gain > 0]
     wanted = {d for docs in found.relevant.values() for d in docs}
-    has_title = "title" in corpus.column_names
-    ids = corpus.select_columns(["id"])
-    for start in range(0, len(corpus), BATCH_ROWS):
-        for offset, doc in enumerate(ids[start:start + BATCH_ROWS]["id"]):
-            if str(doc) in wanted:
-                row = corpus[start + offset]
-                title = (row.get("title") or "").strip() if has_title else ""
-                found.texts.append(("document", str(doc), f"{title} {row['text']}".strip()))
+    found.texts += [("document", doc, text) for doc, text in documents_by_id(corpus, wanted).items()]
     return found
 
 

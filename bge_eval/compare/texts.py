@@ -14,10 +14,10 @@ from ..errors import BgeEvalError
 from ..fingerprints import data_files, fingerprint_files
 from ..results.layout import MANIFEST_NAME
 from ..results.manifest import Manifest
+from ..tasks.corpus_file import documents_by_id
 from .sides import Side
 
 TEXT_CHARS = 1_000  # a text longer than this is cut on the page
-BATCH_ROWS = 100_000  # corpus rows scanned at a time for the documents asked for
 
 
 @dataclass
@@ -48,7 +48,7 @@ def task_texts(side: Side, task: str, split: str, subset: str, items: set[str], 
         queries = split_data["queries"]
         found.queries = {str(q): _cut(t) for q, t in zip(queries["id"], queries["text"], strict=True)
                          if str(q) in items}
-        found.documents = _documents(split_data["corpus"], documents)
+        found.documents = {d: _cut(t) for d, t in documents_by_id(split_data["corpus"], documents).items()}
     elif "sentence1" in split_data.column_names:
         for i in sorted(int(item) for item in items):
             row = split_data[i]
@@ -133,26 +133,6 @@ def _load(task: str, folder: Path | None, source: str) -> Any:
         else:
             task_object.load_data()
     return _mteb.task_subsets(task_object)
-
-
-def _documents(corpus: Any, wanted: set[str]) -> dict[str, str]:
-    """The texts of the wanted corpus ids (title and text, as the run encoded them), the corpus
-    scanned in batches of ids so that a large one is never held as Python strings."""
-    found: dict[str, str] = {}
-    if not wanted:
-        return found
-    has_title = "title" in corpus.column_names
-    id_column = corpus.select_columns(["id"])
-    for start in range(0, len(corpus), BATCH_ROWS):
-        ids = id_column[start:start + BATCH_ROWS]["id"]
-        for offset, doc in enumerate(ids):
-            if str(doc) in wanted:
-                row = corpus[start + offset]
-                title = (row.get("title") or "").strip() if has_title else ""
-                found[str(doc)] = _cut(f"{title} {row['text']}".strip() if title else row["text"])
-        if len(found) == len(wanted):
-            break
-    return found
 
 
 def _cut(text: Any) -> str:

@@ -68,10 +68,12 @@ def _exact(spec: IndexSpec, corpus: np.ndarray) -> tuple[Callable, int]:
     return search, corpus.nbytes
 
 
-def _fp16(spec: IndexSpec, corpus: np.ndarray) -> tuple[Callable, int]:
+def _stored(spec: IndexSpec, corpus: np.ndarray) -> tuple[Callable, int]:
+    """fp16, int8 and dims: the documents in their stored form, scored exactly against the query's form."""
     query_form, document_form = vector_forms(spec)
-    stored = document_form(corpus)  # the fp16 values, multiplied in fp32
-    return _ranked(lambda q: query_form(q) @ stored.T, len(corpus)), corpus.size * 2
+    stored = document_form(corpus)
+    size = {"fp16": corpus.size * 2, "int8": corpus.size + 2 * corpus.shape[1] * 4}.get(spec.kind, stored.nbytes)
+    return _ranked(lambda q: query_form(q) @ stored.T, len(corpus)), size
 
 
 def int8_codes(corpus: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -83,10 +85,10 @@ def int8_codes(corpus: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return codes, low, step
 
 
-def _int8(spec: IndexSpec, corpus: np.ndarray) -> tuple[Callable, int]:
-    query_form, document_form = vector_forms(spec)
-    decoded = document_form(corpus)
-    return _ranked(lambda q: query_form(q) @ decoded.T, len(corpus)), corpus.size + 2 * corpus.shape[1] * 4
+def int8_decoded(corpus: np.ndarray) -> np.ndarray:
+    """The corpus as its int8 codes give it back (each code mapped to its step's value)."""
+    codes, low, step = int8_codes(corpus)
+    return (codes.astype(np.float32) + 128) * step + low
 
 
 def _hamming_scores(bits: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -121,8 +123,7 @@ def _binary(spec: IndexSpec, corpus: np.ndarray) -> tuple[Callable, int]:
 
 def _binary_rescore(spec: IndexSpec, corpus: np.ndarray) -> tuple[Callable, int]:
     bits = np.packbits(corpus > 0, axis=1)
-    codes, low, step = int8_codes(corpus)
-    decoded = (codes.astype(np.float32) + 128) * step + low
+    decoded = int8_decoded(corpus)
     candidates = _ranked(_hamming_scores(bits), len(corpus))
     rescore = spec.params["rescore"]
 
@@ -131,13 +132,7 @@ def _binary_rescore(spec: IndexSpec, corpus: np.ndarray) -> tuple[Callable, int]
         exact = np.einsum("qd,qrd->qr", unit(queries), decoded[rows])
         order = np.lexsort((rows, -exact), axis=1)[:, :k]  # score descending, then corpus row ascending
         return np.take_along_axis(rows, order, 1), np.take_along_axis(exact, order, 1)
-    return search, bits.nbytes + codes.nbytes
-
-
-def _dims(spec: IndexSpec, corpus: np.ndarray) -> tuple[Callable, int]:
-    query_form, document_form = vector_forms(spec)
-    stored = document_form(corpus)
-    return _ranked(lambda q: query_form(q) @ stored.T, len(corpus)), stored.nbytes
+    return search, bits.nbytes + corpus.size  # the bits and the int8 codes
 
 
 def vector_forms(spec: IndexSpec) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
@@ -151,8 +146,7 @@ def vector_forms(spec: IndexSpec) -> tuple[Callable[[np.ndarray], np.ndarray], C
                 return unit(corpus)
             if spec.kind == "fp16":
                 return unit(corpus).astype(np.float16).astype(np.float32)
-            codes, low, step = int8_codes(corpus)
-            return (codes.astype(np.float32) + 128) * step + low
+            return int8_decoded(corpus)
         return unit, document_form
     if spec.kind == "binary":
         def signs(vectors: np.ndarray) -> np.ndarray:
@@ -208,6 +202,6 @@ def _faiss_size(index: Any) -> int:
     return int(len(_faiss().serialize_index(index)))
 
 
-_NUMPY = {"exact": _exact, "fp16": _fp16, "int8": _int8, "binary": _binary, "binary-rescore": _binary_rescore,
-          "dims": _dims}
+_NUMPY = {"exact": _exact, "fp16": _stored, "int8": _stored, "binary": _binary, "binary-rescore": _binary_rescore,
+          "dims": _stored}
 _FAISS = {"hnsw": _hnsw, "ivf-flat": _ivf, "ivf-pq": _ivf}

@@ -57,9 +57,8 @@ def index_section(runs: list[Any], variant_runs: list[Any], rows: list[Any]) -> 
         mine = [v for v in variant_runs if v.model == run.model and run_revision(v.revision) == run.revision
                 and v.results_dir.parent == run.results_dir.parent]
         for task, split in dict.fromkeys((row.task, row.split) for row in rows if row.run == run.label):
-            found = [(_variant_name(v, task), by_run.get((v.label, task, split)), v) for v in mine]
-            points = [_point(name, row.score, v.predictions_dir / f"{task}_index.json")
-                      for name, row, v in found if name and row is not None]
+            found = [(_figures(v, task), by_run.get((v.label, task, split))) for v in mine]
+            points = [_point(figures, row.score) for figures, row in found if figures and row is not None]
             exact = next((p for p in points if p.variant == "exact"), None)
             if exact is None or len(points) < 2:
                 continue
@@ -71,21 +70,20 @@ def index_section(runs: list[Any], variant_runs: list[Any], rows: list[Any]) -> 
     return out
 
 
-def _variant_name(run: Any, task: str) -> str | None:
+def _figures(run: Any, task: str) -> dict[str, Any] | None:
+    """A variant run's <Task>_index.json (variant name and figures); None where the run has none."""
     path = run.predictions_dir / f"{task}_index.json"
-    return str(load_json(path, "rerun with --index").get("variant")) if path.is_file() else None
+    return load_json(path, "rerun with --index") if path.is_file() else None
 
 
-def _point(variant: str, score: float, figures_file: Any) -> VariantPoint:
-    figures = load_json(figures_file, "rerun with --index")
-
+def _point(figures: dict[str, Any], score: float) -> VariantPoint:
     def number(key: str) -> float | None:
         value = figures.get(key)
         return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
-    return VariantPoint(variant, score, 0.0, number("bytes_per_vector") or 0.0, number("latency_p50_ms"),
-                        number("latency_p95_ms"), number("queries_per_s"), number("recall_at_10_vs_exact"),
-                        number("build_s"))
+    return VariantPoint(str(figures.get("variant")), score, 0.0, number("bytes_per_vector") or 0.0,
+                        number("latency_p50_ms"), number("latency_p95_ms"), number("queries_per_s"),
+                        number("recall_at_10_vs_exact"), number("build_s"))
 
 
 def _against(point: VariantPoint, exact: float) -> VariantPoint:

@@ -13,6 +13,26 @@ from pathlib import Path
 from typing import Any
 
 MADV_DONTNEED = 4  # Linux: the pages of a file mapping are read again from the file on the next access
+SCAN_ROWS = 100_000  # corpus rows scanned at a time by documents_by_id
+
+
+def documents_by_id(corpus: Any, wanted: set[str]) -> dict[str, str]:
+    """The texts of the wanted corpus ids ("title text", as mteb joins them), the corpus scanned in
+    batches of ids so that a large one is never held as Python strings."""
+    found: dict[str, str] = {}
+    if not wanted:
+        return found
+    has_title = "title" in corpus.column_names
+    ids = corpus.select_columns(["id"])
+    for start in range(0, len(corpus), SCAN_ROWS):
+        for offset, doc in enumerate(ids[start:start + SCAN_ROWS]["id"]):
+            if str(doc) in wanted:
+                row = corpus[start + offset]
+                title = (row.get("title") or "").strip() if has_title else ""
+                found[str(doc)] = f"{title} {row['text']}".strip() if title else row["text"]
+        if len(found) == len(wanted):
+            break
+    return found
 
 
 class CorpusFile:
