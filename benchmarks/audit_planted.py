@@ -30,10 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bge_eval.audit.evaluated import task_items  # noqa: E402
-from bge_eval.audit.matching import Matcher  # noqa: E402
-from bge_eval.audit.text import jaccard, normalise, shingles  # noqa: E402
-from bge_eval.audit.training import TrainingLine  # noqa: E402
+from bge_eval.contamination.evaluated import task_items  # noqa: E402
+from bge_eval.contamination.matching import Matcher  # noqa: E402
+from bge_eval.contamination.text import jaccard, normalise, shingles  # noqa: E402
+from bge_eval.contamination.training import TrainingLine  # noqa: E402
 from bge_eval.tasks.selection import plan_tasks  # noqa: E402
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8)

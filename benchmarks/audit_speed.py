@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bge_eval.audit.evaluated import task_items  # noqa: E402
-from bge_eval.audit.findings import audit  # noqa: E402
+from bge_eval.contamination.evaluated import task_items  # noqa: E402
+from bge_eval.contamination.findings import audit  # noqa: E402
 from bge_eval.tasks.selection import plan_tasks  # noqa: E402
 
 PLANT_EVERY = 1_000

@@ -55,6 +55,16 @@ def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False))
 
 
+def folder_problem(folder: Path) -> str | None:
+    """Why `folder` cannot be made or written to as a folder ("F is a file"), or None."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            if not path.is_dir():
+                return f"{path} is a file" if path == folder else f"{path}, a folder above it, is a file"
+            return None if os.access(path, os.W_OK | os.X_OK) else f"{path} is not writable"
+    return None
+
+
 @contextmanager
 def output_lock(output: Path) -> Iterator[None]:
     """Hold an exclusive lock on an output folder (released by the OS if the process dies).
@@ -66,8 +76,8 @@ def output_lock(output: Path) -> Iterator[None]:
         output.mkdir(parents=True, exist_ok=True)
         handle = (output / LOCK_NAME).open("a+")
     except OSError as exc:
-        what = "is a file" if output.is_file() or any(p.is_file() for p in output.parents) else exc.strerror
-        raise BgeEvalError(f"--output {output}: {what}; choose a folder you can write to.") from exc
+        raise BgeEvalError(f"--output {output}: {folder_problem(output) or exc.strerror}; choose a folder you can "
+                           "write to.") from exc
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:

@@ -24,7 +24,7 @@ from .errors import BgeEvalError
 if TYPE_CHECKING:
     import pandas
 
-    from .compare import Comparison
+    from .comparison import Comparison
     from .encoding.mteb_encoder import BgeEncoder
     from .gating import BaselineWrite, GateReport
     from .report.data import ReportData
@@ -243,8 +243,8 @@ def build_report(*folders: str | Path, output: str | Path | None = None,
     if output is not None:
         sweep = data.sweep
         if sweep is not None and sweep.base is not None:  # each run's comparison page with the base
-            from .compare import Side
-            from .compare.viewer import pair_pages
+            from .comparison import Side
+            from .comparison.viewer import pair_pages
 
             sides = {run.label: Side(run.model, run.revision, run.results_dir) for run in data.runs}
             links, notes = pair_pages(sides[sweep.base], {k: v for k, v in sides.items() if k != sweep.base},
@@ -257,11 +257,11 @@ def build_report(*folders: str | Path, output: str | Path | None = None,
 def compare(base: str | Path, new: str | Path | None = None, *, base_model: str | None = None,
             new_model: str | None = None, tasks: Sequence[str] | None = None, metric: str | None = None,
             audit: str | Path | None = None) -> Comparison:
-    """Two model identities' saved results compared item by item (bge_eval.compare): `base` and `new`
+    """Two model identities' saved results compared item by item (bge_eval.comparison): `base` and `new`
     results folders (new None: both in `base`, told apart by base_model and new_model, NAME or NAME@REV);
     audit: an audit.json, whose tasks are also compared on the items it found clean."""
-    from .audit.clean import read_audit
-    from .compare import compare_sides, pick_side
+    from .comparison import compare_sides, pick_side
+    from .contamination.clean import read_audit
 
     if new is None and (base_model is None or new_model is None):
         raise BgeEvalError("compare: with one results folder, name both models (--base-model and --new-model).")
@@ -282,7 +282,7 @@ def gate(results: str | Path, baseline: str | Path, *, tasks: Sequence[str] | No
     .verdicts, .markdown(), .junit(). revision: gate the model's results of this revision (needed
     when the results hold several of the baseline's model); audit: an audit.json whose tasks are
     gated on the items it found clean."""
-    from .audit.clean import read_audit
+    from .contamination.clean import read_audit
     from .gating import GateReport, run_gate
 
     audited = read_audit(Path(audit)) if audit is not None else None
@@ -307,10 +307,12 @@ def audit(train: Sequence[str | Path], tasks: Iterable[str] = (), *, benchmark: 
           output: str | Path | None = None) -> Any:
     """The contamination audit (docs/audit.md): every training file's texts against the texts the
     tasks evaluate (found as run finds them), exact and near copies per task; written to
-    OUTPUT/audit.json when `output` is given. Returns an audit.findings.AuditResult."""
-    from .audit.evaluated import task_items
-    from .audit.findings import audit as run_audit
-    from .audit.matching import DEFAULT_THRESHOLD, minhash_lsh
+    OUTPUT/audit.json when `output` is given. Returns an contamination.findings.AuditResult."""
+    from ._util import folder_problem
+    from .contamination.evaluated import task_items
+    from .contamination.findings import audit as run_audit
+    from .contamination.matching import DEFAULT_THRESHOLD, minhash_lsh
+    from .contamination.training import check_training_file
     from .tasks.selection import plan_tasks
 
     minhash_lsh()  # datasketch present, before any data is read
@@ -324,8 +326,11 @@ def audit(train: Sequence[str | Path], tasks: Iterable[str] = (), *, benchmark: 
     if not names and benchmark is None:
         raise BgeEvalError("audit: say which tasks to audit: --tasks, --benchmark or --suite.")
     for path in map(Path, train):
-        if not path.is_file():
-            raise BgeEvalError(f"--train {path}: no such file.")
+        check_training_file(path)
+    if threshold is not None and not 0 < threshold <= 1:
+        raise BgeEvalError(f"audit: threshold {threshold}: give a Jaccard similarity above 0 and at most 1.")
+    if output is not None and (problem := folder_problem(Path(output))) is not None:
+        raise BgeEvalError(f"--output {output}: {problem}; choose a folder you can write to.")
     data = Path(data_dir) if data_dir is not None else None
     plan = plan_tasks(names, benchmark, data)
     evaluated = [items for planned in plan.tasks for items in task_items(planned, data)]

@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PATH_ERRORS = (errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS)
+
+
 def _which_folder(filename: object, args: argparse.Namespace) -> str:
     """" (in the --output folder)" or " (in the embedding cache ...)" for a file a command was writing."""
     from .config import default_cache_dir
@@ -108,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as exc:
+        if exc.errno in PATH_ERRORS and exc.filename:  # a path the user named cannot be used as it is
+            path = exc.filename2 or exc.filename
+            print(f"bge_eval: error: {path}{_which_folder(path, args)}: {exc.strerror}; give a path that can be "
+                  "read or written as the option needs it, and rerun.", file=sys.stderr)
+            return 2
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             return internal_error(exc)
         where = f" writing {exc.filename}{_which_folder(exc.filename, args)}" if exc.filename else ""
@@ -218,8 +226,8 @@ def _audit(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from . import api
-    from .compare.outputs import format_comparison, write_comparison
-    from .compare.viewer import viewer_html
+    from .comparison.outputs import format_comparison, write_comparison
+    from .comparison.viewer import viewer_html
 
     comparison = api.compare(args.base, args.new, base_model=args.base_model, new_model=args.new_model,
                              tasks=args.tasks, metric=args.metric, audit=args.audit)

@@ -7,6 +7,7 @@ import argparse
 import os
 from pathlib import Path
 
+from ._util import folder_problem
 from .config import (
     DATA_DIR_ENV,
     DEFAULT_CACHE_MAX_BYTES,
@@ -82,7 +83,7 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                      "default: the benchmark of the model's language (demo when --model is not given)")
     add_task_filters(run)
     add_data_dir(run)
-    run.add_argument("--output", type=Path, default=Path("results"), metavar="DIR",
+    run.add_argument("--output", type=output_folder, default=Path("results"), metavar="DIR",
                      help="results folder (default: results/)")
     run.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     run.add_argument("--devices", nargs="+", default=[], metavar="D",
@@ -126,7 +127,7 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                      "binary-rescore:R, dims:D, hnsw:M[:EF], ivf-flat:NLIST[:NPROBE], ivf-pq:NLIST:M[:NPROBE]; "
                      "results as revision REV+index-VARIANT (docs/index-variants.md); with --reranker each "
                      "variant's candidates are reranked too")
-    run.add_argument("--report", type=Path, metavar="DIR",
+    run.add_argument("--report", type=output_folder, metavar="DIR",
                      help="also write a report (index.html, README.md) of this run's results to DIR")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--fail-fast", action="store_true",
@@ -205,10 +206,25 @@ def byte_size(text: str) -> int:
     return int(value * _SIZE_UNITS[unit])
 
 
+def output_folder(text: str) -> Path:
+    """A folder to write into: refused at once when it, or a folder above it, is a file."""
+    problem = folder_problem(Path(text))
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{problem}; choose a folder you can write to")
+    return Path(text)
+
+
 def fraction(text: str) -> float:
     value = non_negative_float(text)
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {value}")
+    return value
+
+
+def positive_fraction(text: str) -> float:
+    value = fraction(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a share above 0 and at most 1, got {value}")
     return value
 
 

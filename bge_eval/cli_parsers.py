@@ -13,6 +13,8 @@ from .cli_options import (
     byte_size,
     fraction,
     non_negative_float,
+    output_folder,
+    positive_fraction,
     positive_int,
     probability,
 )
@@ -30,7 +32,7 @@ def add_other_parsers(commands: argparse._SubParsersAction) -> None:
     )
     report.add_argument("results", nargs="+", type=Path, metavar="RESULTS_DIR",
                         help="--output folders of runs (or any folder holding their results)")
-    report.add_argument("--output", type=Path, default=None, metavar="DIR",
+    report.add_argument("--output", type=output_folder, default=None, metavar="DIR",
                         help=f"where to write index.html and README.md (default: RESULTS_DIR/{REPORT_FOLDER}, "
                         "in the first results folder)")
     report.add_argument("--models", nargs="+", default=None, metavar="NAME", help="only these models")
@@ -130,9 +132,9 @@ def add_audit_parser(commands: argparse._SubParsersAction) -> None:
     audit.add_argument("--benchmark", metavar="NAME", help="a benchmark's tasks (those with local data under "
                        "--data-dir)")
     audit.add_argument("--suite", type=Path, metavar="FILE", help="a suite file's tasks")
-    audit.add_argument("--output", type=Path, default=Path("results"), metavar="DIR",
+    audit.add_argument("--output", type=output_folder, default=Path("results"), metavar="DIR",
                        help="where audit.json goes (default: results, beside a run's results)")
-    audit.add_argument("--threshold", type=fraction, default=None, metavar="J",
+    audit.add_argument("--threshold", type=positive_fraction, default=None, metavar="J",
                        help="Jaccard similarity of shingles at or above which texts are near copies (default 0.6)")
     audit.add_argument("--fail-above", type=fraction, default=None, metavar="SHARE",
                        help="exit 1 when a task's share of items seen in training is above SHARE (CI)")
@@ -159,7 +161,7 @@ def add_compare_parser(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--tasks", nargs="+", default=None, metavar="T", help="only these tasks")
     compare.add_argument("--metric", default=None,
                          help="compare this metric (default: the gate's for each type, " + _gate_defaults() + ")")
-    compare.add_argument("--output", type=Path, default=None, metavar="DIR",
+    compare.add_argument("--output", type=output_folder, default=None, metavar="DIR",
                          help="also write DIR/index.html (the viewer: items, filters, texts), DIR/compare.json "
                          "(every item) and DIR/compare.md")
     compare.add_argument("--audit", type=Path, default=None, metavar="FILE",

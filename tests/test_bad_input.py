@@ -469,7 +469,10 @@ def test_bad_input_is_one_clear_line(family, name, make, message, tmp_path, buil
         monkeypatch.setenv("BGE_EVAL_TOKENIZER_PROCESSES", "many")
     case = Case(tmp_path, built_bge)
     args = make(case)
-    code = main(args)
+    try:
+        code = main(args)
+    except SystemExit as exit_info:  # refused by argparse, before anything runs
+        code = exit_info.code
     captured = capsys.readouterr()
     said = captured.err + captured.out
     assert code == 2, said
@@ -527,6 +530,18 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, built_bge, capsys,
     assert code == 2 and "no space left on the device writing" in err and "BgeEvalDemoSTS" in err
     assert f"(in the --output folder, {tmp_path / 'out'})" in err
     assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_a_file_to_write_that_is_a_folder_is_one_line(tmp_path, built_bge, capsys):
+    assert main(["run", "--model", MODEL, "--model-path", str(built_bge), "--tasks", "BgeEvalDemoSTS", "--output",
+                 str(tmp_path / "out"), "--device", "cpu", "--no-embedding-cache"]) == 0
+    (tmp_path / "report" / "index.html").mkdir(parents=True)  # where the report's page goes
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "out"), "--output", str(tmp_path / "report")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"bge_eval: error: {tmp_path / 'report' / 'index.html'} (in the --output folder")
+    assert "Is a directory" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_a_full_cache_disk_is_named_and_the_run_goes_on(tmp_path, built_bge, caplog, monkeypatch):

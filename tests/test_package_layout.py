@@ -61,6 +61,32 @@ def test_stages_are_subpackages_and_utilities_are_single():
     assert [p.name for p, text in sources.items() if "fcntl.flock(" in text and "LOCK_EX" in text] == ["_util.py"]
 
 
+def test_no_module_shadows_a_public_function():
+    """Importing bge_eval.X sets the package's attribute X to that module, so a module named like a
+    public function (audit, compare) would replace bge_eval.X() once anything imported it."""
+    import bge_eval
+
+    modules = {p.stem for p in PACKAGE.iterdir() if p.suffix == ".py"} | {
+        p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert not modules & set(bge_eval.__all__)
+
+
+def test_public_functions_stay_functions_after_their_packages_load():
+    code = ("import bge_eval, bge_eval.contamination.findings, bge_eval.comparison.viewer; "
+            "assert callable(bge_eval.audit) and callable(bge_eval.compare), (bge_eval.audit, bge_eval.compare)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_every_subpackage_is_shipped():
+    """pyproject lists the packages a wheel carries; one left out installs without it."""
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    present = {".".join(p.parent.relative_to(PACKAGE.parent).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert present - listed == set()
+
+
 def test_results_paths_are_known_in_one_place():
     """Only the layout module spells out the results / predictions folder arithmetic."""
     offenders = [p.relative_to(PACKAGE) for p, text in ((p, p.read_text(encoding="utf-8")) for p in MODULES)

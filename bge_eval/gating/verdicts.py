@@ -202,7 +202,7 @@ def judge(entry: BaselineEntry, results: Path, baseline_per_item: PerItem | None
 def run_gate(results: Path, baseline: Path, *, tasks: list[str] | None = None, metric: str | None = None,
              max_drop: float | None = None, alpha: float = GATE_ALPHA, require_significance: bool = False,
              revision: str | None = None, audit: Any = None) -> list[Verdict]:
-    """audit: an audit.clean.Audit; its tasks are gated on the items it found clean, both sides."""
+    """audit: an contamination.clean.Audit; its tasks are gated on the items it found clean, both sides."""
     every = read_baseline(baseline)
     entries = [e for e in every if (not tasks or e.task in tasks) and (metric is None or e.metric == metric)]
     if not entries:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..audit.clean import AUDIT_FILE, Audit, clean_score, read_audit
+from ..contamination.clean import AUDIT_FILE, Audit, clean_score, read_audit
 from ..errors import DataError
 from ..gating.baseline import gate_metric, recorded_facts
 from ..results.files import read_result_file

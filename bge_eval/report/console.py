@@ -243,7 +243,7 @@ def format_index_variants(results: list[Any]) -> str:
 
 
 def format_audit(result: Any, output: Path | None) -> str:
-    """The audit per task (audit.findings.AuditResult): items seen in training, what was seen, examples."""
+    """The audit per task (contamination.findings.AuditResult): items seen in training, what was seen, examples."""
     lines = [f"audit: {sum(t['lines'] for t in result.training):,} training lines ("
              + ", ".join(f"{t['file']}: {t['lines']:,}" for t in result.training)
              + f") against {len(result.tasks)} task split(s); near copies at Jaccard >= {result.threshold}"]

@@ -11,8 +11,9 @@ import json
 import pytest
 
 from bge_eval.api import audit
-from bge_eval.audit.evaluated import task_items
 from bge_eval.cli import main
+from bge_eval.contamination.evaluated import task_items
+from bge_eval.errors import BgeEvalError
 from bge_eval.tasks.selection import plan_tasks
 
 TASKS = ["BgeEvalDemoRetrieval", "BgeEvalDemoSTS"]
@@ -108,6 +109,23 @@ def test_a_missing_file_or_no_tasks_is_refused(tmp_path, capsys):
     (tmp_path / "t.txt").write_text("x\n")
     assert main(["audit", "--train", str(tmp_path / "t.txt")]) == 2
     assert "say which tasks to audit" in capsys.readouterr().err
+
+
+def test_a_folder_for_train_or_a_file_for_output_and_a_zero_threshold_are_refused(planted, tmp_path, capsys):
+    train = str(planted[0])
+    assert main(["audit", "--train", str(tmp_path), "--tasks", *TASKS]) == 2
+    assert f"--train {tmp_path}: a folder; give its training files" in capsys.readouterr().err
+    for output in (train, f"{train}/sub"):  # the output, or a folder above it, is a file: refused before any work
+        with pytest.raises(SystemExit) as stopped:
+            main(["audit", "--train", train, "--tasks", *TASKS, "--output", output])
+        assert stopped.value.code == 2 and "is a file; choose a folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["audit", "--train", train, "--tasks", *TASKS, "--threshold", "0"])
+    assert "--threshold: expected a share above 0" in capsys.readouterr().err
+    with pytest.raises(BgeEvalError, match="is a file"):
+        audit([train], TASKS, output=train)
+    with pytest.raises(BgeEvalError, match="threshold 0"):
+        audit([train], TASKS, threshold=0)
 
 
 def test_missing_datasketch_is_one_line_naming_the_extra(planted, tmp_path, monkeypatch, capsys):

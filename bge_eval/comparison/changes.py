@@ -1,6 +1,6 @@
 """A comparison of two model identities' saved results, task split by task split: both scores, the
 gate's paired test on the metric (two-sided, as the report's sweep section), the smallest change
-the task can detect, and every item's change (compare/items.py)."""
+the task can detect, and every item's change (comparison/items.py)."""
 
 from __future__ import annotations
 
@@ -124,7 +124,7 @@ def _side_json(side: Side) -> dict[str, str]:
 
 def compare_sides(base: Side, new: Side, tasks: list[str] | None = None, metric: str | None = None,
                   audit: Any = None) -> Comparison:
-    """Every task both sides hold (or `tasks`), each split and subset both hold; audit (audit.clean.Audit):
+    """Every task both sides hold (or `tasks`), each split and subset both hold; audit (contamination.clean.Audit):
     its tasks also compared on the items it found clean."""
     held = [set(side.tasks()) for side in (base, new)]
     wanted = tasks or sorted(held[0] | held[1])

@@ -39,8 +39,17 @@ class TrainingLine:
         yield from (("neg", t) for t in self.negatives)
 
 
+def check_training_file(path: Path) -> None:
+    """DataError unless `path` is a file (a folder is named as one: its files are to be given)."""
+    if path.is_dir():
+        raise DataError(f"--train {path}: a folder; give its training files (e.g. --train {path}/*.jsonl).")
+    if not path.is_file():
+        raise DataError(f"--train {path}: no such file.")
+
+
 def read_training(path: Path) -> Iterator[TrainingLine]:
     path = Path(path)
+    check_training_file(path)
     name = path.name.removesuffix(".gz")
     as_json = name.endswith(JSON_SUFFIXES)
     seen = 0
@@ -61,8 +70,8 @@ def read_training(path: Path) -> Iterator[TrainingLine]:
 
 def _open(path: Path) -> IO[str]:
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open(encoding="utf-8")
+        return gzip.open(path, "rt", encoding="utf-8-sig")
+    return path.open(encoding="utf-8-sig")  # a byte-order mark, as some editors write, is not text
 
 
 def _parse_json(path: Path, number: int, raw: str) -> TrainingLine:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 
-from bge_eval.compare.items import query_changes
-from bge_eval.compare.sides import Side
+from bge_eval.comparison.items import query_changes
+from bge_eval.comparison.sides import Side
 from bge_eval.metrics.ranking import per_query_metrics, relevant_ranks
 
 QRELS = {"q1": {"d1": 1}, "q2": {"d2": 1, "d3": 1}, "q3": {"d4": 1, "d0": 0}}

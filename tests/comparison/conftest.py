@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from bge_eval.compare import compare_sides, pick_side
+from bge_eval.comparison import compare_sides, pick_side
 from bge_eval.config import RunConfig
 from bge_eval.run.runner import run
 from tests.helpers import MINILM, sts_and_intent_cards

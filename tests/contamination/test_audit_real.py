@@ -14,8 +14,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from bge_eval.api import build_report, compare
-from bge_eval.audit.text import normalise
 from bge_eval.cli import main
+from bge_eval.contamination.text import normalise
 from tests.helpers import MINILM, read_jsonl
 
 
@@ -122,9 +122,9 @@ def test_exact_copies_are_all_found_and_unrelated_texts_find_nothing(scifact_sub
     """Planted in a training stream: every evaluated text as it is and with its case, punctuation and
     spacing changed (all found as exact copies); SciFact documents relevant to no evaluated query and
     Banking77 training texts (no hit at all)."""
-    from bge_eval.audit.evaluated import task_items
-    from bge_eval.audit.matching import Matcher
-    from bge_eval.audit.training import TrainingLine
+    from bge_eval.contamination.evaluated import task_items
+    from bge_eval.contamination.matching import Matcher
+    from bge_eval.contamination.training import TrainingLine
     from bge_eval.tasks.selection import plan_tasks
 
     plan = plan_tasks(["SciFact", "STSBenchmark"], None, scifact_subset)

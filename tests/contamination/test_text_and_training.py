@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from bge_eval.audit.text import jaccard, normalise, shingles
-from bge_eval.audit.training import read_training
+from bge_eval.contamination.text import jaccard, normalise, shingles
+from bge_eval.contamination.training import read_training
 from bge_eval.errors import DataError
 
 
@@ -40,6 +40,14 @@ def test_the_three_formats_and_gzip(tmp_path):
     assert [line.line for line in lines] == [1, 3]
     assert [(line.line, list(line.texts())) for line in read_training(plain)] == [
         (1, [("text", "first line")]), (3, [("text", "second line")])]
+
+
+def test_a_byte_order_mark_is_not_text(tmp_path):
+    flag, plain = tmp_path / "bom.jsonl", tmp_path / "bom.txt"
+    flag.write_bytes(b"\xef\xbb\xbf" + json.dumps({"query": "q", "pos": ["p"]}).encode() + b"\n")
+    plain.write_bytes(b"\xef\xbb\xbfhello\r\nworld\r\n")
+    assert [list(line.texts()) for line in read_training(flag)] == [[("query", "q"), ("pos", "p")]]
+    assert [line.text for line in read_training(plain)] == ["hello", "world"]
 
 
 @pytest.mark.parametrize("content, said", [

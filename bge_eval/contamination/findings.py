@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._util import atomic_write_json
-from ..errors import DataError
 from .clean import AUDIT_FILE, FORMAT
 from .matching import NUM_PERM, Hit, Matcher
 from .text import NORMALISATION, SHINGLES
@@ -141,8 +140,6 @@ def audit(evaluated: list[TaskItems], training_files: list[Path], threshold: flo
     tallies = [_Tally(items) for items in evaluated]
     training = []
     for path in training_files:
-        if not Path(path).is_file():
-            raise DataError(f"--train {path}: no such file.")
         lines = texts_read = 0
         for line, hits in matcher.match_all(read_training(Path(path))):
             lines += 1

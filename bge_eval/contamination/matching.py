@@ -1,4 +1,4 @@
-"""Every training text against every evaluated text: exact copies (equal after audit.text's
+"""Every training text against every evaluated text: exact copies (equal after contamination.text's
 normalisation) by a dictionary, near copies by MinHash LSH (datasketch) over their shingles, each
 LSH candidate confirmed by the shingle sets' true Jaccard similarity (so the threshold is exact,
 not the sketch's estimate). The evaluated texts are indexed; the training data streams past."""

@@ -103,7 +103,7 @@ def test_the_report_links_each_model_to_its_comparison_with_the_base(runs, tmp_p
 
 def test_texts_only_from_the_data_the_run_read(runs, comparison, tmp_path, monkeypatch):
     """Changed data, or data from the hub that the datasets cache does not hold: ids only, with the reason."""
-    import bge_eval.compare.texts as texts
+    import bge_eval.comparison.texts as texts
 
     folder = tmp_path / "base"
     shutil.copytree(runs[0], folder)
