@@ -278,6 +278,17 @@ def task_types() -> tuple[str, ...]:
     return tuple(get_args(TaskType))
 
 
+def language_code_problem(code: str) -> str | None:
+    """Why mteb refuses `code` as a language filter (its own check of ISO 639-3 codes and scripts), or None."""
+    from mteb.languages.check_language_code import check_language_code
+
+    try:
+        check_language_code(code)
+    except ValueError as exc:
+        return str(exc).split(",")[0]
+    return None
+
+
 def task_categories() -> tuple[str, ...]:
     """The task categories mteb knows (its TaskCategory literal: t2t, t2c, i2t, ...)."""
     from typing import get_args

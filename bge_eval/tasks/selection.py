@@ -78,7 +78,12 @@ def filtered(tasks: list[Any], selection: TaskFilter) -> list[Any]:
 
 def _refuse_unknown(selection: TaskFilter) -> None:
     """A task type or category mteb does not know is a mistake, not an empty selection."""
-    from .._mteb import task_categories, task_types
+    from .._mteb import language_code_problem, task_categories, task_types
+
+    for code in selection.languages:
+        if (problem := language_code_problem(code)) is not None:
+            raise UnknownNameError(f"--languages {code!r}: {problem}; give ISO 639-3 codes such as eng or zho, or "
+                                   "a code with its script such as eng-Latn.")
 
     for option, word, values, known in (("--task-types", "task type", selection.task_types, task_types()),
                                         ("--categories", "category", selection.categories, task_categories())):
@@ -191,6 +196,7 @@ def plan_tasks(
     bench = canonical_benchmark(benchmark) if benchmark else None
     selection = selection or TaskFilter()
     refuse_filters_with_tasks(names, selection.task_types, selection.categories)
+    _refuse_unknown(selection)
     if names:
         tasks = [card_task(Path(name)) if is_card_path(name) else _find_task(name, bench, language)
                  for name in dict.fromkeys(names)]

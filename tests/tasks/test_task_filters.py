@@ -73,3 +73,13 @@ def test_version_names_both_packages(capsys):
     assert done.value.code == 0
     expected = f"bge_eval {metadata.version('bge_eval')} (mteb {metadata.version('mteb')})"
     assert capsys.readouterr().out.strip() == expected
+
+
+@pytest.mark.parametrize("command", [["tasks"], ["tasks", "--benchmark", "MTEB(eng, v1)"], ["run"]])
+@pytest.mark.parametrize("code", ["xx", "zz-Latn"])
+def test_a_language_mteb_does_not_know_is_one_line(command, code, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main([*command, "--languages", code]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"bge_eval: error: --languages {code!r}: Invalid language code") and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
