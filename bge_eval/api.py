@@ -311,7 +311,7 @@ def audit(train: Sequence[str | Path], tasks: Iterable[str] = (), *, benchmark: 
           output: str | Path | None = None) -> Any:
     """The contamination audit (docs/audit.md): every training file's texts against the texts the
     tasks evaluate (found as run finds them), exact and near copies per task; written to
-    OUTPUT/audit.json when `output` is given. Returns an contamination.findings.AuditResult."""
+    OUTPUT/audit.json when `output` is given. Returns a contamination.findings.AuditResult."""
     from ._util import folder_problem
     from .contamination.evaluated import task_items
     from .contamination.findings import audit as run_audit

@@ -77,7 +77,7 @@ def filtered(tasks: list[Any], selection: TaskFilter) -> list[Any]:
 
 
 def _refuse_unknown(selection: TaskFilter) -> None:
-    """A task type or category mteb does not know is a mistake, not an empty selection."""
+    """A task type, category or language code mteb does not know is a mistake, not an empty selection."""
     from .._mteb import language_code_problem, task_categories, task_types
 
     for code in selection.languages:
