@@ -29,6 +29,10 @@ def early_checks(args: argparse.Namespace, tasks: list[str], options: dict) -> N
 
     RunConfig(model=str(single(args.model) or DEMO_MODEL), tasks=tuple(tasks), benchmark=args.benchmark, **options)
     refuse_unknown_names(tasks, args.benchmark, list(args.task_types), list(args.categories))
+    if args.languages:  # mteb's own check of the codes, before the model is looked for
+        from .tasks.selection import refuse_unknown_languages
+
+        refuse_unknown_languages(args.languages)
     if getattr(args, "index", None):
         from .index.variants import parse_index
 

@@ -8,6 +8,7 @@ local folder (local_data.py) instead of the hub.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,15 +77,21 @@ def filtered(tasks: list[Any], selection: TaskFilter) -> list[Any]:
     return out
 
 
-def _refuse_unknown(selection: TaskFilter) -> None:
-    """A task type, category or language code mteb does not know is a mistake, not an empty selection."""
-    from .._mteb import language_code_problem, task_categories, task_types
+def refuse_unknown_languages(codes: Sequence[str]) -> None:
+    """A language code mteb's own check refuses: UnknownNameError naming it (mteb is imported)."""
+    from .._mteb import language_code_problem
 
-    for code in selection.languages:
+    for code in codes:
         if (problem := language_code_problem(code)) is not None:
             raise UnknownNameError(f"--languages {code!r}: {problem}; give ISO 639-3 codes such as eng or zho, or "
                                    "a code with its script such as eng-Latn.")
 
+
+def _refuse_unknown(selection: TaskFilter) -> None:
+    """A task type, category or language code mteb does not know is a mistake, not an empty selection."""
+    from .._mteb import task_categories, task_types
+
+    refuse_unknown_languages(selection.languages)
     for option, word, values, known in (("--task-types", "task type", selection.task_types, task_types()),
                                         ("--categories", "category", selection.categories, task_categories())):
         for value in values:
