@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+RESUMING = ("run", "bisect")  # the commands whose finished work a rerun takes up again
 PATH_ERRORS = (errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS)
 
 
@@ -104,8 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bge_eval: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("bge_eval: interrupted; finished tasks are saved, rerun the same command to resume.",
-              file=sys.stderr)
+        kept = ("finished tasks are saved, rerun the same command to resume" if args.command in RESUMING
+                else "no file was left half-written; rerun the same command")
+        print(f"bge_eval: interrupted; {kept}.", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader left (`| head`): nothing more can be said there
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
