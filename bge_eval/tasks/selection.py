@@ -218,9 +218,11 @@ def plan_tasks(
     if selection:
         tasks = filtered(tasks, selection)
         if not tasks:
-            raise DataError("no task matches the filters (--task-types, --languages, --categories, --eval-splits)"
-                            + (f" in {bench}" if bench else "") + "; `python -m bge_eval tasks` with the same "
-                            "options lists what they pick.")
+            where = f" in {bench}" if bench else ""
+            listing = f"--benchmark '{bench}'" if bench else "--task-types TYPE"
+            raise DataError(f"no task matches the filters (--task-types, --languages, --categories, --eval-splits)"
+                            f"{where}; drop or widen one (`python -m bge_eval tasks {listing}` lists the tasks with "
+                            "their types, languages and splits).")
     planned, skipped = [], []
     for task in tasks:
         name = task.metadata.name
