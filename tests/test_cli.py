@@ -189,11 +189,8 @@ def test_an_interrupt_that_lands_in_a_finalizer_is_sent_again():
         cli._interrupt(signal.SIGINT, sys._getframe())
 
 
-@pytest.mark.parametrize("command, said", [
-    (["audit", "--train", "t.txt", "--tasks", "BgeEvalDemoSTS"], "no file was left half-written; rerun the same command"),
-    (["tasks"], "no file was left half-written; rerun the same command"),
-])
-def test_ctrl_c_outside_a_run_does_not_promise_a_resume(command, said, monkeypatch, capsys):
+@pytest.mark.parametrize("command", [["audit", "--train", "t.txt", "--tasks", "BgeEvalDemoSTS"], ["tasks"]])
+def test_ctrl_c_outside_a_run_does_not_promise_a_resume(command, monkeypatch, capsys):
     import bge_eval.cli as cli
 
     def interrupted(*args, **kwargs):
@@ -203,4 +200,4 @@ def test_ctrl_c_outside_a_run_does_not_promise_a_resume(command, said, monkeypat
     monkeypatch.setattr(cli, "_tasks", interrupted)
     assert main(command) == 130
     err = capsys.readouterr().err
-    assert err == f"bge_eval: interrupted; {said}.\n" and "resume" not in err
+    assert err == "bge_eval: interrupted; no file was left half-written; rerun the same command.\n"
