@@ -306,7 +306,7 @@ def write_baseline(baseline: str | Path, results: str | Path, *, tasks: Sequence
                  revision=revision)
 
 
-def audit(train: Sequence[str | Path], tasks: Iterable[str] = (), *, benchmark: str | None = None,
+def audit(train: str | Path | Sequence[str | Path], tasks: Iterable[str] = (), *, benchmark: str | None = None,
           suite: str | Path | None = None, data_dir: str | Path | None = None, threshold: float | None = None,
           output: str | Path | None = None) -> Any:
     """The contamination audit (docs/audit.md): every training file's texts against the texts the

@@ -9,13 +9,14 @@ from typing import Any
 
 from ..results.layout import MANIFEST_NAME
 from ..results.manifest import Manifest
-from ..tasks.selection import TaskFilter, filtered
+from ..tasks.selection import TaskFilter, filtered, refuse_unknown_filters
 
 
 def selected_rows(rows: list[Any], runs: list[Any], selection: TaskFilter) -> tuple[list[Any], list[str]]:
     """(the rows the filters keep, notes on tasks that could not be judged)."""
     if not selection:
         return rows, []
+    refuse_unknown_filters(selection)
     objects, notes = {}, []
     for name in dict.fromkeys(row.task for row in rows):
         task = _task_object(name, runs)

@@ -62,7 +62,6 @@ def filtered(tasks: list[Any], selection: TaskFilter) -> list[Any]:
     (mteb would keep a split the task lacks; such a task is left out here, as a run of it would fail)."""
     import mteb
 
-    _refuse_unknown(selection)
     kept = mteb.filter_tasks(tasks, **selection.mteb_filters())
     out = []
     for task in kept:
@@ -87,8 +86,9 @@ def refuse_unknown_languages(codes: Sequence[str]) -> None:
                                    "a code with its script such as eng-Latn.")
 
 
-def _refuse_unknown(selection: TaskFilter) -> None:
-    """A task type, category or language code mteb does not know is a mistake, not an empty selection."""
+def refuse_unknown_filters(selection: TaskFilter) -> None:
+    """A task type, category or language code mteb does not know is a mistake, not an empty selection
+    (checked where a selection comes in: plan_tasks, the report's selected_rows)."""
     from .._mteb import task_categories, task_types
 
     refuse_unknown_languages(selection.languages)
@@ -203,7 +203,7 @@ def plan_tasks(
     bench = canonical_benchmark(benchmark) if benchmark else None
     selection = selection or TaskFilter()
     refuse_filters_with_tasks(names, selection.task_types, selection.categories)
-    _refuse_unknown(selection)
+    refuse_unknown_filters(selection)
     if names:
         tasks = [card_task(Path(name)) if is_card_path(name) else _find_task(name, bench, language)
                  for name in dict.fromkeys(names)]
